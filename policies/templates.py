@@ -1,0 +1,198 @@
+"""Room templates (``policies/data/rooms.yaml``) rendered into the desired state of each room.
+
+Pure: no Synapse, no network. The provisioner feeds the result to the homeserver
+(``/createRoom`` and state events); the tests compare the homeserver's rooms with it.
+
+Sources: Matrix Client-Server API "Spaces" (``m.space.child``/``m.space.parent``),
+"Restricted rooms" (MSC3083, join rule ``restricted`` with ``allow``), "Room versions"
+v12 (MSC4289: the creator has unlimited power and is not listed in ``users``).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from ruamel.yaml import YAML
+
+from .i18n import gettext_
+
+DATA_DIR = Path(__file__).parent / "data"
+ROOM_TYPE_STATE = "org.parta.room"
+ORG_STATE = "org.parta.org"
+ROLE_STATE = "org.parta.role"
+
+
+def user_state_key(user_id: str) -> str:
+    """State key for per-person state: ``_@alice:server``.
+
+    A state key that starts with ``@`` may only be sent by that user (Matrix
+    authorization rules, all room versions), so the bot prefixes ``_`` (as MSC3401 does).
+    """
+    return "_" + user_id
+
+
+@dataclass(frozen=True)
+class RoomTemplate:
+    """One room kind of ``rooms.yaml``: ``scope`` is ``org`` or ``class``."""
+
+    kind: str
+    scope: str
+    space: bool
+    parent: str | None
+    order: str
+    name: str
+    topic: str
+    alias: str
+    join_rule: str
+    history_visibility: str
+    members: tuple[str, ...]
+    grants: Mapping[str, int]
+    power_levels: Mapping
+    posting_setting: str | None = None
+
+
+@dataclass(frozen=True)
+class RoomRef:
+    """A room of an organization: its kind, and its class for class-scoped kinds."""
+
+    org: str
+    kind: str
+    class_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Stable key, e.g. ``school-7/announcements`` or ``school-7/class_chat@112002``."""
+        return f"{self.org}/{self.kind}" if self.class_id is None else f"{self.org}/{self.kind}@{self.class_id}"
+
+
+def slug(text: str) -> str:
+    """A Matrix-alias-safe lower-case slug of a roster id (``[a-z0-9_=-]``), never empty."""
+    s = re.sub(r"[^a-z0-9_=-]+", "-", text.lower()).strip("-")
+    return s or "x"
+
+
+class Templates:
+    """The parsed templates: ``kinds`` by name, in file order (parents before children)."""
+
+    def __init__(self, data: Mapping):
+        self.room_version: str = str(data["room_version"])
+        self.levels: dict[str, int] = dict(data["levels"])
+        self.base_power_levels: dict = copy.deepcopy(dict(data["power_levels_base"]))
+        self.kinds: dict[str, RoomTemplate] = {}
+        for kind, k in data["kinds"].items():
+            self.kinds[kind] = RoomTemplate(
+                kind=kind, scope=k["scope"], space=bool(k.get("space", False)), parent=k.get("parent"),
+                order=str(k.get("order", "")), name=k["name"], topic=k.get("topic", ""), alias=k["alias"],
+                join_rule=k["join_rule"], history_visibility=k.get("history_visibility", "shared"),
+                members=tuple(k.get("members", ())), grants=dict(k.get("grants", {})),
+                power_levels=copy.deepcopy(dict(k.get("power_levels", {}))),
+                posting_setting=k.get("posting_setting"),
+            )
+        for t in self.kinds.values():
+            if t.parent is not None and t.parent not in self.kinds:
+                raise ValueError(f"rooms.yaml: kind {t.kind!r} has unknown parent {t.parent!r}")
+
+    def refs_for_org(self, org: str, class_ids: list[str]) -> list[RoomRef]:
+        """Every room of an organization, parents before children."""
+        refs = [RoomRef(org, t.kind) for t in self.kinds.values() if t.scope == "org"]
+        for cid in class_ids:
+            refs += [RoomRef(org, t.kind, cid) for t in self.kinds.values() if t.scope == "class"]
+        return refs
+
+    def parent_of(self, ref: RoomRef) -> RoomRef | None:
+        """The space a room belongs to (None for the school space)."""
+        t = self.kinds[ref.kind]
+        if t.parent is None:
+            return None
+        parent_scope = self.kinds[t.parent].scope
+        return RoomRef(ref.org, t.parent, ref.class_id if parent_scope == "class" else None)
+
+    def alias_localpart(self, ref: RoomRef) -> str:
+        """The alias localpart in the organization's namespace, e.g. ``school-7.112002.chat``."""
+        return self.kinds[ref.kind].alias.format(org=ref.org, **({"class": slug(ref.class_id)} if ref.class_id else {}))
+
+    def texts(self, ref: RoomRef, *, org_name: str, class_title: str | None, language: str) -> tuple[str, str]:
+        """(name, topic) of a room in ``language``."""
+        t = self.kinds[ref.kind]
+        values = {"org_name": org_name, "class_title": class_title or ""}
+        return (gettext_(t.name, language).format(**values), gettext_(t.topic, language).format(**values))
+
+    def power_levels(self, ref: RoomRef, users: Mapping[str, int]) -> dict:
+        """``m.room.power_levels`` content: base merged with the kind's, ``users`` added.
+
+        ``users`` must not contain the room's creator (room version 12).
+        """
+        t = self.kinds[ref.kind]
+        pl = copy.deepcopy(self.base_power_levels)
+        for key, value in t.power_levels.items():
+            if key == "events":
+                pl["events"].update(value)
+            else:
+                pl[key] = value
+        pl["users"] = dict(sorted(users.items()))
+        return pl
+
+    def grants(self, ref: RoomRef, settings: Mapping | None = None) -> dict[str, int]:
+        """The kind's grants, plus the posting grant when the organization's setting allows it."""
+        t = self.kinds[ref.kind]
+        grants = dict(t.grants)
+        if t.posting_setting and (settings or {}).get(t.posting_setting):
+            grants["teacher"] = max(grants.get("teacher", 0), int(t.power_levels.get("events_default", 50)))
+        return grants
+
+    def state(self, ref: RoomRef, *, room_ids: Mapping[str, str], server_name: str,
+              children: list[tuple[RoomRef, str]], org_name: str, class_title: str | None,
+              language: str, users: Mapping[str, int]) -> dict[tuple[str, str], dict]:
+        """The desired current state of a room: ``{(event type, state key): content}``.
+
+        ``room_ids`` maps room keys to room ids for the parent (needed for a restricted
+        join rule and ``m.space.parent``); ``children`` lists ``(child ref, room id)``
+        for a space. ``m.room.create`` and ``m.room.member`` are not part of it.
+        """
+        t = self.kinds[ref.kind]
+        name, topic = self.texts(ref, org_name=org_name, class_title=class_title, language=language)
+        via = [server_name]
+        state: dict[tuple[str, str], dict] = {
+            ("m.room.name", ""): {"name": name},
+            ("m.room.topic", ""): {"topic": topic},
+            ("m.room.history_visibility", ""): {"history_visibility": t.history_visibility},
+            ("m.room.guest_access", ""): {"guest_access": "forbidden"},
+            ("m.room.power_levels", ""): self.power_levels(ref, users),
+            (ROOM_TYPE_STATE, ""): {"org": ref.org, "kind": ref.kind, "class": ref.class_id},
+        }
+        parent = self.parent_of(ref)
+        if t.join_rule == "restricted":
+            if parent is None:
+                raise ValueError(f"rooms.yaml: {ref.kind} is restricted but has no parent space")
+            state[("m.room.join_rules", "")] = {
+                "join_rule": "restricted",
+                "allow": [{"type": "m.room_membership", "room_id": room_ids[parent.key]}],
+            }
+        else:
+            state[("m.room.join_rules", "")] = {"join_rule": t.join_rule}
+        if parent is not None:
+            state[("m.space.parent", room_ids[parent.key])] = {"via": via, "canonical": True}
+        for child, child_id in children:
+            state[("m.space.child", child_id)] = {"via": via, "order": self.kinds[child.kind].order + (child.class_id or ""),
+                                                  "suggested": True}
+        return state
+
+
+@functools.cache
+def default_templates() -> Templates:
+    """The templates shipped in ``policies/data/rooms.yaml``."""
+    return load_templates(DATA_DIR / "rooms.yaml")
+
+
+def load_templates(path: Path) -> Templates:
+    """Parse a templates file; raises ValueError naming the file for a broken one."""
+    try:
+        data = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8"))
+        return Templates(data)
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{path}: broken room templates ({e!r})") from e

@@ -1,0 +1,1 @@
+"""Parta's provisioning service, reconciler and command line (see DESIGN.md, "Components")."""

@@ -1,0 +1,186 @@
+"""Reconcile one organization on the homeserver with the desired state (idempotent).
+
+Desired state comes from the provisioning database (the approved application, the
+roster, the people with accounts) rendered by ``policies.templates``; current
+state is read from the homeserver as the bot. Only differences are written, so a
+second run writes nothing; a run that stopped midway resumes where it stopped
+(rooms are found again by the database or by their alias).
+
+Order: rooms (parents before children, created with their full initial state),
+then every room's state (``m.space.child`` links need the children's ids), then
+memberships (space before its rooms: restricted joins need the parent space),
+then the registry entries the Synapse module reads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from policies.model import Role
+from policies.placement import OrgPeople
+from policies.templates import ROLE_STATE, RoomRef, Templates, user_state_key
+
+from . import store as st
+from .changes import Changes
+from .matrix import BotClient
+from .registry import ORG_EVENT, PERSON_EVENT
+
+
+@dataclass
+class OrgSnapshot:
+    """What the database says of one organization."""
+
+    org_id: str
+    name: str
+    language: str
+    settings: dict
+    classes: dict[str, str]                  # class id → title
+    people: OrgPeople
+    person_classes: dict[str, list[str]]     # user id → class ids (students and teachers)
+    display_names: dict[str, str]            # user id → display name
+
+
+def load_snapshot(tx: Connection, org_id: str, default_language: str) -> OrgSnapshot:
+    """Read one organization from the provisioning database."""
+    org = tx.execute(sa.select(st.organizations).where(st.organizations.c.id == org_id)).one()
+    payload = json.loads(org.payload)
+    settings = payload.get("settings") or {}
+    classes = {r.class_id: r.title for r in tx.execute(
+        sa.select(st.classes).where(st.classes.c.org_id == org_id).order_by(st.classes.c.class_id))}
+    rows = tx.execute(sa.select(st.people).where(st.people.c.org_id == org_id,
+                                                 st.people.c.user_id.is_not(None))).all()
+    by_person = {r.person_id: r for r in rows}
+    people = OrgPeople()
+    names: dict[str, str] = {}
+    for r in rows:
+        people.roles[r.user_id] = Role(r.role)
+        if r.confirmed:
+            people.confirmed.add(r.user_id)
+        names[r.user_id] = " ".join(p for p in (r.family_name, r.given_name, r.middle_name) if p)
+    person_classes: dict[str, list[str]] = {}
+    for e in tx.execute(sa.select(st.enrollments).where(st.enrollments.c.org_id == org_id)):
+        p = by_person.get(e.person_id)
+        if p is None or e.class_id not in classes:
+            continue
+        target = people.class_students if e.role == Role.STUDENT else people.class_teachers
+        target.setdefault(e.class_id, set()).add(p.user_id)
+        if e.role == Role.TEACHER and e.is_primary:
+            people.homeroom.setdefault(e.class_id, set()).add(p.user_id)
+        person_classes.setdefault(p.user_id, []).append(e.class_id)
+    for g in tx.execute(sa.select(st.guardianships).where(st.guardianships.c.org_id == org_id)):
+        student, guardian = by_person.get(g.student_id), by_person.get(g.guardian_id)
+        if student is not None and guardian is not None:
+            people.children.setdefault(guardian.user_id, set()).add(student.user_id)
+    return OrgSnapshot(org_id=org_id, name=org.name, language=settings.get("language") or default_language,
+                       settings=settings, classes=classes, people=people,
+                       person_classes={u: sorted(c) for u, c in person_classes.items()}, display_names=names)
+
+
+class Reconciler:
+    """Brings one organization's rooms, memberships and registry entries to the desired state."""
+
+    def __init__(self, bot: BotClient, store: st.Store, templates: Templates, server_name: str,
+                 registry_id: str, language: str):
+        self.bot = bot
+        self.store = store
+        self.templates = templates
+        self.server_name = server_name
+        self.registry_id = registry_id
+        self.language = language
+
+    async def reconcile(self, org_id: str) -> tuple[Changes, dict[str, str]]:
+        """Reconcile ``org_id``; returns (changes, {room key: room id})."""
+        with self.store.begin() as tx:
+            snap = load_snapshot(tx, org_id, self.language)
+            known = {r.key: r.room_id for r in tx.execute(
+                sa.select(st.rooms).where(st.rooms.c.org_id == org_id))}
+        changes = Changes()
+        refs = self.templates.refs_for_org(org_id, list(snap.classes))
+        room_ids: dict[str, str] = {}
+        placements = {ref.key: self._placement(snap, ref) for ref in refs}
+        for ref in refs:
+            room_ids[ref.key] = await self._ensure_room(ref, snap, known, room_ids, placements, changes)
+        children: dict[str, list[tuple[RoomRef, str]]] = {}
+        for ref in refs:
+            parent = self.templates.parent_of(ref)
+            if parent is not None:
+                children.setdefault(parent.key, []).append((ref, room_ids[ref.key]))
+        for ref in refs:
+            desired = self._desired_state(ref, snap, room_ids, children.get(ref.key, []), placements)
+            current = await self.bot.room_state(room_ids[ref.key])
+            for (etype, skey), content in desired.items():
+                if current.get((etype, skey)) != content:
+                    await self.bot.send_state(room_ids[ref.key], etype, skey, content)
+                    changes.add(f"{ref.key}: {etype} {skey}".rstrip())
+        for ref in refs:
+            members, _levels = placements[ref.key]
+            joined = await self.bot.joined_members(room_ids[ref.key])
+            for user_id in sorted(members - joined):
+                await self.bot.force_join(user_id, room_ids[ref.key])
+                changes.add(f"{ref.key}: join {user_id}")
+        await self._update_registry(snap, room_ids[refs[0].key], changes)
+        return changes, room_ids
+
+    def _placement(self, snap: OrgSnapshot, ref: RoomRef) -> tuple[set[str], dict[str, int]]:
+        t = self.templates.kinds[ref.kind]
+        return snap.people.placement(list(t.members), self.templates.grants(ref, snap.settings), ref.class_id)
+
+    def _desired_state(self, ref: RoomRef, snap: OrgSnapshot, room_ids: dict[str, str],
+                       children: list[tuple[RoomRef, str]], placements) -> dict[tuple[str, str], dict]:
+        state = self.templates.state(
+            ref, room_ids=room_ids, server_name=self.server_name, children=children,
+            org_name=snap.name, class_title=snap.classes.get(ref.class_id) if ref.class_id else None,
+            language=snap.language, users=placements[ref.key][1])
+        if ref.kind == "school_space":
+            for user_id, role in sorted(snap.people.roles.items()):
+                state[(ROLE_STATE, user_state_key(user_id))] = {"role": role.value,
+                                                "confirmed": user_id in snap.people.confirmed}
+        return state
+
+    async def _ensure_room(self, ref: RoomRef, snap: OrgSnapshot, known: dict[str, str],
+                           room_ids: dict[str, str], placements, changes: Changes) -> str:
+        room_id = known.get(ref.key)
+        alias_local = self.templates.alias_localpart(ref)
+        if room_id is None:
+            room_id = await self.bot.resolve_alias(f"#{alias_local}:{self.server_name}")
+            if room_id is None:
+                t = self.templates.kinds[ref.kind]
+                state = self._desired_state(ref, snap, room_ids, [], placements)
+                creation = {"m.federate": False}
+                if t.space:
+                    creation["type"] = "m.space"
+                room_id = await self.bot.create_room({
+                    "preset": "private_chat",
+                    "visibility": "private",
+                    "room_version": self.templates.room_version,
+                    "room_alias_name": alias_local,
+                    "creation_content": creation,
+                    "initial_state": [{"type": k[0], "state_key": k[1], "content": v} for k, v in state.items()],
+                })
+                changes.add(f"{ref.key}: created room {room_id}")
+            with self.store.begin() as tx:
+                tx.execute(st.rooms.insert().values(key=ref.key, org_id=ref.org, room_id=room_id))
+        return room_id
+
+    async def _update_registry(self, snap: OrgSnapshot, space_id: str, changes: Changes) -> None:
+        current = await self.bot.room_state(self.registry_id)
+        org_entry = {"space": space_id, "name": snap.name, "settings": snap.settings}
+        if current.get((ORG_EVENT, snap.org_id)) != org_entry:
+            await self.bot.send_state(self.registry_id, ORG_EVENT, snap.org_id, org_entry)
+            changes.add(f"registry: organization {snap.org_id}")
+        for user_id, role in sorted(snap.people.roles.items()):
+            old = current.get((PERSON_EVENT, user_state_key(user_id))) or {"orgs": {}}
+            entry = {
+                "role": role.value,
+                "confirmed": user_id in snap.people.confirmed,
+                "classes": snap.person_classes.get(user_id, []),
+                "children": sorted(snap.people.children.get(user_id, set())),
+            }
+            if old.get("orgs", {}).get(snap.org_id) != entry:
+                new = {"orgs": {**old.get("orgs", {}), snap.org_id: entry}}
+                await self.bot.send_state(self.registry_id, PERSON_EVENT, user_state_key(user_id), new)
+                changes.add(f"registry: {user_id} in {snap.org_id}")

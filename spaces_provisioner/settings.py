@@ -1,0 +1,108 @@
+"""Parta's own settings file, ``DIR/parta.yaml``, written by ``parta init``.
+
+Shape (YAML mapping)::
+
+    server_name: school.example         # the homeserver's server_name
+    homeserver_url: http://127.0.0.1:8008
+    homeserver_config: homeserver.yaml  # relative to DIR
+    database: sqlite:///DIR/parta.db     # or postgresql://... (tables in schema "parta")
+    provisioning: {host: 127.0.0.1, port: 8009, operator_token: "..."}
+    bot: {user_id: "@parta:school.example", access_token: "..."}
+    language: ru                         # default language of room names and messages
+
+The file holds secrets (the bot's access token, the operator token): it is written
+with mode 0600 and never belongs in a repository.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+SETTINGS_FILE = "parta.yaml"
+
+
+class SettingsError(RuntimeError):
+    """The settings file is missing or unusable; the message says how to fix it."""
+
+
+@dataclass
+class Settings:
+    """Parsed ``parta.yaml`` of one Parta installation directory ``root``."""
+
+    root: Path
+    server_name: str
+    homeserver_url: str
+    homeserver_config: Path
+    database: str
+    provisioning_host: str
+    provisioning_port: int
+    operator_token: str
+    bot_user_id: str
+    bot_access_token: str
+    language: str = "ru"
+
+    @property
+    def provisioning_url(self) -> str:
+        """Base URL of the provisioning service, e.g. ``http://127.0.0.1:8009``."""
+        return f"http://{self.provisioning_host}:{self.provisioning_port}"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Where ``parta run`` writes both services' logs."""
+        return self.root / "logs"
+
+    @classmethod
+    def load(cls, root: Path) -> "Settings":
+        """Read ``root/parta.yaml``; raises SettingsError naming the file when absent or broken."""
+        root = Path(root).resolve()
+        path = root / SETTINGS_FILE
+        if not path.exists():
+            raise SettingsError(
+                f"{path}: not found; create the installation with `parta init {root} --server-name NAME`"
+            )
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+        try:
+            prov = data["provisioning"]
+            bot = data["bot"]
+            return cls(
+                root=root,
+                server_name=data["server_name"],
+                homeserver_url=data["homeserver_url"].rstrip("/"),
+                homeserver_config=root / data.get("homeserver_config", "homeserver.yaml"),
+                database=data["database"],
+                provisioning_host=prov.get("host", "127.0.0.1"),
+                provisioning_port=int(prov["port"]),
+                operator_token=prov["operator_token"],
+                bot_user_id=bot["user_id"],
+                bot_access_token=bot.get("access_token") or "",
+                language=data.get("language", "ru"),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise SettingsError(f"{path}: missing or invalid setting {e}; re-create it with `parta init --force`") from e
+
+    def to_yaml_data(self) -> dict:
+        """The mapping written to ``parta.yaml``."""
+        return {
+            "server_name": self.server_name,
+            "homeserver_url": self.homeserver_url,
+            "homeserver_config": os.path.relpath(self.homeserver_config, self.root),
+            "database": self.database,
+            "provisioning": {
+                "host": self.provisioning_host,
+                "port": self.provisioning_port,
+                "operator_token": self.operator_token,
+            },
+            "bot": {"user_id": self.bot_user_id, "access_token": self.bot_access_token},
+            "language": self.language,
+        }
+
+    def save(self) -> None:
+        """Write ``parta.yaml`` with mode 0600 (it holds secrets)."""
+        path = self.root / SETTINGS_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            YAML().dump(self.to_yaml_data(), f)

@@ -1,0 +1,159 @@
+"""The provisioning service's own database: applications, organizations, rosters, rooms, audit log.
+
+SQLite by default (a file in the installation directory), PostgreSQL through
+psycopg2 (tables in the schema ``parta`` of the given database). SQLAlchemy Core
+gives one set of statements for both. Every write of one operation runs in one
+transaction (``with store.begin() as tx``), so a refused input leaves nothing behind.
+
+Tables (``metadata`` below is the reference): ``applications`` (pending and
+approved organization applications), ``organizations``, ``rooms`` (room key →
+room id), ``classes``, ``people`` (roster people and the application's contacts;
+``user_id`` once they have an account), ``enrollments``, ``guardianships``,
+``audit_log``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+PG_SCHEMA = "parta"
+
+metadata = sa.MetaData()
+
+applications = sa.Table(
+    "applications", metadata,
+    sa.Column("id", sa.Text, primary_key=True),          # the organization's slug
+    sa.Column("status", sa.Text, nullable=False),         # pending | approved
+    sa.Column("fingerprint", sa.Text, nullable=False),    # sha256 of the canonical application
+    sa.Column("payload", sa.Text, nullable=False),        # canonical JSON
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+organizations = sa.Table(
+    "organizations", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.Text, nullable=False),    # of the approved application
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("approved_at", sa.BigInteger, nullable=False),
+)
+
+rooms = sa.Table(
+    "rooms", metadata,
+    sa.Column("key", sa.Text, primary_key=True),          # RoomRef.key
+    sa.Column("org_id", sa.Text, nullable=False, index=True),
+    sa.Column("room_id", sa.Text, nullable=False, unique=True),
+)
+
+classes = sa.Table(
+    "classes", metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("class_id", sa.Text, primary_key=True),    # roster sourcedId
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("grades", sa.Text, nullable=False),        # JSON list
+)
+
+people = sa.Table(
+    "people", metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("person_id", sa.Text, primary_key=True),   # roster sourcedId, or "application:administrator"
+    sa.Column("family_name", sa.Text, nullable=False),
+    sa.Column("given_name", sa.Text, nullable=False),
+    sa.Column("middle_name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("grades", sa.Text, nullable=False),        # JSON list
+    sa.Column("confirmed", sa.Boolean, nullable=False, default=False),
+    sa.Column("user_id", sa.Text, nullable=True, index=True),
+)
+
+enrollments = sa.Table(
+    "enrollments", metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("class_id", sa.Text, primary_key=True),
+    sa.Column("person_id", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("is_primary", sa.Boolean, nullable=False, default=False),
+)
+
+guardianships = sa.Table(
+    "guardianships", metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("student_id", sa.Text, primary_key=True),
+    sa.Column("guardian_id", sa.Text, primary_key=True),
+    sa.Column("relation", sa.Text, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),        # JSON
+)
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch (the unit of every timestamp column)."""
+    return int(time.time() * 1000)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``sqlite:///PATH`` or a PostgreSQL DSN (URI or ``key=value``).
+
+    For PostgreSQL the tables live in schema ``parta`` (created when missing).
+    """
+    if url.startswith("sqlite:"):
+        engine = sa.create_engine(url)
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+        return engine
+    import psycopg2
+
+    def connect():
+        conn = psycopg2.connect(url)
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+            cur.execute(f"SET search_path TO {PG_SCHEMA}")
+        conn.commit()
+        return conn
+
+    return sa.create_engine("postgresql+psycopg2://", creator=connect, pool_pre_ping=True)
+
+
+class Store:
+    """The database of one installation. ``begin()`` opens a transaction."""
+
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+        metadata.create_all(self.engine)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction: committed when the block ends, rolled back on an exception."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+
+def audit(tx: Connection, actor: str, action: str, **detail) -> None:
+    """Append a line to the audit log (inside the caller's transaction)."""
+    tx.execute(audit_log.insert().values(ts=now_ms(), actor=actor, action=action,
+                                         detail=json.dumps(detail, ensure_ascii=False, sort_keys=True)))
