@@ -2,7 +2,7 @@
 
 School A comes from ``config/application.example.yaml`` and the Microsoft School
 Data Sync v2.1 sample roster (``../shared/data/rosters/sds-v2.1-sample`` next to the
-repository, or ``$PARTA_SDS_SAMPLE``); school B from ``config/demo/school-b.yaml``
+repository, or ``$PARTA_SAMPLES``); school B from ``config/demo/school-b.yaml``
 and the OneRoster 1.1 roster in ``config/demo/school-b-roster``. Re-running on the
 same data directory reuses everything (the provisioning is idempotent) and shows
 the same accounts: their passwords are kept in ``DATA_DIR/demo-accounts.json``
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from .application_file import load_application_file
 from .installation import init_installation
 from .matrix import BotClient
 from .processes import StartError
+from .samples import shared_rosters_dir
 from .service import zip_folder
 from .settings import SETTINGS_FILE, Settings
 from .supervisor import running, wait_until_stopped
@@ -47,21 +47,9 @@ OUTSIDER = ("Прохожий", "Олег")
 
 
 def find_sds_sample() -> Path | None:
-    """The SDS v2.1 sample roster: ``$PARTA_SDS_SAMPLE``, else ``../shared/data/rosters/`` next to
-    this repository or next to the repository it was cloned from."""
-    candidates = []
-    if os.environ.get("PARTA_SDS_SAMPLE"):
-        candidates.append(Path(os.environ["PARTA_SDS_SAMPLE"]))
-    roots = [REPO]
-    try:
-        origin = subprocess.run(["git", "-C", str(REPO), "remote", "get-url", "origin"],
-                                capture_output=True, text=True, timeout=5).stdout.strip()
-        if origin and Path(origin).exists():
-            roots.append(Path(origin).resolve())
-    except (OSError, subprocess.SubprocessError):
-        pass
-    candidates += [r.parent / "shared" / "data" / "rosters" / "sds-v2.1-sample" for r in roots]
-    return next((c for c in candidates if (c / "users.csv").exists()), None)
+    """The SDS v2.1 sample roster (see ``spaces_provisioner.samples``), or None."""
+    rosters = shared_rosters_dir()
+    return rosters / "sds-v2.1-sample" if rosters else None
 
 
 async def provision_demo(settings: Settings, sds_sample: Path) -> dict:
@@ -141,7 +129,7 @@ def run_demo(port: int, data_dir: Path, as_json: bool) -> int:
     sample = find_sds_sample()
     if sample is None:
         print(_("The School Data Sync v2.1 sample roster was not found next to the repository "
-                "(../shared/data/rosters/sds-v2.1-sample); set PARTA_SDS_SAMPLE to its folder"), file=sys.stderr)
+                "(../shared/data/rosters/sds-v2.1-sample); set PARTA_SAMPLES to the folder that holds it"), file=sys.stderr)
         return 1
     data_dir = data_dir.resolve()
     if not (data_dir / SETTINGS_FILE).exists():

@@ -1,0 +1,125 @@
+"""Session fixtures: one real Synapse process with Parta's module plus the provisioning service.
+
+``PARTA_TEST_DB=postgres`` runs the same suite with Synapse and the provisioning
+database on a fresh PostgreSQL database (C collation), created here and dropped at
+the end. The only test-specific change to the generated configuration is relaxed
+rate limits (many clients log in from one address within seconds).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+from ruamel.yaml import YAML
+
+from spaces_provisioner.installation import init_installation
+from spaces_provisioner.samples import shared_rosters_dir
+from spaces_provisioner.settings import Settings
+from spaces_provisioner.supervisor import running
+
+from .helpers import Homeserver
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_ROSTERS = shared_rosters_dir() or REPO.parent / "shared" / "data" / "rosters"
+PG_ADMIN_DSN = os.environ.get("PARTA_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+SERVER_NAME = "school.test"
+
+RELAXED = {"per_second": 1000, "burst_count": 1000}
+RATE_LIMITS = {
+    "rc_message": RELAXED, "rc_registration": RELAXED, "rc_room_creation": RELAXED,
+    "rc_login": {"address": RELAXED, "account": RELAXED, "failed_attempts": RELAXED},
+    "rc_joins": {"local": RELAXED, "remote": RELAXED},
+    "rc_joins_per_room": RELAXED,
+    "rc_invites": {"per_room": RELAXED, "per_user": RELAXED, "per_issuer": RELAXED},
+    "rc_3pid_validation": RELAXED, "rc_admin_redaction": RELAXED, "rc_presence": {"per_user": RELAXED},
+    "rc_delayed_event_mgmt": RELAXED, "rc_reports": RELAXED, "rc_room_directory": RELAXED,
+}
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg(sql: str) -> None:
+    conn = psycopg2.connect(PG_ADMIN_DSN)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def relax_rate_limits(config_path: Path) -> None:
+    """Test-only: raise Synapse's rate limits so that many test clients can act at once."""
+    y = YAML()
+    data = y.load(config_path.read_text(encoding="utf-8"))
+    data.update(RATE_LIMITS)
+    with config_path.open("w", encoding="utf-8") as f:
+        y.dump(data, f)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn():
+    """A fresh PostgreSQL database (C collation) when PARTA_TEST_DB=postgres, else None."""
+    if os.environ.get("PARTA_TEST_DB", "sqlite") != "postgres":
+        yield None
+        return
+    name = f"parta_test_{uuid.uuid4().hex[:10]}"
+    _pg(f"CREATE DATABASE {name} LOCALE 'C' TEMPLATE template0 ENCODING 'UTF8'")
+    try:
+        yield PG_ADMIN_DSN.replace("dbname=postgres", f"dbname={name}")
+    finally:
+        _pg(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def installation(tmp_path_factory, postgres_dsn) -> Settings:
+    """An initialized installation directory (not running)."""
+    root = tmp_path_factory.mktemp("parta")
+    settings = init_installation(root, SERVER_NAME, postgres_dsn=postgres_dsn, port=free_port(),
+                                 provisioning_port=free_port())
+    relax_rate_limits(settings.homeserver_config)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def services(installation):
+    """Synapse and the provisioning service, running for the whole session."""
+    with running(installation) as procs:
+        yield procs
+
+
+@pytest.fixture(scope="session")
+async def hs(installation, services):
+    """A :class:`tests.helpers.Homeserver` handle: the bot, the provisioning API, logins."""
+    handle = Homeserver(installation)
+    await handle.open()
+    yield handle
+    await handle.close()
+
+
+@pytest.fixture(scope="session")
+def sds_sample() -> Path:
+    """The School Data Sync v2.1 sample roster (written by others; read in place)."""
+    path = SHARED_ROSTERS / "sds-v2.1-sample"
+    if not path.exists():
+        pytest.skip("the shared roster samples are not next to the repository")
+    return path
+
+
+@pytest.fixture(scope="session")
+def oneroster_sample() -> Path:
+    """The OneRoster 1.2 sample roster (written by others; read in place)."""
+    path = SHARED_ROSTERS / "oneroster-v1p2-sample"
+    if not path.exists():
+        pytest.skip("the shared roster samples are not next to the repository")
+    return path

@@ -1,0 +1,169 @@
+"""Test helpers: real Matrix clients (mautrix's HTTP client) and the provisioning API.
+
+:class:`User` is a signed-in person making real Client-Server API requests; a refused
+request raises ``mautrix.errors.MatrixRequestError`` with ``errcode`` and ``message``.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+from urllib.parse import quote
+
+from mautrix.api import HTTPAPI, Method
+
+from spaces_provisioner.api_client import ApiClient
+from spaces_provisioner.application_file import read_application_data
+from spaces_provisioner.matrix import BotClient
+from spaces_provisioner.service import zip_folder
+from spaces_provisioner.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_APPLICATION = REPO / "config" / "application.example.yaml"
+SCHOOL_B_APPLICATION = REPO / "config" / "demo" / "school-b.yaml"
+SCHOOL_B_ROSTER = REPO / "config" / "demo" / "school-b-roster"
+_counter = itertools.count(1)
+
+
+def q(s: str) -> str:
+    """URL-quote a path segment."""
+    return quote(s, safe="")
+
+
+class User:
+    """A signed-in Matrix user: ``user_id``, and requests as that user."""
+
+    def __init__(self, base_url: str, user_id: str, token: str):
+        self.user_id = user_id
+        self.api = HTTPAPI(base_url=base_url, token=token)
+        self.api.default_retry_count = 0
+
+    async def close(self) -> None:
+        await self.api.session.close()
+
+    async def request(self, method: Method, path: str, body=None, query: dict | None = None):
+        return await self.api.request(method, path, body, query_params=query)
+
+    async def get(self, path: str, query: dict | None = None):
+        return await self.request(Method.GET, path, query=query)
+
+    async def post(self, path: str, body=None):
+        return await self.request(Method.POST, path, body if body is not None else {})
+
+    async def put(self, path: str, body=None):
+        return await self.request(Method.PUT, path, body if body is not None else {})
+
+    # conveniences -------------------------------------------------------------------
+    async def hierarchy(self, room_id: str) -> list[dict]:
+        """``GET /_matrix/client/v1/rooms/{id}/hierarchy`` (all pages)."""
+        rooms, token = [], None
+        while True:
+            query = {"limit": "50", **({"from": token} if token else {})}
+            r = await self.get(f"/_matrix/client/v1/rooms/{q(room_id)}/hierarchy", query)
+            rooms += r["rooms"]
+            token = r.get("next_batch")
+            if not token:
+                return rooms
+
+    async def join(self, room: str) -> str:
+        return (await self.post(f"/_matrix/client/v3/join/{q(room)}"))["room_id"]
+
+    async def invite(self, room_id: str, user_id: str) -> None:
+        await self.post(f"/_matrix/client/v3/rooms/{q(room_id)}/invite", {"user_id": user_id})
+
+    async def leave(self, room_id: str) -> None:
+        await self.post(f"/_matrix/client/v3/rooms/{q(room_id)}/leave")
+
+    async def create_room(self, body: dict) -> str:
+        return (await self.post("/_matrix/client/v3/createRoom", body))["room_id"]
+
+    async def send_text(self, room_id: str, text: str) -> str:
+        txn = next(_counter)
+        r = await self.put(f"/_matrix/client/v3/rooms/{q(room_id)}/send/m.room.message/t{txn}",
+                           {"msgtype": "m.text", "body": text})
+        return r["event_id"]
+
+    async def send_event(self, room_id: str, event_type: str, content: dict) -> str:
+        txn = next(_counter)
+        r = await self.put(f"/_matrix/client/v3/rooms/{q(room_id)}/send/{q(event_type)}/t{txn}", content)
+        return r["event_id"]
+
+    async def send_state(self, room_id: str, event_type: str, state_key: str, content: dict) -> str:
+        r = await self.put(f"/_matrix/client/v3/rooms/{q(room_id)}/state/{q(event_type)}/{q(state_key)}", content)
+        return r["event_id"]
+
+    async def state(self, room_id: str) -> dict[tuple[str, str], dict]:
+        events = await self.get(f"/_matrix/client/v3/rooms/{q(room_id)}/state")
+        return {(e["type"], e["state_key"]): e["content"] for e in events}
+
+    async def joined_rooms(self) -> set[str]:
+        return set((await self.get("/_matrix/client/v3/joined_rooms"))["joined_rooms"])
+
+    async def search_users(self, term: str) -> list[str]:
+        r = await self.post("/_matrix/client/v3/user_directory/search", {"search_term": term, "limit": 50})
+        return [u["user_id"] for u in r["results"]]
+
+
+class Homeserver:
+    """The running test installation: the bot, the operator's API client, sign-ins."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.url = settings.homeserver_url
+        self.server_name = settings.server_name
+        self.bot: BotClient | None = None
+        self.api: ApiClient | None = None
+        self._users: list[User] = []
+
+    async def open(self) -> None:
+        self.bot = BotClient(self.url, self.settings.bot_access_token, self.settings.bot_user_id)
+        self.api = await ApiClient(self.settings.provisioning_url, self.settings.operator_token).__aenter__()
+
+    async def close(self) -> None:
+        for u in self._users:
+            await u.close()
+        await self.api.__aexit__(None, None, None)
+        await self.bot.close()
+
+    async def login(self, user_id: str, password: str) -> User:
+        """Sign in with ``m.login.password`` as a real client does."""
+        api = HTTPAPI(base_url=self.url)
+        try:
+            r = await api.request(Method.POST, "/_matrix/client/v3/login", {
+                "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
+                "password": password})
+        finally:
+            await api.session.close()
+        user = User(self.url, r["user_id"], r["access_token"])
+        self._users.append(user)
+        return user
+
+    async def new_school(self, slug: str | None = None, roster: Path | None = None,
+                         application: Path = EXAMPLE_APPLICATION, **overrides) -> dict:
+        """Apply, approve and (optionally) import a roster for a fresh organization.
+
+        Returns ``{"org": id, "space_id", "approve": answer, "roster": answer|None}``.
+        """
+        data = copy.deepcopy(read_application_data(application))
+        data["slug"] = slug or f"t{next(_counter)}-{data.get('slug') or 'org'}"[:32]
+        data.update(overrides)
+        await self.api.apply_application(data)
+        approved = await self.api.approve(data["slug"])
+        imported = await self.api.import_roster(data["slug"], zip_folder(roster)) if roster else None
+        return {"org": data["slug"], "space_id": approved["organization"]["space_id"],
+                "approve": approved, "roster": imported, "application": data}
+
+    async def person(self, org: str, person_id: str, confirmed: bool | None = None) -> User:
+        """Give a roster person an account (operator API) and sign in as them."""
+        r = await self.api.provision_person(org, person_id, confirmed)
+        password = r["password"]
+        if password is None:  # existing account: reset its password through the admin API
+            password = f"pw-{next(_counter)}-reset"
+            await self.bot.put_user(r["user_id"], {"password": password, "logout_devices": False})
+        return await self.login(r["user_id"], password)
+
+    async def outsider(self, given: str = "Посторонний") -> User:
+        """A fresh account in no organization, signed in."""
+        r = await self.api.create_account(f"Тестов{next(_counter)}", given)
+        return await self.login(r["user_id"], r["password"])
