@@ -36,6 +36,10 @@ class OrgPeople:
         students = self.class_students.get(class_id, set())
         return {p for p, kids in self.children.items() if kids & students}
 
+    def homeroom_of(self, class_id: str) -> set[str]:
+        """The class teacher(s) of a class: primary teachers, else every teacher of the class."""
+        return set(self.homeroom.get(class_id) or self.class_teachers.get(class_id, set()))
+
     def select(self, selector: str, class_id: str | None = None) -> set[str]:
         """Evaluate one selector of ``rooms.yaml`` (see the comment at its top).
 
@@ -59,8 +63,7 @@ class OrgPeople:
             case "class_teacher":
                 return self.class_teachers.get(cls, set()) & self.confirmed
             case "homeroom_teacher":
-                chosen = self.homeroom.get(cls) or self.class_teachers.get(cls, set())
-                return set(chosen) & self.confirmed
+                return self.homeroom_of(cls) & self.confirmed
             case "class_student":
                 return set(self.class_students.get(cls, set()))
             case "class_parent":

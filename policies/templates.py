@@ -54,6 +54,8 @@ class RoomTemplate:
     grants: Mapping[str, int]
     power_levels: Mapping
     posting_setting: str | None = None
+    posting: str | None = None
+    join_refusal: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ class Templates:
                 join_rule=k["join_rule"], history_visibility=k.get("history_visibility", "shared"),
                 members=tuple(k.get("members", ())), grants=dict(k.get("grants", {})),
                 power_levels=copy.deepcopy(dict(k.get("power_levels", {}))),
-                posting_setting=k.get("posting_setting"),
+                posting_setting=k.get("posting_setting"), posting=k.get("posting"),
+                join_refusal=k.get("join_refusal", ""),
             )
         for t in self.kinds.values():
             if t.parent is not None and t.parent not in self.kinds:
@@ -163,7 +166,8 @@ class Templates:
             ("m.room.history_visibility", ""): {"history_visibility": t.history_visibility},
             ("m.room.guest_access", ""): {"guest_access": "forbidden"},
             ("m.room.power_levels", ""): self.power_levels(ref, users),
-            (ROOM_TYPE_STATE, ""): {"org": ref.org, "kind": ref.kind, "class": ref.class_id},
+            (ROOM_TYPE_STATE, ""): {"kind": ref.kind, "org": ref.org, "class": ref.class_id,
+                                    "class_title": class_title, "org_name": org_name},
         }
         parent = self.parent_of(ref)
         if t.join_rule == "restricted":

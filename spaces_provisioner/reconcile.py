@@ -75,9 +75,12 @@ def load_snapshot(tx: Connection, org_id: str, default_language: str) -> OrgSnap
         student, guardian = by_person.get(g.student_id), by_person.get(g.guardian_id)
         if student is not None and guardian is not None:
             people.children.setdefault(guardian.user_id, set()).add(student.user_id)
+    for guardian, kids in people.children.items():
+        kid_classes = {c for kid in kids for c in person_classes.get(kid, [])}
+        person_classes.setdefault(guardian, []).extend(sorted(kid_classes))
     return OrgSnapshot(org_id=org_id, name=org.name, language=settings.get("language") or default_language,
                        settings=settings, classes=classes, people=people,
-                       person_classes={u: sorted(c) for u, c in person_classes.items()}, display_names=names)
+                       person_classes={u: sorted(set(c)) for u, c in person_classes.items()}, display_names=names)
 
 
 class Reconciler:
@@ -116,13 +119,14 @@ class Reconciler:
                 if current.get((etype, skey)) != content:
                     await self.bot.send_state(room_ids[ref.key], etype, skey, content)
                     changes.add(f"{ref.key}: {etype} {skey}".rstrip())
+        # the module admits people by the registry: write it before anyone joins
+        await self._update_registry(snap, room_ids[refs[0].key], changes)
         for ref in refs:
             members, _levels = placements[ref.key]
             joined = await self.bot.joined_members(room_ids[ref.key])
             for user_id in sorted(members - joined):
                 await self.bot.force_join(user_id, room_ids[ref.key])
                 changes.add(f"{ref.key}: join {user_id}")
-        await self._update_registry(snap, room_ids[refs[0].key], changes)
         return changes, room_ids
 
     def _placement(self, snap: OrgSnapshot, ref: RoomRef) -> tuple[set[str], dict[str, int]]:
@@ -179,6 +183,7 @@ class Reconciler:
                 "confirmed": user_id in snap.people.confirmed,
                 "classes": snap.person_classes.get(user_id, []),
                 "children": sorted(snap.people.children.get(user_id, set())),
+                "homeroom": sorted(c for c in snap.classes if user_id in snap.people.homeroom_of(c)),
             }
             if old.get("orgs", {}).get(snap.org_id) != entry:
                 new = {"orgs": {**old.get("orgs", {}), snap.org_id: entry}}

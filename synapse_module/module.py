@@ -1,32 +1,262 @@
-"""The module object Synapse instantiates (once per process, on every worker)."""
+"""The module object Synapse instantiates (once per process, on every worker).
+
+Each callback reads what it needs through :class:`synapse_module.lookups.Lookups`
+(Synapse's own replicated caches), asks ``policies.capabilities`` for a decision, and
+refuses with ``M_FORBIDDEN`` and a message that says what and why (in the module's
+``language``), plus ``org.parta.reason`` and ``org.parta.messages`` ({ru, en}).
+
+Callbacks (Synapse module API; "Spam checker callbacks", "Third party rules callbacks"):
+
+========================================  ============================================
+joins                                     ``user_may_join_room``
+invites (local, federated, e-mail/phone)  ``user_may_invite``, ``federated_user_may_invite``,
+                                          ``user_may_send_3pid_invite``, ``check_threepid_can_be_invited``
+room creation and upgrades                ``on_create_room`` (refuse/rewrite), ``user_may_create_room``
+aliases                                   ``user_may_create_room_alias``
+room directory                            ``user_may_publish_room``, ``check_visibility_can_be_modified``
+state changes                             ``user_may_send_state_event``
+messages in announcement rooms            ``check_event_for_spam``
+user directory                            ``check_username_for_spam``
+========================================  ============================================
+
+The Parta bot is a server admin; Synapse already skips the join, invite and
+create-room checks for it, and the other callbacks let it pass explicitly.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from synapse.module_api import ModuleApi
+from synapse.api.errors import Codes, SynapseError
+from synapse.module_api import NOT_SPAM, ModuleApi
 from synapse.module_api.errors import ConfigError
+from synapse.types import RoomAlias
+
+from policies.capabilities import Capabilities, Decision, Person, RoomInfo, default_capabilities, deny
+from policies.capabilities import N_ as N_
+
+from .lookups import Lookups
+
+PEOPLE_ROOMS = ("dm", "chat")
 
 
 @dataclass(frozen=True)
 class ModuleConfig:
-    """The module's ``config`` section: the bot's user id and the registry room's alias."""
+    """The module's ``config`` section: the bot's user id, the registry alias, the language."""
 
     bot_user_id: str
     registry_alias: str
+    language: str = "ru"
+
+
+class Refusal(SynapseError):
+    """403 ``M_FORBIDDEN`` carrying a Parta decision."""
+
+    def __init__(self, decision: Decision, language: str):
+        super().__init__(403, decision.message(language), Codes.FORBIDDEN, additional_fields={
+            "org.parta.reason": decision.reason, "org.parta.messages": decision.messages()})
 
 
 class PartaModule:
     """Registers Parta's callbacks with Synapse (Synapse module API, "Writing a module")."""
 
-    def __init__(self, config: ModuleConfig, api: ModuleApi):
+    def __init__(self, config: ModuleConfig, api: ModuleApi, capabilities: Capabilities | None = None):
         self.config = config
         self.api = api
+        self.bot = config.bot_user_id
+        self.caps = capabilities or default_capabilities()
+        self.look = Lookups(api, config.registry_alias)
+        api.register_spam_checker_callbacks(
+            user_may_join_room=self.user_may_join_room,
+            user_may_invite=self.user_may_invite,
+            federated_user_may_invite=self.federated_user_may_invite,
+            user_may_send_3pid_invite=self.user_may_send_3pid_invite,
+            user_may_create_room=self.user_may_create_room,
+            user_may_create_room_alias=self.user_may_create_room_alias,
+            user_may_publish_room=self.user_may_publish_room,
+            user_may_send_state_event=self.user_may_send_state_event,
+            check_event_for_spam=self.check_event_for_spam,
+            check_username_for_spam=self.check_username_for_spam,
+        )
+        api.register_third_party_rules_callbacks(
+            on_create_room=self.on_create_room,
+            check_threepid_can_be_invited=self.check_threepid_can_be_invited,
+            check_visibility_can_be_modified=self.check_visibility_can_be_modified,
+        )
 
     @staticmethod
     def parse_config(config: dict) -> ModuleConfig:
         """Validate the ``config`` mapping; raises ConfigError naming the missing key."""
         try:
-            return ModuleConfig(bot_user_id=config["bot_user_id"], registry_alias=config["registry_alias"])
+            return ModuleConfig(bot_user_id=config["bot_user_id"], registry_alias=config["registry_alias"],
+                                language=config.get("language", "ru"))
         except (KeyError, TypeError) as e:
             raise ConfigError(f"synapse_module.PartaModule: missing setting {e}") from e
+
+    def _check(self, decision: Decision) -> None:
+        if not decision.allowed:
+            raise Refusal(decision, self.config.language)
+
+    # -- joins and invites -------------------------------------------------------------
+    async def user_may_join_room(self, user_id: str, room_id: str, is_invited: bool):
+        """Joins: Parta rooms admit whom the templates and the matrix say (``may_join``)."""
+        if user_id == self.bot:
+            return NOT_SPAM
+        room = await self.look.room(room_id)
+        if room is None:
+            return NOT_SPAM  # not a Parta room: Synapse's join rules (invite only, see on_create_room)
+        self._check(self.caps.may_join(await self.look.person(user_id), room, is_invited))
+        return NOT_SPAM
+
+    async def user_may_invite(self, inviter: str, invitee: str, room_id: str):
+        """Invites: who may invite, and whether everyone in a chat may be with the invitee."""
+        if inviter == self.bot:
+            return NOT_SPAM
+        room = await self.look.room(room_id)
+        inviter_p, invitee_p = await self.look.person(inviter), await self.look.person(invitee)
+        members: list[Person] = []
+        if room is None or room.kind in PEOPLE_ROOMS:
+            members = [await self.look.person(u) for u in await self.look.member_ids(room_id)
+                       if u not in (inviter, invitee, self.bot)]
+        settings = await self.look.settings(inviter_p, invitee_p, *members)
+        self._check(self.caps.may_invite(inviter_p, invitee_p, room, members, settings))
+        return NOT_SPAM
+
+    async def federated_user_may_invite(self, event: Any):
+        """Invites from other servers: none (school rooms do not federate)."""
+        self._check(deny("federation_off", N_("Invitations from other servers are not accepted here")))
+
+    async def user_may_send_3pid_invite(self, inviter: str, medium: str, address: str, room_id: str):
+        """Invites by e-mail or phone: never (nobody is found by a contact detail)."""
+        self._check(deny("no_3pid_invites", N_("Invitations by e-mail or phone number are not possible; invite "
+                                               "people by their account or with a Parta link")))
+
+    async def check_threepid_can_be_invited(self, medium: str, address: str, state_events: Any) -> bool:
+        """Second guard for e-mail/phone invites (third-party rules)."""
+        return False
+
+    # -- rooms -------------------------------------------------------------------------
+    async def on_create_room(self, requester: Any, request_content: dict, is_requester_admin: bool) -> None:
+        """Refuse what would open a room or fake the school's structure; rewrite the rest.
+
+        Refused: public rooms, invites by e-mail/phone, spaces, Parta's or space-link state,
+        open join rules / world-readable history / guest access, aliases in a school's
+        namespace. Rewritten: ``m.federate: false``; encryption stripped where the
+        organization keeps it off; power-level overrides dropped for non-staff; the room
+        is tagged ``org.parta.room`` as a direct chat or a group chat.
+        """
+        user_id = requester.user.to_string()
+        if user_id == self.bot:
+            return
+        person = await self.look.person(user_id)
+        if request_content.get("visibility") == "public" or request_content.get("preset") == "public_chat":
+            self._check(deny("no_public_rooms", N_("Rooms on this server are never public: only invited school "
+                                                   "participants can join")))
+        if request_content.get("invite_3pid"):
+            await self.user_may_send_3pid_invite(user_id, "", "", "")
+        creation = dict(request_content.get("creation_content") or {})
+        if creation.get("type") == "m.space":
+            self._check(deny("no_spaces", N_("Spaces are made by Parta from the school's structure")))
+        alias = request_content.get("room_alias_name")
+        if isinstance(alias, str):
+            self._check(self.caps.may_create_alias(person, alias, await self.look.org_ids()))
+        settings = await self.look.settings(person)
+        initial_state = []
+        for ev in request_content.get("initial_state") or []:
+            if not isinstance(ev, dict):
+                continue
+            etype, content = ev.get("type"), ev.get("content") or {}
+            if etype == "m.room.encryption" and not self.caps.may_encrypt(person, settings):
+                continue
+            self._check(self.caps.may_send_state(person, None, etype, content, settings))
+            initial_state.append(ev)
+        creation["m.federate"] = False
+        request_content["creation_content"] = creation
+        staff = any(self.caps.can(m, "create_chat") for m in person.memberships.values())
+        if not staff:
+            request_content.pop("power_level_content_override", None)
+        invites = request_content.get("invite") or []
+        kind = "dm" if request_content.get("is_direct") and len(invites) == 1 else "chat"
+        org = next((o for o in person.memberships if person.is_staff_in(o)), next(iter(person.memberships), None))
+        tag = RoomInfo(kind=kind, org=org, creator=user_id)
+        initial_state.append({"type": "org.parta.room", "state_key": "", "content": tag.to_state()})
+        request_content["initial_state"] = initial_state
+
+    async def user_may_create_room(self, user_id: str, room_config: dict):
+        """Who may create: staff create chats; others a direct chat with someone they may reach.
+
+        Also called for room upgrades: the school's own rooms are upgraded only by Parta.
+        """
+        if user_id == self.bot:
+            return NOT_SPAM
+        predecessor = (room_config.get("creation_content") or {}).get("predecessor")
+        if predecessor:
+            old = await self.look.room(predecessor.get("room_id", ""))
+            if old is not None and old.kind not in PEOPLE_ROOMS:
+                self._check(deny("no_upgrades", N_("School rooms can only be upgraded by Parta")))
+            return NOT_SPAM
+        person = await self.look.person(user_id)
+        invitees = [await self.look.person(u) for u in room_config.get("invite") or [] if isinstance(u, str)]
+        settings = await self.look.settings(person, *invitees)
+        is_direct = bool(room_config.get("is_direct"))
+        self._check(self.caps.may_create(person, is_direct, invitees, settings))
+        kind = "dm" if is_direct and len(invitees) == 1 else "chat"
+        for invitee in invitees:  # refuse before the room exists rather than leave an empty room
+            self._check(self.caps.may_invite(person, invitee, RoomInfo(kind=kind, creator=user_id), [], settings))
+        return NOT_SPAM
+
+    async def user_may_create_room_alias(self, user_id: str, room_alias: RoomAlias):
+        """Each organization's alias namespace (``slug``, ``slug.*``) belongs to Parta."""
+        if user_id == self.bot:
+            return NOT_SPAM
+        person = await self.look.person(user_id)
+        self._check(self.caps.may_create_alias(person, room_alias.localpart, await self.look.org_ids()))
+        return NOT_SPAM
+
+    async def user_may_publish_room(self, user_id: str, room_id: str):
+        """The public room directory stays empty."""
+        self._check(deny("no_directory", N_("Rooms of this server are never published in the room directory")))
+
+    async def check_visibility_can_be_modified(self, room_id: str, state_events: Any, new_visibility: str) -> bool:
+        """Second guard for the directory: nothing becomes public."""
+        return new_visibility != "public"
+
+    # -- state and messages ------------------------------------------------------------
+    async def user_may_send_state_event(self, user_id: str, room_id: str, event_type: str, state_key: str,
+                                        content: dict):
+        """State changes through ``PUT /rooms/{id}/state`` (``may_send_state``)."""
+        if user_id == self.bot:
+            return NOT_SPAM
+        person = await self.look.person(user_id)
+        room = await self.look.room(room_id)
+        settings = await self.look.settings(person)
+        self._check(self.caps.may_send_state(person, room, event_type, content, settings))
+        return NOT_SPAM
+
+    async def check_event_for_spam(self, event: Any):
+        """Posting in announcement rooms: reactions, poll answers and call membership stay open.
+
+        One cached state read per event; people's rooms and non-Parta rooms return at once.
+        """
+        if event.sender == self.bot or event.type in self.caps.announcement_open_events:
+            return NOT_SPAM
+        room = await self.look.room(event.room_id)
+        if room is None or room.kind in PEOPLE_ROOMS or self.caps.templates.kinds.get(room.kind) is None \
+                or self.caps.templates.kinds[room.kind].posting is None:
+            return NOT_SPAM
+        person = await self.look.person(event.sender)
+        settings = (await self.look.org(room.org or "")).get("settings")
+        self._check(self.caps.may_post(person, room, event.type, settings))
+        return NOT_SPAM
+
+    async def check_username_for_spam(self, user_profile: dict, requester_id: str | None = None) -> bool:
+        """User directory: True hides a person. One finds exactly the people one may reach."""
+        candidate = user_profile.get("user_id", "")
+        if candidate == self.bot:
+            return True
+        if requester_id is None or requester_id == self.bot:
+            return False
+        requester, other = await self.look.person(requester_id), await self.look.person(candidate)
+        settings = await self.look.settings(requester, other)
+        return not self.caps.may_find(requester, other, settings)

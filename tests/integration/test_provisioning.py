@@ -68,7 +68,8 @@ async def test_admin_sees_the_hierarchy_of_application_and_roster(hs, sds_sample
         assert hs.bot.user_id not in pl["users"]  # the bot is the creator (room version 12)
         if parent is not None:
             assert ("m.space.parent", ids[parent.key]) in state
-        assert state[("org.parta.room", "")] == {"org": org, "kind": ref.kind, "class": ref.class_id}
+        tag = state[("org.parta.room", "")]
+        assert (tag["org"], tag["kind"], tag["class"]) == (org, ref.kind, ref.class_id)
 
     # the administrator holds power 100 in the school rooms, the head 90
     head = next(a for a in school["approve"]["accounts"] if a["role"] == "head")

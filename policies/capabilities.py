@@ -1,0 +1,409 @@
+"""The capability matrix: who may join, invite, create, post, change and find what.
+
+Pure functions over :class:`Person` and :class:`RoomInfo` (built from the registry and
+room state by the Synapse module) and the data of ``policies/data/capabilities.yaml``
+and ``rooms.yaml``. Every decision is a :class:`Decision` with a reason code and a
+message (an English msgid, translated to Russian or English on demand).
+
+Sources: DESIGN.md "Roles and default powers" (the role table) and "Room kinds";
+issue 3 for child safety in direct chats.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from ruamel.yaml import YAML
+
+from .i18n import LANGUAGES, gettext_
+from .model import Role
+from .templates import Templates, default_templates
+
+DATA = Path(__file__).parent / "data" / "capabilities.yaml"
+STAFF_ROLES = frozenset({"admin", "head", "teacher", "teacher_unconfirmed"})
+
+
+def N_(message: str) -> str:
+    """Mark a message for translation (gettext's ``N_``); translated when shown."""
+    return message
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A person's place in one organization (from the registry's ``org.parta.person``).
+
+    ``classes``: classes the person studies in or teaches, or (for a parent) the classes
+    of their children; ``children``: user ids; ``homeroom``: classes whose class teacher
+    the person is.
+    """
+
+    org: str
+    role: Role
+    confirmed: bool = False
+    classes: frozenset[str] = frozenset()
+    children: frozenset[str] = frozenset()
+    homeroom: frozenset[str] = frozenset()
+
+    @property
+    def cap_role(self) -> str:
+        """The capability role: a teacher is ``teacher`` only once confirmed."""
+        if self.role is Role.TEACHER and not self.confirmed:
+            return "teacher_unconfirmed"
+        return self.role.value
+
+
+@dataclass(frozen=True)
+class Person:
+    """A user and their memberships (``{org id: Membership}``; empty for an outsider)."""
+
+    user_id: str
+    memberships: Mapping[str, Membership] = field(default_factory=dict)
+
+    @classmethod
+    def from_registry(cls, user_id: str, content: Mapping | None) -> "Person":
+        """Build from ``org.parta.person`` content ``{"orgs": {org: {...}}}`` (None: outsider)."""
+        orgs = {}
+        for org, m in ((content or {}).get("orgs") or {}).items():
+            try:
+                orgs[org] = Membership(
+                    org=org, role=Role(m["role"]), confirmed=bool(m.get("confirmed")),
+                    classes=frozenset(m.get("classes") or ()), children=frozenset(m.get("children") or ()),
+                    homeroom=frozenset(m.get("homeroom") or ()))
+            except (KeyError, ValueError, TypeError):
+                continue  # a broken entry grants nothing
+        return cls(user_id, orgs)
+
+    def is_staff_in(self, org: str) -> bool:
+        m = self.memberships.get(org)
+        return m is not None and m.cap_role in STAFF_ROLES
+
+    def roles(self) -> set[str]:
+        """Capability roles over all organizations."""
+        return {m.cap_role for m in self.memberships.values()}
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    """What ``org.parta.room`` says of a room.
+
+    ``kind`` is a kind of rooms.yaml, or ``dm``/``chat``/``network`` for rooms people
+    (or the operator) create; ``orgs`` lists the organizations of a network room.
+    """
+
+    kind: str
+    org: str | None = None
+    class_id: str | None = None
+    class_title: str | None = None
+    org_name: str | None = None
+    orgs: tuple[str, ...] = ()
+    creator: str | None = None
+
+    @classmethod
+    def from_state(cls, content: Mapping | None) -> "RoomInfo | None":
+        """Build from the state content; None when the room is not Parta's."""
+        if not content or not isinstance(content.get("kind"), str):
+            return None
+        return cls(kind=content["kind"], org=content.get("org"), class_id=content.get("class"),
+                   class_title=content.get("class_title"), org_name=content.get("org_name"),
+                   orgs=tuple(content.get("orgs") or ()), creator=content.get("creator"))
+
+    def to_state(self) -> dict:
+        """The ``org.parta.room`` content."""
+        return {"kind": self.kind, "org": self.org, "class": self.class_id, "class_title": self.class_title,
+                "org_name": self.org_name, "orgs": list(self.orgs), "creator": self.creator}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """``allowed`` with a ``reason`` code and a message (msgid + parameters) for refusals."""
+
+    allowed: bool
+    reason: str = "ok"
+    msgid: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def message(self, language: str | None = None) -> str:
+        """The message in ``language`` (or the current language)."""
+        return gettext_(self.msgid, language).format(**self.params) if self.msgid else ""
+
+    def messages(self) -> dict[str, str]:
+        """The message in every language: ``{"ru": ..., "en": ...}``."""
+        return {lang: self.message(lang) for lang in LANGUAGES}
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOW = Decision(True)
+
+
+def deny(reason: str, msgid: str, **params) -> Decision:
+    """A refusal with a reason code and a message."""
+    return Decision(False, reason, msgid, {k: str(v) for k, v in params.items()})
+
+
+class Capabilities:
+    """The matrix: ``capabilities.yaml`` plus the room templates (for who belongs where)."""
+
+    def __init__(self, data: Mapping, templates: Templates):
+        self.templates = templates
+        self.default_settings: dict = dict(data["settings"])
+        self.actions: dict = dict(data["actions"])
+        self.contact_rules: list[dict] = [dict(r) for r in data["contact"]]
+        self.bot_only_state = frozenset(data["bot_only_state"])
+        self.room_settings_state = frozenset(data["room_settings_state"])
+        self.allowed_values: dict = {k: dict(v) for k, v in data["allowed_values"].items()}
+        self.announcement_open_events = frozenset(data["announcement_open_events"])
+
+    # -- settings and plain actions ----------------------------------------------------
+    def settings(self, org_settings: Mapping | None) -> dict:
+        """An organization's settings over the defaults."""
+        return {**self.default_settings, **(org_settings or {})}
+
+    def can(self, m: Membership | None, action: str, org_settings: Mapping | None = None,
+            class_id: str | None = None) -> bool:
+        """Whether a membership's role may perform ``action`` of capabilities.yaml.
+
+        ``class_teacher`` in an action's list means a confirmed teacher of ``class_id``.
+        """
+        if m is None:
+            return False
+        rule = self.actions[action]
+        roles = set(rule["roles"]) if isinstance(rule, Mapping) else set(rule)
+        if isinstance(rule, Mapping):
+            settings = self.settings(org_settings)
+            for setting, extra in (rule.get("setting_roles") or {}).items():
+                if settings.get(setting):
+                    roles |= set(extra)
+        if m.cap_role in roles:
+            return True
+        return ("class_teacher" in roles and m.cap_role == "teacher" and class_id is not None
+                and class_id in m.classes)
+
+    # -- joining the school's own rooms ------------------------------------------------
+    def matches(self, selector: str, m: Membership, class_id: str | None) -> bool:
+        """Whether one person matches a member selector of rooms.yaml (see policies.placement)."""
+        role = m.cap_role
+        in_class = class_id is not None and class_id in m.classes
+        return {
+            "admin": role == "admin",
+            "head": role == "head",
+            "teacher": role == "teacher",
+            "teacher_unconfirmed": role == "teacher_unconfirmed",
+            "student": role == "student",
+            "parent": role == "parent",
+            "class_teacher": role == "teacher" and in_class,
+            "homeroom_teacher": role == "teacher" and class_id is not None and class_id in m.homeroom,
+            "class_student": role == "student" and in_class,
+            "class_parent": role == "parent" and in_class,
+        }.get(selector, False)
+
+    def may_join(self, person: Person, room: RoomInfo, is_invited: bool) -> Decision:
+        """May ``person`` join (or be placed in) ``room``?
+
+        School rooms: whoever the kind's ``members`` or ``grants`` select. People's
+        chats: by invitation only (the invitation was checked). Network rooms: staff of
+        the listed organizations.
+        """
+        if room.kind in ("dm", "chat"):
+            return ALLOW if is_invited else deny("invite_only", N_("This chat is by invitation only"))
+        if room.kind == "network":
+            if any(person.is_staff_in(o) and person.memberships[o].cap_role != "teacher_unconfirmed"
+                   for o in room.orgs):
+                return ALLOW
+            return deny("network_staff_only", N_("This cross-school room is only for the confirmed staff "
+                                                 "of its organizations"))
+        t = self.templates.kinds.get(room.kind)
+        if t is None:
+            return deny("unknown_room", N_("This room is closed"))
+        m = person.memberships.get(room.org or "")
+        names = dict(org_name=room.org_name or room.org or "", class_title=room.class_title or room.class_id or "")
+        if m is None:
+            return deny("not_in_organization", N_("This room belongs to {org_name}; only its participants can join"),
+                        **names)
+        selectors = set(t.members) | set(t.grants)
+        if any(self.matches(s, m, room.class_id) for s in selectors):
+            return ALLOW
+        return deny(f"not_for_{room.kind}", t.join_refusal or N_("This room is closed"), **names)
+
+    # -- people together in chats ------------------------------------------------------
+    def _relation(self, when: str, a: Membership, b: Membership, b_user: str, a_user: str) -> bool:
+        match when:
+            case "always":
+                return True
+            case "teaches":
+                return bool(a.classes & b.classes)
+            case "teaches_child":
+                return bool(a.classes & b.classes)  # a parent's classes are their children's classes
+            case "classmates":
+                return bool(a.classes & b.classes)
+            case "guardian":
+                return a_user in b.children or b_user in a.children
+            case "same_class":
+                return bool(a.classes & b.classes)
+        raise KeyError(f"capabilities.yaml: unknown relation {when!r}")
+
+    def may_contact(self, a: Person, b: Person, settings: Mapping[str, Mapping]) -> Decision:
+        """May ``a`` and ``b`` be together in a direct chat or a group chat people create?
+
+        Symmetric. ``settings`` maps organization ids to their settings. Refuses with
+        ``no_shared_organization`` across organizations, ``child_safety`` when a student
+        is involved, ``not_allowed`` otherwise.
+        """
+        if a.user_id == b.user_id:
+            return ALLOW
+        shared = set(a.memberships) & set(b.memberships)
+        for org in sorted(shared):
+            ma, mb = a.memberships[org], b.memberships[org]
+            org_settings = self.settings(settings.get(org))
+            for rule in self.contact_rules:
+                if rule.get("setting") and not org_settings.get(rule["setting"]):
+                    continue
+                for (x, ux), (y, uy) in (((ma, a.user_id), (mb, b.user_id)), ((mb, b.user_id), (ma, a.user_id))):
+                    if x.cap_role == rule["a"] and (rule["b"] == "any" or y.cap_role == rule["b"]) \
+                            and self._relation(rule["when"], x, y, uy, ux):
+                        return ALLOW
+        if not shared:
+            return deny("no_shared_organization",
+                        N_("{user} is not in your school: people can only chat within their own school"),
+                        user=b.user_id)
+        roles = a.roles() | b.roles()
+        if "student" in roles:
+            return deny("child_safety", N_("{user} cannot be reached: a student chats only with own teachers, "
+                                           "own parents, the school's administration and (where the school "
+                                           "allows it) classmates"), user=b.user_id)
+        if "parent" in roles:
+            return deny("parent_scope", N_("{user} cannot be reached: a parent chats with the teachers of own "
+                                           "children, the school's administration and the parents of the "
+                                           "same class"), user=b.user_id)
+        return deny("not_allowed", N_("{user} cannot be reached from your account"), user=b.user_id)
+
+    def may_find(self, requester: Person, candidate: Person, settings: Mapping[str, Mapping]) -> bool:
+        """The user directory shows exactly the people one may reach (DESIGN.md)."""
+        return bool(self.may_contact(requester, candidate, settings))
+
+    # -- invitations -------------------------------------------------------------------
+    def may_invite(self, inviter: Person, invitee: Person, room: RoomInfo | None,
+                   members: Iterable[Person], settings: Mapping[str, Mapping]) -> Decision:
+        """May ``inviter`` invite ``invitee`` into ``room`` (whose current members are ``members``)?
+
+        School rooms: the inviter needs ``invite_to_chat`` in the room's organization and the
+        invitee must be someone who may join. People's chats: everyone in the room must be
+        allowed to be with the invitee (child safety), and only ``invite_to_chat`` roles
+        invite into group chats; a direct chat holds two people.
+        """
+        members = [m for m in members if m.user_id not in (invitee.user_id,)]
+        if room is not None and room.kind not in ("dm", "chat", "network"):
+            m = inviter.memberships.get(room.org or "")
+            if not self.can(m, "invite_to_chat", settings.get(room.org or "")):
+                return deny("may_not_invite", N_("Only teachers and the school's administration can invite "
+                                                 "people into school rooms"))
+            joinable = self.may_join(invitee, room, is_invited=False)
+            if not joinable:
+                return deny(joinable.reason, N_("{user} cannot be invited: {why}"), user=invitee.user_id,
+                            why=joinable.message())
+            return ALLOW
+        if room is not None and room.kind == "network":
+            if not any(inviter.is_staff_in(o) for o in room.orgs):
+                return deny("may_not_invite", N_("Only the staff of its organizations can invite into "
+                                                 "this cross-school room"))
+            return self.may_join(invitee, room, is_invited=False)
+        if room is not None and room.kind == "dm":
+            others = [m for m in members if m.user_id != inviter.user_id]
+            if others:
+                return deny("direct_chat_full", N_("A direct chat is for two people; create a group chat "
+                                                   "to talk with more"))
+        elif inviter.memberships and not any(self.can(m, "invite_to_chat") for m in inviter.memberships.values()):
+            return deny("may_not_invite", N_("Only teachers and the school's administration can invite "
+                                             "people into chats"))
+        for member in [inviter, *members]:
+            d = self.may_contact(member, invitee, settings)
+            if not d:
+                if member.user_id == inviter.user_id:
+                    return d
+                return deny(d.reason, N_("{user} cannot join this chat because of who is in it: {why}"),
+                            user=invitee.user_id, why=d.message())
+        return ALLOW
+
+    # -- creating rooms ----------------------------------------------------------------
+    def may_create(self, person: Person, is_direct: bool, invitees: list[Person],
+                   settings: Mapping[str, Mapping]) -> Decision:
+        """May ``person`` create a room (a direct chat when ``is_direct`` with one invitee)?
+
+        Outsiders may create rooms among themselves (they cannot invite school members).
+        """
+        if not person.memberships:
+            return ALLOW
+        if any(self.can(m, "create_chat") for m in person.memberships.values()):
+            return ALLOW
+        if is_direct and len(invitees) == 1 and any(self.can(m, "create_direct_chat")
+                                                    for m in person.memberships.values()):
+            return self.may_contact(person, invitees[0], settings)
+        return deny("may_not_create_chat", N_("Only teachers and the school's administration can create group "
+                                              "chats; you can start a direct chat with one person you may "
+                                              "write to"))
+
+    # -- state events ------------------------------------------------------------------
+    def may_send_state(self, person: Person, room: RoomInfo | None, event_type: str,
+                       content: Mapping, settings: Mapping[str, Mapping]) -> Decision:
+        """May ``person`` (never the bot: the caller lets it pass) send this state event?
+
+        Refuses Parta's structural state, values that would open a room (public, knock,
+        world-readable, guests), room settings of school rooms for anyone but their
+        administrators, and encryption in people's chats where the organization keeps it off.
+        """
+        if event_type in self.bot_only_state:
+            return deny("bot_only_state", N_("Only Parta itself can change {event_type}: it describes the "
+                                             "school's structure"), event_type=event_type)
+        for fieldname, allowed in self.allowed_values.get(event_type, {}).items():
+            value = content.get(fieldname)
+            if value not in allowed:
+                return deny("closed_rooms", N_("A room here cannot be made '{value}': rooms stay closed to "
+                                               "everyone but their invited participants"), value=value)
+        people_room = room is None or room.kind in ("dm", "chat")
+        if not people_room and event_type in self.room_settings_state:
+            m = person.memberships.get(room.org or "")
+            if room.kind == "network" or not self.can(m, "change_room_settings"):
+                return deny("room_settings_admin_only", N_("Only the school's administrators can change the "
+                                                           "settings of this room"))
+        if event_type == "m.room.encryption" and people_room and not self.may_encrypt(person, settings):
+            return deny("encryption_off", N_("End-to-end encryption is off for chats of your school, so that "
+                                             "the school can keep them safe"))
+        return ALLOW
+
+    def may_encrypt(self, person: Person, settings: Mapping[str, Mapping]) -> bool:
+        """Whether chats ``person`` creates may be end-to-end encrypted (organization setting)."""
+        if not person.memberships:
+            return True
+        return all(self.settings(settings.get(o)).get("encryption_in_chats") for o in person.memberships)
+
+    # -- messages ----------------------------------------------------------------------
+    def may_post(self, person: Person, room: RoomInfo, event_type: str, settings: Mapping | None) -> Decision:
+        """May ``person`` send an event of ``event_type`` in ``room`` (announcement rooms)?"""
+        t = self.templates.kinds.get(room.kind)
+        if t is None or t.posting is None or event_type in self.announcement_open_events:
+            return ALLOW
+        m = person.memberships.get(room.org or "")
+        if self.can(m, t.posting, settings, room.class_id):
+            return ALLOW
+        return deny("announcements_read_only", N_("Only the school's administration and the teachers in charge "
+                                                  "can post here; you can react and answer polls"))
+
+    # -- aliases -----------------------------------------------------------------------
+    def may_create_alias(self, person: Person, localpart: str, org_ids: Iterable[str],
+                         reserved: Iterable[str] = ("parta",)) -> Decision:
+        """An alias in an organization's namespace (``slug`` or ``slug.*``) is Parta's."""
+        for ns in [*org_ids, *reserved]:
+            if localpart == ns or localpart.startswith(ns + "."):
+                return deny("alias_namespace", N_("The address #{alias} is reserved for {org}"),
+                            alias=localpart, org=ns)
+        return ALLOW
+
+
+@functools.cache
+def default_capabilities() -> Capabilities:
+    """The matrix shipped in ``policies/data/capabilities.yaml`` with the default templates."""
+    return Capabilities(YAML(typ="safe").load(DATA.read_text(encoding="utf-8")), default_templates())
