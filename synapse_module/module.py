@@ -10,7 +10,7 @@ Callbacks (Synapse module API; "Spam checker callbacks", "Third party rules call
 ========================================  ============================================
 joins                                     ``user_may_join_room``
 invites (local, federated, e-mail/phone)  ``user_may_invite``, ``federated_user_may_invite``,
-                                          ``user_may_send_3pid_invite``, ``check_threepid_can_be_invited``
+                                          ``user_may_send_3pid_invite``
 room creation and upgrades                ``on_create_room`` (refuse/rewrite), ``user_may_create_room``
 aliases                                   ``user_may_create_room_alias``
 room directory                            ``user_may_publish_room``, ``check_visibility_can_be_modified``
@@ -81,7 +81,6 @@ class PartaModule:
         )
         api.register_third_party_rules_callbacks(
             on_create_room=self.on_create_room,
-            check_threepid_can_be_invited=self.check_threepid_can_be_invited,
             check_visibility_can_be_modified=self.check_visibility_can_be_modified,
         )
 
@@ -131,10 +130,6 @@ class PartaModule:
         """Invites by e-mail or phone: never (nobody is found by a contact detail)."""
         self._check(deny("no_3pid_invites", N_("Invitations by e-mail or phone number are not possible; invite "
                                                "people by their account or with a Parta link")))
-
-    async def check_threepid_can_be_invited(self, medium: str, address: str, state_events: Any) -> bool:
-        """Second guard for e-mail/phone invites (third-party rules)."""
-        return False
 
     # -- rooms -------------------------------------------------------------------------
     async def on_create_room(self, requester: Any, request_content: dict, is_requester_admin: bool) -> None:

@@ -36,8 +36,20 @@ class User:
 
     def __init__(self, base_url: str, user_id: str, token: str):
         self.user_id = user_id
+        self.base_url = base_url
+        self.token = token
         self.api = HTTPAPI(base_url=base_url, token=token)
         self.api.default_retry_count = 0
+
+    async def attempt(self, method: str, path: str, body=None, query: dict | None = None) -> tuple[int, dict]:
+        """One raw request: ``(HTTP status, JSON body)`` whatever the outcome (for attack tests)."""
+        async with self.api.session.request(method, self.base_url + path, json=body, params=query,
+                                            headers={"Authorization": f"Bearer {self.token}"}) as r:
+            try:
+                data = await r.json(content_type=None)
+            except ValueError:
+                data = {}
+            return r.status, data if isinstance(data, dict) else {"value": data}
 
     async def close(self) -> None:
         await self.api.session.close()
