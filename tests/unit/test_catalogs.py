@@ -2,7 +2,7 @@
 
 Messages are found the way ``pybabel extract`` finds them (keywords ``_``, ``gettext_``,
 ``ngettext`` (1, 2) and ``N_``) in ``policies/``, ``spaces_provisioner/``, ``synapse_module/``
-and ``bridge/``, plus the room names and topics of ``policies/data/rooms.yaml``. A message
+and ``bridge/``, plus the room names, topics and join refusals of ``policies/data/rooms.yaml``. A message
 added without a Russian translation makes these tests fail and name the file and line:
 translate it in the ``.po`` of its area under ``policies/locale/ru/LC_MESSAGES/``.
 """
@@ -25,7 +25,7 @@ from policies.i18n import LOCALE_DIR, translations
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("policies", "spaces_provisioner", "synapse_module", "bridge")
 ROOMS_YAML = REPO / "policies" / "data" / "rooms.yaml"
-ROOM_TEXT_FIELDS = ("name", "topic")  # the fields of a room kind in rooms.yaml that are msgids
+ROOM_TEXT_FIELDS = ("name", "topic", "join_refusal")  # the fields of a room kind in rooms.yaml that are msgids
 RU_DIR = LOCALE_DIR / "ru" / "LC_MESSAGES"
 PO_FILES = sorted(RU_DIR.glob("*.po"))
 KEYWORDS = {"_": None, "gettext_": None, "ngettext": (1, 2), "N_": None}
