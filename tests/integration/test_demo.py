@@ -1,0 +1,244 @@
+"""Issue 2, the main job end to end: ``parta demo --json`` brings up a school a newcomer can sign in to.
+
+The demo runs as the user runs it (``python -m spaces_provisioner.cli demo``) in its own
+data directory and ports, next to the session's homeserver. The test reads its one
+JSON line, signs in as school A's administrator and as the account in no
+organization with a real Matrix client, then stops the demo with Ctrl-C (SIGINT) and
+checks that no Synapse is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mautrix.api import HTTPAPI, Method
+from mautrix.errors import MatrixRequestError
+
+from policies.templates import default_templates
+from spaces_provisioner.matrix import BotClient
+from spaces_provisioner.samples import shared_rosters_dir
+from spaces_provisioner.settings import Settings
+
+from ..conftest import free_port
+from ..helpers import REPO, q
+
+pytestmark = [
+    pytest.mark.synapse,
+    pytest.mark.skipif(os.environ.get("PARTA_TEST_DB", "sqlite") == "postgres",
+                       reason="the demo runs on SQLite by design; the SQLite run covers it"),
+]
+T = default_templates()
+READY_TIMEOUT = 120
+STOP_TIMEOUT = 30
+ROLES_A = {"admin", "head", "teacher", "teacher_unconfirmed", "student", "parent"}
+ROLES_B = {"teacher", "student"}
+SDS_CLASSES = ["112001", "112002"]
+
+
+def port_pair() -> int:
+    """A port P such that P and P+1 are both free (the demo's homeserver and provisioning service)."""
+    for _ in range(50):
+        port = free_port()
+        if port >= 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two adjacent free ports")
+
+
+def children_of(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat_text = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat_text[stat_text.rindex(")") + 2:].split()
+            if int(fields[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead too
+        return (Path("/proc") / str(pid) / "stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def read_json_line(proc: subprocess.Popen, timeout: float) -> tuple[dict, list[str]]:
+    """Read the demo's stdout until a line that is a JSON object; returns it and the lines before."""
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    buf = b""
+    fd = proc.stdout.fileno()
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                text = line.decode("utf-8", errors="replace").strip()
+                if text.startswith("{"):
+                    return json.loads(text), seen
+                seen.append(text)
+        elif proc.poll() is not None:
+            break
+    raise AssertionError(f"no JSON line from the demo within {timeout:.0f} s (exit code {proc.poll()}); "
+                         f"stdout so far: {seen + [buf.decode(errors='replace')]}")
+
+
+async def login(base_url: str, user_id: str, password: str) -> HTTPAPI:
+    anon = HTTPAPI(base_url=base_url)
+    try:
+        r = await anon.request(Method.POST, "/_matrix/client/v3/login", {
+            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
+            "password": password})
+    finally:
+        await anon.session.close()
+    assert r["user_id"] == user_id
+    api = HTTPAPI(base_url=base_url, token=r["access_token"])
+    api.default_retry_count = 0
+    return api
+
+
+async def hierarchy(api: HTTPAPI, room_id: str) -> list[dict]:
+    rooms, token = [], None
+    while True:
+        query = {"limit": "50", **({"from": token} if token else {})}
+        r = await api.request(Method.GET, f"/_matrix/client/v1/rooms/{q(room_id)}/hierarchy", query_params=query)
+        rooms += r["rooms"]
+        token = r.get("next_batch")
+        if not token:
+            return rooms
+
+
+@pytest.fixture
+def demo(tmp_path):
+    """``parta demo --json`` running in ``tmp_path``: yields (process, data dir, stderr file)."""
+    if shared_rosters_dir() is None:
+        pytest.skip("the shared SDS sample roster is not next to the repository")
+    port = port_pair()
+    data_dir = tmp_path / "demo"
+    stderr_path = tmp_path / "demo.stderr"
+    with stderr_path.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "spaces_provisioner.cli", "demo", "--port", str(port),
+             "--data-dir", str(data_dir), "--json"],
+            cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+            env={**os.environ, "PARTA_LANG": "en"}, start_new_session=True)
+    children: set[int] = set()
+    try:
+        yield proc, port, data_dir, stderr_path, children
+    finally:
+        # whatever happened in the test: nothing of the demo may outlive it
+        children.update(children_of(proc.pid))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for pid in children:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.stdout.close()
+
+
+async def test_demo_reaches_its_json_line_and_shows_school_a(demo):
+    proc, port, data_dir, stderr_path, children = demo
+    summary, _before = await asyncio.to_thread(read_json_line, proc, READY_TIMEOUT)
+
+    # the JSON line, exactly as issue 2 describes it
+    assert set(summary) == {"homeserver", "provisioning", "server_name", "organizations", "accounts"}
+    assert summary["homeserver"] == f"http://127.0.0.1:{port}"
+    assert summary["provisioning"] == f"http://127.0.0.1:{port + 1}"
+    assert summary["server_name"] == "parta.localhost"
+    orgs = summary["organizations"]
+    assert len(orgs) == 2
+    for o in orgs:
+        assert set(o) == {"id", "name", "space_id"}, o
+        assert o["id"] and o["name"] and o["space_id"].startswith("!"), o
+    school_a, school_b = (o["id"] for o in orgs)
+    assert school_a != school_b
+    accounts = summary["accounts"]
+    for a in accounts:
+        assert set(a) == {"role", "organization", "user_id", "password"}, a
+        assert a["user_id"].endswith(":parta.localhost") and a["password"], a
+    roles = {org: sorted(a["role"] for a in accounts if a["organization"] == org) for org in (school_a, school_b, None)}
+    assert roles[school_a] == sorted(ROLES_A)
+    assert roles[school_b] == sorted(ROLES_B)
+    assert roles[None] == ["none"]
+    assert len(accounts) == len(ROLES_A) + len(ROLES_B) + 1
+    assert len({a["user_id"] for a in accounts}) == len(accounts)
+
+    # school A's administrator sees the school rooms and both SDS classes' rooms
+    base = summary["homeserver"]
+    account = {(a["organization"], a["role"]): a for a in accounts}
+    admin = await login(base, account[school_a, "admin"]["user_id"], account[school_a, "admin"]["password"])
+    outsider = await login(base, account[None, "none"]["user_id"], account[None, "none"]["password"])
+    settings = Settings.load(data_dir)
+    bot = BotClient(settings.homeserver_url, settings.bot_access_token, settings.bot_user_id)
+    try:
+        space_a = orgs[0]["space_id"]
+        seen = {r["room_id"]: r for r in await hierarchy(admin, space_a)}
+        refs = T.refs_for_org(school_a, SDS_CLASSES)
+        expected = {ref.key: await bot.resolve_alias(f"#{T.alias_localpart(ref)}:{summary['server_name']}")
+                    for ref in refs}
+        assert None not in expected.values(), expected
+        assert set(seen) == set(expected.values())
+        assert seen[space_a]["name"] == orgs[0]["name"]
+
+        # the account in no organization is refused the same request
+        with pytest.raises(MatrixRequestError) as e:
+            await hierarchy(outsider, space_a)
+        assert e.value.http_status == 403, e.value
+    finally:
+        for api in (admin, outsider, bot.api):
+            await api.session.close()
+
+    # Ctrl-C stops the demo and both of its services, within 30 s
+    children.update(children_of(proc.pid))
+    assert len(children) >= 2, children  # Synapse and the provisioning service
+    proc.send_signal(signal.SIGINT)
+    try:
+        code = proc.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the demo did not stop within {STOP_TIMEOUT} s of SIGINT")
+    assert code == 0, stderr_path.read_text(errors="replace")[-3000:]
+    assert not group_exists(proc.pid)  # the demo's own process group
+    for pid in children:               # Synapse and the provisioning service run in their own groups
+        assert not alive(pid), pid
+        assert not group_exists(pid), pid
