@@ -71,6 +71,7 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
         bot_access_token=old_settings.bot_access_token if old_settings else "",
         language=language,
     )
+    _fast_background_updates(config_path, True)
     synapse = start_synapse(config_path, homeserver_url, settings.logs_dir)
     try:
         synapse.wait_healthy()
@@ -78,8 +79,23 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
         settings.bot_access_token = asyncio.run(_bootstrap_bot(settings, shared_secret))
     finally:
         synapse.stop()
+        _fast_background_updates(config_path, False)
     settings.save()
     return settings
+
+
+def _fast_background_updates(config_path: Path, on: bool) -> None:
+    """While init bootstraps a new database, let Synapse run its ~56 first background
+    updates back to back (``background_updates.sleep_enabled: false``) instead of one a
+    second; the setting is removed again afterwards."""
+    y = YAML()
+    data = y.load(config_path.read_text(encoding="utf-8"))
+    if on:
+        data["background_updates"] = {"sleep_enabled": False}
+    else:
+        data.pop("background_updates", None)
+    with config_path.open("w", encoding="utf-8") as f:
+        y.dump(data, f)
 
 
 async def _bootstrap_bot(settings: Settings, shared_secret: str) -> str:
@@ -100,6 +116,8 @@ async def _bootstrap_bot(settings: Settings, shared_secret: str) -> str:
     try:
         await bot.exempt_from_ratelimit(settings.bot_user_id)
         await ensure_registry(bot, settings.server_name)
+        # leave a database whose first background updates (user directory...) are done
+        await bot.wait_for_background_updates()
     finally:
         await bot.close()
     return token

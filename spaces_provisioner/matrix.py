@@ -110,6 +110,19 @@ class BotClient:
         await self.request(Method.POST, f"/_synapse/admin/v1/users/{_q(user_id)}/override_ratelimit",
                            {"messages_per_second": 0, "burst_count": 0})
 
+    async def wait_for_background_updates(self, timeout: float = 120.0) -> None:
+        """Wait until Synapse has no background database update running (Admin API
+        ``background_updates/status``), e.g. the user directory's first population, which
+        would otherwise race with the accounts created right after start."""
+        import asyncio
+
+        quiet, loop = 0, asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while quiet < 3 and loop.time() < deadline:
+            status = await self.request(Method.GET, "/_synapse/admin/v1/background_updates/status")
+            quiet = quiet + 1 if not status.get("current_updates") else 0
+            await asyncio.sleep(0.3)
+
     async def set_displayname(self, user_id: str, name: str) -> None:
         """Set a user's display name as server admin (``enable_set_displayname: false`` does not apply)."""
         await self.put_user(user_id, {"displayname": name})

@@ -31,8 +31,18 @@ def running(settings: Settings, timeout: float = 90.0) -> Iterator[list[Service]
         provisioning.wait_healthy(timeout)
         yield services
     finally:
-        for service in reversed(services):
-            service.stop()
+        # a second Ctrl-C must not leave a service behind: ignore signals until both stopped
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)} \
+            if threading.current_thread() is threading.main_thread() else {}
+        try:
+            for service in reversed(services):
+                try:
+                    service.stop()
+                except Exception:  # noqa: BLE001 - stop the others whatever happened to this one
+                    service.process.kill()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def wait_until_stopped(services: list[Service]) -> int:

@@ -1,10 +1,15 @@
 """What the module reads from the homeserver: Parta's state events, through Synapse's caches.
 
-Every read is ``ModuleApi.get_room_state`` with concrete ``(type, state_key)`` pairs:
-Synapse serves those from its ``_get_current_state_event_id`` and event caches,
-which it invalidates itself on every worker through replication. So nothing
-authoritative lives in this process: the only value kept here is the registry
-room's id, which never changes once the room exists.
+Every read is one ``(room, type, state_key)`` of current state. Synapse answers it
+from its ``_get_current_state_event_id`` cache (the same one ``ModuleApi.get_room_state``
+uses), which it invalidates on every state change, on every worker, through
+replication. The event's content is then parsed once per event id and kept in a
+small LRU keyed by that id: an event id names immutable content, so this cache can
+never be stale. Nothing authoritative lives in this process; the registry room's id
+is kept too, as it never changes once the room exists.
+
+The store method is Synapse's own (pinned 1.163.2); should it vanish, reads fall back
+to ``ModuleApi.get_room_state``.
 
 Sources of truth (written only by the bot):
 - the registry room (alias in the module config): ``org.parta.person`` (state key
@@ -14,7 +19,9 @@ Sources of truth (written only by the bot):
 
 from __future__ import annotations
 
-from typing import Mapping
+import functools
+from collections import OrderedDict
+from typing import Any, Callable, Mapping, TypeVar
 
 from synapse.api.errors import SynapseError
 from synapse.module_api import ModuleApi
@@ -24,6 +31,17 @@ from policies.templates import ROOM_TYPE_STATE, user_state_key
 
 ORG_EVENT = "org.parta.org"
 PERSON_EVENT = "org.parta.person"
+MAX_PARSED = 50_000  # parsed state contents kept per process (by immutable event id)
+_MISSING = object()
+T = TypeVar("T")
+
+
+def _mapping(content: Mapping | None) -> Mapping:
+    return content or {}
+
+
+def _person(user_id: str, content: Mapping | None) -> Person:
+    return Person.from_registry(user_id, content)
 
 
 class Lookups:
@@ -33,6 +51,9 @@ class Lookups:
         self.api = api
         self.registry_alias = registry_alias
         self._registry_id: str | None = None
+        self._store: Any = getattr(api, "_store", None)
+        self._event_id_of = getattr(self._store, "_get_current_state_event_id", None)
+        self._parsed: OrderedDict[str, Any] = OrderedDict()
 
     async def registry_id(self) -> str | None:
         """The registry room's id (None until the bot has created it)."""
@@ -43,29 +64,47 @@ class Lookups:
                 return None
         return self._registry_id
 
-    async def _state_content(self, room_id: str, event_type: str, state_key: str) -> Mapping | None:
-        state = await self.api.get_room_state(room_id, [(event_type, state_key)])
-        event = state.get((event_type, state_key))
-        return event.content if event is not None else None
+    async def _state(self, room_id: str, event_type: str, state_key: str, parse: Callable[[Mapping | None], T]) -> T:
+        """``parse(content)`` of one piece of current state (``parse(None)`` when absent).
+
+        The parsed value is kept by event id (immutable content), so a repeated read costs
+        one lookup in Synapse's current-state cache.
+        """
+        if self._event_id_of is None:
+            state = await self.api.get_room_state(room_id, [(event_type, state_key)])
+            event = state.get((event_type, state_key))
+            return parse(event.content if event is not None else None)
+        event_id = await self._event_id_of(room_id, (event_type, state_key))
+        if event_id is None:
+            return parse(None)
+        key = event_id  # an event id names one (type, state key) and immutable content
+        value = self._parsed.get(key, _MISSING)
+        if value is _MISSING:
+            event = await self._store.get_event(event_id, allow_none=True)
+            value = parse(event.content if event is not None else None)
+            self._parsed[key] = value
+            if len(self._parsed) > MAX_PARSED:
+                self._parsed.popitem(last=False)
+        return value
 
     async def person(self, user_id: str) -> Person:
         """The person's memberships (an outsider has none)."""
         registry = await self.registry_id()
         if registry is None:
             return Person(user_id)
-        return Person.from_registry(user_id, await self._state_content(registry, PERSON_EVENT,
-                                                                      user_state_key(user_id)))
+        return await self._state(registry, PERSON_EVENT, user_state_key(user_id),
+                                 functools.partial(_person, user_id))
 
     async def room(self, room_id: str) -> RoomInfo | None:
         """What ``org.parta.room`` says of the room (None: not a Parta room)."""
-        return RoomInfo.from_state(await self._state_content(room_id, ROOM_TYPE_STATE, ""))
+        return await self._state(room_id, ROOM_TYPE_STATE, "", RoomInfo.from_state)
 
     async def org(self, org_id: str) -> Mapping:
         """The organization's registry entry ``{"space", "name", "settings"}`` ({} when unknown)."""
         registry = await self.registry_id()
         if registry is None:
             return {}
-        return await self._state_content(registry, ORG_EVENT, org_id) or {}
+        return await self._state(registry, ORG_EVENT, org_id, _mapping)
 
     async def settings(self, *people: Person) -> dict[str, Mapping]:
         """The settings of every organization the given people belong to: ``{org: settings}``."""

@@ -252,6 +252,12 @@ class PartaModule:
             return True
         if requester_id is None or requester_id == self.bot:
             return False
-        requester, other = await self.look.person(requester_id), await self.look.person(candidate)
-        settings = await self.look.settings(requester, other)
+        requester = await self.look.person(requester_id)
+        if not requester.memberships:
+            return True  # people in no organization find nobody
+        other = await self.look.person(candidate)
+        shared = set(requester.memberships) & set(other.memberships)
+        if not shared:
+            return True
+        settings = {o: (await self.look.org(o)).get("settings") or {} for o in sorted(shared)}
         return not self.caps.may_find(requester, other, settings)
