@@ -64,6 +64,13 @@ class Lookups:
                 return None
         return self._registry_id
 
+    def _cached_event_id(self, room_id: str, event_type: str, state_key: str):
+        """A hit in Synapse's current-state cache without a Deferred round trip (else _MISSING)."""
+        cache = getattr(self._event_id_of, "cache", None)
+        if cache is None:
+            return _MISSING
+        return cache.get_immediate((room_id, (event_type, state_key)), _MISSING, update_metrics=False)
+
     async def _state(self, room_id: str, event_type: str, state_key: str, parse: Callable[[Mapping | None], T]) -> T:
         """``parse(content)`` of one piece of current state (``parse(None)`` when absent).
 
@@ -74,7 +81,9 @@ class Lookups:
             state = await self.api.get_room_state(room_id, [(event_type, state_key)])
             event = state.get((event_type, state_key))
             return parse(event.content if event is not None else None)
-        event_id = await self._event_id_of(room_id, (event_type, state_key))
+        event_id = self._cached_event_id(room_id, event_type, state_key)
+        if event_id is _MISSING:
+            event_id = await self._event_id_of(room_id, (event_type, state_key))
         if event_id is None:
             return parse(None)
         key = event_id  # an event id names one (type, state key) and immutable content

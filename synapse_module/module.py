@@ -246,7 +246,11 @@ class PartaModule:
         return NOT_SPAM
 
     async def check_username_for_spam(self, user_profile: dict, requester_id: str | None = None) -> bool:
-        """User directory: True hides a person. One finds exactly the people one may reach."""
+        """User directory: True hides a person. One finds exactly the people one may reach.
+
+        Runs once per search result, so it returns early for the bot, outsiders and people
+        with no organization in common, before any settings are read.
+        """
         candidate = user_profile.get("user_id", "")
         if candidate == self.bot:
             return True
