@@ -123,11 +123,15 @@ class Decision:
     allowed: bool
     reason: str = "ok"
     msgid: str = ""
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, object] = field(default_factory=dict)
 
     def message(self, language: str | None = None) -> str:
-        """The message in ``language`` (or the current language)."""
-        return gettext_(self.msgid, language).format(**self.params) if self.msgid else ""
+        """The message in ``language`` (or the current language); nested decisions in the
+        parameters (a reason inside a reason) are translated into the same language."""
+        if not self.msgid:
+            return ""
+        values = {k: v.message(language) if isinstance(v, Decision) else v for k, v in self.params.items()}
+        return gettext_(self.msgid, language).format(**values)
 
     def messages(self) -> dict[str, str]:
         """The message in every language: ``{"ru": ..., "en": ...}``."""
@@ -141,8 +145,8 @@ ALLOW = Decision(True)
 
 
 def deny(reason: str, msgid: str, **params) -> Decision:
-    """A refusal with a reason code and a message."""
-    return Decision(False, reason, msgid, {k: str(v) for k, v in params.items()})
+    """A refusal with a reason code and a message; a parameter may itself be a Decision."""
+    return Decision(False, reason, msgid, {k: v if isinstance(v, Decision) else str(v) for k, v in params.items()})
 
 
 class Capabilities:
@@ -304,7 +308,7 @@ class Capabilities:
             joinable = self.may_join(invitee, room, is_invited=False)
             if not joinable:
                 return deny(joinable.reason, N_("{user} cannot be invited: {why}"), user=invitee.user_id,
-                            why=joinable.message())
+                            why=joinable)
             return ALLOW
         if room is not None and room.kind == "network":
             if not any(inviter.is_staff_in(o) for o in room.orgs):
@@ -325,7 +329,7 @@ class Capabilities:
                 if member.user_id == inviter.user_id:
                     return d
                 return deny(d.reason, N_("{user} cannot join this chat because of who is in it: {why}"),
-                            user=invitee.user_id, why=d.message())
+                            user=invitee.user_id, why=d)
         return ALLOW
 
     # -- creating rooms ----------------------------------------------------------------
@@ -333,7 +337,8 @@ class Capabilities:
                    settings: Mapping[str, Mapping]) -> Decision:
         """May ``person`` create a room (a direct chat when ``is_direct`` with one invitee)?
 
-        Outsiders may create rooms among themselves (they cannot invite school members).
+        People in no organization may create a room but can invite nobody into it
+        (``may_contact`` needs a shared organization).
         """
         if not person.memberships:
             return ALLOW

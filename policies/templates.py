@@ -73,9 +73,18 @@ class RoomRef:
 
 
 def slug(text: str) -> str:
-    """A Matrix-alias-safe lower-case slug of a roster id (``[a-z0-9_=-]``), never empty."""
-    s = re.sub(r"[^a-z0-9_=-]+", "-", text.lower()).strip("-")
-    return s or "x"
+    """An alias-safe, lower-case slug of a roster id (``[a-z0-9_=-]``), never empty, and distinct for
+    distinct ids: when transliteration and lower-casing changed anything, a short hash of the
+    original id is appended ("5А" → ``5a-<hash>``, "5a" → ``5a``)."""
+    import hashlib
+
+    import iuliia
+
+    latin = iuliia.WIKIPEDIA.translate(text).lower()
+    s = re.sub(r"[^a-z0-9_=-]+", "-", latin).strip("-") or "x"
+    if s != text:
+        s += "-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
+    return s
 
 
 class Templates:

