@@ -1,0 +1,61 @@
+"""docs/security.md lists every attack of tests/integration/test_attacks.py, and nothing else.
+
+The attack suite is parsed (``ast``), not imported, so this runs without Synapse.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ATTACKS = REPO / "tests" / "integration" / "test_attacks.py"
+DOC = REPO / "docs" / "security.md"
+MIN_ATTACKS = 40  # issue 3: at least 40 distinct attacks
+
+
+def attack_tests() -> list[str]:
+    """Names of the ``async def test_*`` functions of the attack suite, in file order."""
+    tree = ast.parse(ATTACKS.read_text(encoding="utf-8"), filename=str(ATTACKS))
+    return [node.name for node in tree.body
+            if isinstance(node, ast.AsyncFunctionDef) and node.name.startswith("test_")]
+
+
+def table_tests() -> list[str]:
+    """Test names in backticks in the last cell of the table rows of docs/security.md."""
+    names = []
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.lstrip().startswith("|") else []
+        if len(cells) >= 7:
+            names += re.findall(r"`(test_\w+)`", cells[-1])
+    return names
+
+
+def test_the_suite_has_enough_attacks():
+    names = attack_tests()
+    assert len(names) >= MIN_ATTACKS, names
+    assert len(names) == len(set(names)), "a test name is defined twice"
+
+
+def test_every_attack_is_in_the_table():
+    listed = set(table_tests())
+    missing = [n for n in attack_tests() if n not in listed]
+    assert not missing, f"docs/security.md does not list: {missing}"
+
+
+def test_the_table_names_only_existing_tests_once():
+    names = table_tests()
+    unknown = sorted(set(names) - set(attack_tests()))
+    assert not unknown, f"docs/security.md lists tests that do not exist: {unknown}"
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    assert not repeated, f"docs/security.md lists tests more than once: {repeated}"
+
+
+def test_rows_are_numbered_in_order():
+    numbers = []
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"\|\s*(\d+)\s*\|", line)
+        if m:
+            numbers.append(int(m.group(1)))
+    assert numbers == list(range(1, len(attack_tests()) + 1))
