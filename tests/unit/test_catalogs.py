@@ -1,8 +1,10 @@
 """The Russian gettext catalogs cover every user-facing message, and the .po files are sound.
 
 Messages are found the way ``pybabel extract`` finds them (keywords ``_``, ``gettext_``,
-``ngettext`` (1, 2) and ``N_``) in ``policies/``, ``spaces_provisioner/``, ``synapse_module/``
-and ``bridge/``, plus the room names, topics and join refusals of ``policies/data/rooms.yaml``. A message
+``ngettext`` (1, 2) and ``N_``) in the Python files of ``policies/``, ``spaces_provisioner/``,
+``synapse_module/`` and ``bridge/``; in their Jinja2 templates (``**/templates/**.html``, read by
+``jinja2.ext.babel_extract`` with the i18n extension; keywords ``_``, ``gettext`` and ``ngettext``);
+plus the room names, topics and join refusals of ``policies/data/rooms.yaml``. A message
 added without a Russian translation makes these tests fail and name the file and line:
 translate it in the ``.po`` of its area under ``policies/locale/ru/LC_MESSAGES/``.
 """
@@ -28,7 +30,11 @@ ROOMS_YAML = REPO / "policies" / "data" / "rooms.yaml"
 ROOM_TEXT_FIELDS = ("name", "topic", "join_refusal")  # the fields of a room kind in rooms.yaml that are msgids
 RU_DIR = LOCALE_DIR / "ru" / "LC_MESSAGES"
 PO_FILES = sorted(RU_DIR.glob("*.po"))
-KEYWORDS = {"_": None, "gettext_": None, "ngettext": (1, 2), "N_": None}
+KEYWORDS = {"_": None, "gettext_": None, "ngettext": (1, 2), "N_": None, "gettext": None}
+# Python files as in pybabel's default; the web pages' Jinja2 templates with Jinja2's own extractor
+TEMPLATES = "**/templates/**.html"
+METHOD_MAP = [("**.py", "python"), (TEMPLATES, "jinja2.ext:babel_extract")]
+OPTIONS_MAP = {TEMPLATES: {"extensions": "jinja2.ext.i18n"}}
 
 # "{name}", "{n:d}", "{x!r}"; escaped "{{" / "}}" are literal braces, not placeholders
 PLACEHOLDER = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
@@ -45,13 +51,14 @@ def needs_translation(msgid: str) -> bool:
 
 @cache
 def extracted() -> dict[str | tuple[str, str], list[str]]:
-    """Every message id in the code and rooms.yaml -> where it is used ("path:line")."""
+    """Every message id in the code, the templates and rooms.yaml -> where it is used ("path:line")."""
     found: dict[str | tuple[str, str], list[str]] = defaultdict(list)
     for top in SOURCE_DIRS:
         folder = REPO / top
         if not folder.is_dir():
             continue
-        for filename, lineno, message, _comments, _context in extract_from_dir(str(folder), keywords=KEYWORDS):
+        for filename, lineno, message, _comments, _context in extract_from_dir(
+                str(folder), method_map=METHOD_MAP, options_map=OPTIONS_MAP, keywords=KEYWORDS):
             if isinstance(message, tuple):  # ngettext: (singular, plural); a non-literal argument is None
                 if not message[0]:
                     continue
