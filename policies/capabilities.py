@@ -103,9 +103,15 @@ class RoomInfo:
 
     @classmethod
     def from_state(cls, content: Mapping | None) -> "RoomInfo | None":
-        """Build from the state content; None when the room is not Parta's."""
-        if not content or not isinstance(content.get("kind"), str):
+        """Build from the state content; None when the room is not Parta's (no such event).
+
+        Present but unreadable content (e.g. a redacted event) gives kind ``unknown``, which
+        every rule treats as closed: a damaged tag must never open a room.
+        """
+        if content is None:
             return None
+        if not isinstance(content.get("kind"), str):
+            return cls(kind="unknown")
         return cls(kind=content["kind"], org=content.get("org"), class_id=content.get("class"),
                    class_title=content.get("class_title"), org_name=content.get("org_name"),
                    orgs=tuple(content.get("orgs") or ()), creator=content.get("creator"))

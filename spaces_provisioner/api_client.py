@@ -40,11 +40,14 @@ class ApiClient:
     async def __aexit__(self, *exc) -> None:
         await self.session.close()
 
-    async def call(self, method: str, path: str, *, json: dict | None = None, data: bytes | None = None) -> dict:
-        """One request to ``/api/v1{path}``; returns the JSON answer or raises ApiError."""
+    async def call(self, method: str, path: str, *, json: dict | None = None, data: bytes | None = None,
+                   raw: bool = False, query: dict | None = None):
+        """One request to ``/api/v1{path}``; returns the JSON answer (bytes when ``raw``) or raises ApiError."""
         headers = {"Content-Type": "application/zip"} if data is not None else None
         async with self.session.request(method, f"{self.base_url}/api/v1{path}", json=json, data=data,
-                                        headers=headers) as r:
+                                        headers=headers, params=query) as r:
+            if raw and r.status < 400:
+                return await r.read()
             try:
                 body = await r.json(content_type=None)
             except ValueError:
@@ -75,3 +78,31 @@ class ApiClient:
 
     async def create_account(self, family_name: str, given_name: str) -> dict:
         return await self.call("POST", "/accounts", json={"family_name": family_name, "given_name": given_name})
+
+    async def create_link(self, org: str, body: dict) -> dict:
+        return await self.call("POST", f"/organizations/{quote(org, safe='')}/links", json=body)
+
+    async def list_links(self, org: str) -> dict:
+        return await self.call("GET", f"/organizations/{quote(org, safe='')}/links")
+
+    async def revoke_link(self, code: str) -> dict:
+        return await self.call("DELETE", f"/links/{quote(code, safe='')}")
+
+    async def personal_codes(self, org: str, class_id: str | None) -> dict:
+        return await self.call("POST", f"/organizations/{quote(org, safe='')}/codes",
+                               json={"class_id": class_id} if class_id else {})
+
+    async def class_sheet(self, org: str, class_id: str, fmt: str) -> bytes:
+        return await self.call("GET", f"/organizations/{quote(org, safe='')}/classes/{quote(class_id, safe='')}/sheet",
+                               raw=True, query={"format": fmt})
+
+    async def people(self, org: str, role: str | None = None) -> dict:
+        return await self.call("GET", f"/organizations/{quote(org, safe='')}/people",
+                               query={"role": role} if role else None)
+
+    async def update_person(self, org: str, person: str, body: dict) -> dict:
+        return await self.call("PATCH", f"/organizations/{quote(org, safe='')}/people/{quote(person, safe='')}",
+                               json=body)
+
+    async def remove_person(self, org: str, person: str) -> dict:
+        return await self.call("DELETE", f"/organizations/{quote(org, safe='')}/people/{quote(person, safe='')}")

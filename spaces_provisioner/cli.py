@@ -49,8 +49,84 @@ def _settings(args) -> Settings:
 
 async def _with_api(args, fn):
     settings = _settings(args)
-    async with ApiClient(settings.provisioning_url, settings.operator_token) as api:
+    token = getattr(args, "token", None) or os.environ.get("PARTA_TOKEN") or settings.operator_token
+    async with ApiClient(settings.provisioning_url, token) as api:
         return await fn(api)
+
+
+def _show(args, result, human) -> int:
+    if getattr(args, "json", False):
+        _print_json(result)
+    else:
+        human(result)
+    return 0
+
+
+def cmd_link_create(args) -> int:
+    body = {k: v for k, v in {"role": args.role, "class_id": args.class_id, "child_user_id": args.child,
+                              "rooms": args.room or None, "uses_allowed": args.uses,
+                              "expires_in_s": args.expires_in}.items() if v is not None}
+    result = asyncio.run(_with_api(args, lambda api: api.create_link(args.org, body)))
+    return _show(args, result, lambda r: print(_("Link {code}: {url}").format(code=r["code"], url=r["url"])))
+
+
+def cmd_link_list(args) -> int:
+    result = asyncio.run(_with_api(args, lambda api: api.list_links(args.org)))
+    return _show(args, result, lambda r: [print(f"{x['code']}\t{x['role'] or '-'}\t{x['class_id'] or '-'}\t"
+                                                f"{x['uses']}/{x['uses_allowed'] or '∞'}\t"
+                                                f"{'revoked' if x['revoked'] else ''}") for x in r["links"]])
+
+
+def cmd_link_revoke(args) -> int:
+    result = asyncio.run(_with_api(args, lambda api: api.revoke_link(args.code)))
+    return _show(args, result, lambda r: print(_("Link {code} revoked").format(code=r["code"])))
+
+
+def cmd_codes(args) -> int:
+    if args.sheet:
+        if not args.class_id:
+            print(_("--sheet needs --class"), file=sys.stderr)
+            return 2
+        data = asyncio.run(_with_api(args, lambda api: api.class_sheet(args.org, args.class_id, args.sheet)))
+        out = Path(args.out or f"{args.org}-{args.class_id}.{args.sheet}")
+        out.write_bytes(data)
+        print(_("Class sheet written to {path}").format(path=out))
+        return 0
+    result = asyncio.run(_with_api(args, lambda api: api.personal_codes(args.org, args.class_id)))
+    return _show(args, result, lambda r: [print(f"{c['code']}\t{c['role']}\t{c['name']}\t{c['url']}")
+                                          for c in r["codes"]])
+
+
+def cmd_people_list(args) -> int:
+    def line(p: dict) -> str:
+        badge = " ✓" if p["confirmed"] and p["role"] == "teacher" else ""
+        return f"{p['person_id']}\t{p['role']}{badge}\t{p['name']}\t{p['user_id'] or '-'}\t{p['status']}"
+
+    result = asyncio.run(_with_api(args, lambda api: api.people(args.org, args.role)))
+    return _show(args, result, lambda r: [print(line(p)) for p in r["people"]])
+
+
+def _person_update(args, body: dict) -> int:
+    result = asyncio.run(_with_api(args, lambda api: api.update_person(args.org, args.person, body)))
+    return _show(args, result, _print_changes)
+
+
+def cmd_people_confirm(args) -> int:
+    return _person_update(args, {"confirmed": True})
+
+
+def cmd_people_set(args) -> int:
+    body = {}
+    if args.role:
+        body["role"] = args.role
+    if args.classes is not None:
+        body["classes"] = [c for c in args.classes.split(",") if c]
+    return _person_update(args, body)
+
+
+def cmd_people_remove(args) -> int:
+    result = asyncio.run(_with_api(args, lambda api: api.remove_person(args.org, args.person)))
+    return _show(args, result, _print_changes)
 
 
 def cmd_init(args) -> int:
@@ -184,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     def with_dir(sp):
         sp.add_argument("-d", "--dir", help=_("the installation directory (default: $PARTA_DIR or .)"))
         sp.add_argument("--json", action="store_true", help=_("print the answer as JSON"))
+        sp.add_argument("--token", help=_("act with this Matrix access token (default: $PARTA_TOKEN, else the "
+                                          "operator token)"))
         return sp
 
     sp = sub.add_parser("init", help=_("create a homeserver configuration with Parta"))
@@ -214,6 +292,50 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--org", required=True)
     sp.add_argument("path")
     sp.set_defaults(func=cmd_roster_import)
+
+    link = sub.add_parser("link", help=_("registration and invite links")).add_subparsers(
+        dest="link_command", required=True)
+    sp = with_dir(link.add_parser("create", help=_("create a link")))
+    sp.add_argument("--org", required=True)
+    sp.add_argument("--role", choices=["admin", "head", "teacher", "student", "parent"])
+    sp.add_argument("--class", dest="class_id")
+    sp.add_argument("--child", help=_("a parent's link: the child's user id"))
+    sp.add_argument("--room", action="append", help=_("a chat invite link: a room id (repeatable)"))
+    sp.add_argument("--uses", type=int)
+    sp.add_argument("--expires-in", type=int, metavar="SECONDS")
+    sp.set_defaults(func=cmd_link_create)
+    sp = with_dir(link.add_parser("list", help=_("list an organization's links")))
+    sp.add_argument("--org", required=True)
+    sp.set_defaults(func=cmd_link_list)
+    sp = with_dir(link.add_parser("revoke", help=_("revoke a link")))
+    sp.add_argument("code")
+    sp.set_defaults(func=cmd_link_revoke)
+
+    sp = with_dir(sub.add_parser("codes", help=_("personal codes of a roster, or a printable class sheet")))
+    sp.add_argument("--org", required=True)
+    sp.add_argument("--class", dest="class_id")
+    sp.add_argument("--sheet", choices=["html", "pdf"])
+    sp.add_argument("--out")
+    sp.set_defaults(func=cmd_codes)
+
+    people = sub.add_parser("people", help=_("people of an organization")).add_subparsers(
+        dest="people_command", required=True)
+    sp = with_dir(people.add_parser("list", help=_("list the people")))
+    sp.add_argument("--org", required=True)
+    sp.add_argument("--role")
+    sp.set_defaults(func=cmd_people_list)
+    for name, func, help_ in (("confirm", cmd_people_confirm, _("confirm a teacher")),
+                              ("remove", cmd_people_remove, _("remove a person from the organization"))):
+        sp = with_dir(people.add_parser(name, help=help_))
+        sp.add_argument("--org", required=True)
+        sp.add_argument("person", help=_("a person id or a user id"))
+        sp.set_defaults(func=func)
+    sp = with_dir(people.add_parser("set", help=_("change a person's role or classes")))
+    sp.add_argument("--org", required=True)
+    sp.add_argument("person")
+    sp.add_argument("--role", choices=["admin", "head", "teacher", "student", "parent"])
+    sp.add_argument("--classes", help=_("comma-separated class ids (empty: none)"))
+    sp.set_defaults(func=cmd_people_set)
 
     sp = sub.add_parser("demo", help=_("a homeserver with demo schools, ready for a Matrix client"))
     sp.add_argument("--port", type=int, default=8008)

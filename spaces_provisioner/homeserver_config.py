@@ -100,7 +100,8 @@ def database_section(postgres_dsn: str | None, root: Path) -> dict:
 
 
 def edit_synapse_config(config_path: Path, *, root: Path, port: int, server_name: str,
-                        postgres_dsn: str | None, public_baseurl: str) -> None:
+                        postgres_dsn: str | None, public_baseurl: str,
+                        provisioning_url: str | None = None) -> None:
     """Add Parta's settings to a generated homeserver.yaml, in place (comments kept).
 
     The listener binds to loopback only and serves the client API without federation;
@@ -127,6 +128,7 @@ def edit_synapse_config(config_path: Path, *, root: Path, port: int, server_name
         "config": {
             "bot_user_id": f"@{BOT_LOCALPART}:{server_name}",
             "registry_alias": f"#{REGISTRY_ALIAS_LOCALPART}:{server_name}",
+            **({"provisioning_url": provisioning_url} if provisioning_url else {}),
         },
     }]
     data.yaml_set_comment_before_after_key(

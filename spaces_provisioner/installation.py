@@ -53,8 +53,10 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
         shutil.move(config_path, root / "homeserver.yaml.bak")
     hc.generate_synapse_config(root, server_name)
     homeserver_url = f"http://127.0.0.1:{port}"
+    provisioning_port = provisioning_port or port + 1
     hc.edit_synapse_config(config_path, root=root, port=port, server_name=server_name,
-                           postgres_dsn=postgres_dsn, public_baseurl=public_baseurl or homeserver_url + "/")
+                           postgres_dsn=postgres_dsn, public_baseurl=public_baseurl or homeserver_url + "/",
+                           provisioning_url=f"http://127.0.0.1:{provisioning_port}")
     if old_secrets:
         y = YAML()
         data = y.load(config_path.read_text(encoding="utf-8"))
@@ -65,7 +67,7 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
         root=root, server_name=server_name, homeserver_url=homeserver_url,
         homeserver_config=config_path,
         database=postgres_dsn or f"sqlite:///{root / 'parta.db'}",
-        provisioning_host="127.0.0.1", provisioning_port=provisioning_port or port + 1,
+        provisioning_host="127.0.0.1", provisioning_port=provisioning_port,
         operator_token=old_settings.operator_token if old_settings else secrets.token_urlsafe(32),
         bot_user_id=f"@{hc.BOT_LOCALPART}:{server_name}",
         bot_access_token=old_settings.bot_access_token if old_settings else "",

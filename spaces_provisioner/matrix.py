@@ -44,7 +44,8 @@ class BotClient:
 
     async def request(self, method: Method, path: str, content=None, query: dict | None = None) -> dict:
         """A raw request; ``path`` is the full path (``/_matrix/client/v3/...``)."""
-        return await self.api.request(method, path, content, query_params=query)
+        return await self.api.request(method, path, content if content is not None or method is Method.GET
+                                      else {}, query_params=query)
 
     # -- rooms ---------------------------------------------------------------------------
     async def create_room(self, body: dict) -> str:
@@ -68,6 +69,24 @@ class BotClient:
         """Current state of a room the bot is in: ``{(type, state_key): content}``."""
         events = await self.request(Method.GET, f"/_matrix/client/v3/rooms/{_q(room_id)}/state")
         return {(e["type"], e["state_key"]): e["content"] for e in events}
+
+    async def room_state_or_none(self, room_id: str) -> dict[tuple[str, str], dict] | None:
+        """Like :meth:`room_state`, but None when the bot cannot see the room."""
+        try:
+            return await self.room_state(room_id)
+        except MatrixRequestError as e:
+            if e.http_status in (403, 404):
+                return None
+            raise
+
+    async def kick(self, room_id: str, user_id: str, reason: str) -> None:
+        """``POST /rooms/{id}/kick``."""
+        await self.request(Method.POST, f"/_matrix/client/v3/rooms/{_q(room_id)}/kick",
+                           {"user_id": user_id, "reason": reason})
+
+    async def suspend(self, user_id: str, suspended: bool = True) -> None:
+        """Admin API ``PUT /_synapse/admin/v1/suspend/{id}``: the account can read but not act."""
+        await self.request(Method.PUT, f"/_synapse/admin/v1/suspend/{_q(user_id)}", {"suspend": suspended})
 
     async def send_state(self, room_id: str, event_type: str, state_key: str, content: dict) -> str:
         """``PUT /rooms/{id}/state/{type}/{state_key}``; returns the event id."""

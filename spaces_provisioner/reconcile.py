@@ -15,19 +15,40 @@ then the registry entries the Synapse module reads.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from policies.model import Role
+from policies.capabilities import RoomInfo, default_capabilities
+from policies import names
+from policies.model import FullName, Role
 from policies.placement import OrgPeople
 from policies.templates import ROLE_STATE, RoomRef, Templates, user_state_key
 
 from . import store as st
 from .changes import Changes
 from .matrix import BotClient
+from .people import person_from_db
 from .registry import ORG_EVENT, PERSON_EVENT
+
+
+def server_display_name(name: FullName, badge: str | None, marker: str, fallback: str) -> str:
+    """The display name the server sets: the cleaned name, plus the badge for confirmed teachers.
+
+    A name that imitates the badge (or is otherwise refused by ``policies.names``) loses
+    its symbols; if nothing usable remains, the login name stands in.
+    """
+    try:
+        return names.display_name(name.family_name, name.given_name, name.middle_name, badge=badge, marker=marker)
+    except names.NameRefused:
+        parts = ["".join(ch for ch in part if not unicodedata.category(ch).startswith("S"))
+                 for part in (name.family_name, name.given_name, name.middle_name)]
+        try:
+            return names.display_name(*parts, badge=badge, marker=marker)
+        except names.NameRefused:
+            return fallback + (badge or "")
 
 
 @dataclass
@@ -41,7 +62,7 @@ class OrgSnapshot:
     classes: dict[str, str]                  # class id → title
     people: OrgPeople
     person_classes: dict[str, list[str]]     # user id → class ids (students and teachers)
-    display_names: dict[str, str]            # user id → display name
+    display_names: dict[str, FullName]       # user id → name
 
 
 def load_snapshot(tx: Connection, org_id: str, default_language: str) -> OrgSnapshot:
@@ -51,16 +72,16 @@ def load_snapshot(tx: Connection, org_id: str, default_language: str) -> OrgSnap
     settings = payload.get("settings") or {}
     classes = {r.class_id: r.title for r in tx.execute(
         sa.select(st.classes).where(st.classes.c.org_id == org_id).order_by(st.classes.c.class_id))}
-    rows = tx.execute(sa.select(st.people).where(st.people.c.org_id == org_id,
+    rows = tx.execute(sa.select(st.people).where(st.people.c.org_id == org_id, st.people.c.status == "active",
                                                  st.people.c.user_id.is_not(None))).all()
     by_person = {r.person_id: r for r in rows}
     people = OrgPeople()
-    names: dict[str, str] = {}
+    full_names: dict[str, FullName] = {}
     for r in rows:
         people.roles[r.user_id] = Role(r.role)
         if r.confirmed:
             people.confirmed.add(r.user_id)
-        names[r.user_id] = " ".join(p for p in (r.family_name, r.given_name, r.middle_name) if p)
+        full_names[r.user_id] = FullName(r.family_name, r.given_name, r.middle_name)
     person_classes: dict[str, list[str]] = {}
     for e in tx.execute(sa.select(st.enrollments).where(st.enrollments.c.org_id == org_id)):
         p = by_person.get(e.person_id)
@@ -80,20 +101,23 @@ def load_snapshot(tx: Connection, org_id: str, default_language: str) -> OrgSnap
         person_classes.setdefault(guardian, []).extend(sorted(kid_classes))
     return OrgSnapshot(org_id=org_id, name=org.name, language=settings.get("language") or default_language,
                        settings=settings, classes=classes, people=people,
-                       person_classes={u: sorted(set(c)) for u, c in person_classes.items()}, display_names=names)
+                       person_classes={u: sorted(set(c)) for u, c in person_classes.items()},
+                       display_names=full_names)
 
 
 class Reconciler:
     """Brings one organization's rooms, memberships and registry entries to the desired state."""
 
     def __init__(self, bot: BotClient, store: st.Store, templates: Templates, server_name: str,
-                 registry_id: str, language: str):
+                 registry_id: str, language: str, badge: str = " ✓"):
         self.bot = bot
         self.store = store
         self.templates = templates
         self.server_name = server_name
         self.registry_id = registry_id
         self.language = language
+        self.badge = badge
+        self._stale_roles: dict[str, list[str]] = {}
 
     async def reconcile(self, org_id: str) -> tuple[Changes, dict[str, str]]:
         """Reconcile ``org_id``; returns (changes, {room key: room id})."""
@@ -112,6 +136,9 @@ class Reconciler:
             parent = self.templates.parent_of(ref)
             if parent is not None:
                 children.setdefault(parent.key, []).append((ref, room_ids[ref.key]))
+        space_state = await self.bot.room_state(room_ids[refs[0].key])
+        self._stale_roles[org_id] = [k for (t, k), c in space_state.items() if t == ROLE_STATE and c
+                                     and k[1:] not in snap.people.roles]
         for ref in refs:
             desired = self._desired_state(ref, snap, room_ids, children.get(ref.key, []), placements)
             current = await self.bot.room_state(room_ids[ref.key])
@@ -120,14 +147,47 @@ class Reconciler:
                     await self.bot.send_state(room_ids[ref.key], etype, skey, content)
                     changes.add(f"{ref.key}: {etype} {skey}".rstrip())
         # the module admits people by the registry: write it before anyone joins
-        await self._update_registry(snap, room_ids[refs[0].key], changes)
+        gone = await self._update_registry(snap, room_ids[refs[0].key], changes)
+        await self._display_names(snap, changes)
         for ref in refs:
             members, _levels = placements[ref.key]
             joined = await self.bot.joined_members(room_ids[ref.key])
             for user_id in sorted(members - joined):
                 await self.bot.force_join(user_id, room_ids[ref.key])
                 changes.add(f"{ref.key}: join {user_id}")
+            for user_id in sorted(joined - members - {self.bot.user_id}):
+                if not self._may_stay(snap, ref, user_id):
+                    await self.bot.kick(room_ids[ref.key], user_id, "no longer a participant of this room")
+                    changes.add(f"{ref.key}: removed {user_id}")
+        for user_id in sorted(gone):
+            await self.bot.suspend(user_id, True)
+            changes.add(f"{user_id}: suspended (in no organization any more)")
         return changes, room_ids
+
+    def _may_stay(self, snap: OrgSnapshot, ref: RoomRef, user_id: str) -> bool:
+        """Whether someone joined but not placed here may stay (e.g. an administrator who came in)."""
+        with self.store.begin() as tx:
+            person = person_from_db(tx, user_id)
+        info = RoomInfo(kind=ref.kind, org=ref.org, class_id=ref.class_id,
+                        class_title=snap.classes.get(ref.class_id) if ref.class_id else None, org_name=snap.name)
+        return bool(default_capabilities().may_join(person, info, is_invited=False))
+
+    async def _display_names(self, snap: OrgSnapshot, changes: Changes) -> None:
+        """The server sets every display name: the roster's name, with the badge for confirmed teachers."""
+        for user_id, name in sorted(snap.display_names.items()):
+            with self.store.begin() as tx:
+                person = person_from_db(tx, user_id)
+                last = tx.execute(sa.select(st.people.c.display_name_set).where(
+                    st.people.c.org_id == snap.org_id, st.people.c.user_id == user_id)).scalar()
+            confirmed = any(m.cap_role == "teacher" for m in person.memberships.values())
+            wanted = server_display_name(name, self.badge if confirmed else None, self.badge,
+                                         user_id.split(":", 1)[0].lstrip("@"))
+            if wanted != last:
+                await self.bot.set_displayname(user_id, wanted)
+                with self.store.begin() as tx:
+                    tx.execute(st.people.update().where(st.people.c.user_id == user_id)
+                               .values(display_name_set=wanted))
+                changes.add(f"{user_id}: display name")
 
     def _placement(self, snap: OrgSnapshot, ref: RoomRef) -> tuple[set[str], dict[str, int]]:
         t = self.templates.kinds[ref.kind]
@@ -140,6 +200,8 @@ class Reconciler:
             org_name=snap.name, class_title=snap.classes.get(ref.class_id) if ref.class_id else None,
             language=snap.language, users=placements[ref.key][1])
         if ref.kind == "school_space":
+            for key in self._stale_roles.get(ref.org, ()):
+                state[(ROLE_STATE, key)] = {}
             for user_id, role in sorted(snap.people.roles.items()):
                 state[(ROLE_STATE, user_state_key(user_id))] = {"role": role.value,
                                                 "confirmed": user_id in snap.people.confirmed}
@@ -170,8 +232,21 @@ class Reconciler:
                 tx.execute(st.rooms.insert().values(key=ref.key, org_id=ref.org, room_id=room_id))
         return room_id
 
-    async def _update_registry(self, snap: OrgSnapshot, space_id: str, changes: Changes) -> None:
+    async def _update_registry(self, snap: OrgSnapshot, space_id: str, changes: Changes) -> set[str]:
+        """Write the organization's and its people's registry entries; drop the organization from
+        the entries of people who left it. Returns the accounts left in no organization."""
         current = await self.bot.room_state(self.registry_id)
+        gone: set[str] = set()
+        for (etype, skey), content in current.items():
+            if etype != PERSON_EVENT or snap.org_id not in (content.get("orgs") or {}):
+                continue
+            user_id = skey[1:]
+            if user_id not in snap.people.roles:
+                orgs = {o: e for o, e in content["orgs"].items() if o != snap.org_id}
+                await self.bot.send_state(self.registry_id, PERSON_EVENT, skey, {"orgs": orgs})
+                changes.add(f"registry: {user_id} left {snap.org_id}")
+                if not orgs:
+                    gone.add(user_id)
         org_entry = {"space": space_id, "name": snap.name, "settings": snap.settings}
         if current.get((ORG_EVENT, snap.org_id)) != org_entry:
             await self.bot.send_state(self.registry_id, ORG_EVENT, snap.org_id, org_entry)
@@ -189,3 +264,6 @@ class Reconciler:
                 new = {"orgs": {**old.get("orgs", {}), snap.org_id: entry}}
                 await self.bot.send_state(self.registry_id, PERSON_EVENT, user_state_key(user_id), new)
                 changes.add(f"registry: {user_id} in {snap.org_id}")
+                if (PERSON_EVENT, user_state_key(user_id)) in current and not old.get("orgs"):
+                    await self.bot.suspend(user_id, False)  # back in an organization
+        return gone

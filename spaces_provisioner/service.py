@@ -37,14 +37,16 @@ from policies.templates import default_templates
 
 from .application_file import load_schema
 from .matrix import BotClient, MatrixRequestError
-from .provisioner import ProvisioningError, Provisioner
+from .api_links import add_routes as add_link_routes
+from .linking import Linker
+from .pages import add_routes as add_pages
+from .provisioner import PeopleOps, ProvisioningError, Provisioner
 from .roster import RosterError, load_roster
 from .settings import Settings
 from .store import Store
 
 log = logging.getLogger("parta.service")
-PROVISIONER = web.AppKey("provisioner", Provisioner)
-SETTINGS = web.AppKey("settings", Settings)
+from .appkeys import LINKER, PEOPLE, PROVISIONER, SETTINGS  # noqa: E402
 
 MAX_BODY = 50 * 1024 * 1024
 
@@ -97,6 +99,14 @@ async def _json_body(request: web.Request) -> dict:
 
 async def health(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+OPENAPI = Path(__file__).parent / "openapi.json"
+
+
+async def openapi(_request: web.Request) -> web.Response:
+    """The OpenAPI 3 document of this API (``spaces_provisioner/openapi.json``, kept in the repository)."""
+    return web.Response(text=OPENAPI.read_text(encoding="utf-8"), content_type="application/json")
 
 
 async def list_applications(request: web.Request) -> web.Response:
@@ -186,13 +196,18 @@ def build_app(settings: Settings) -> web.Application:
         provisioner = Provisioner(settings, store, bot, default_templates())
         await provisioner.start()
         app[PROVISIONER] = provisioner
+        app[LINKER] = Linker(provisioner)
+        app[PEOPLE] = PeopleOps(provisioner)
+        sweeper = asyncio.create_task(app[LINKER].sweep_forever())
         yield
+        sweeper.cancel()
         await bot.close()
         store.close()
 
     app.cleanup_ctx.append(lifecycle)
     r = app.router
     r.add_get("/api/v1/health", health)
+    r.add_get("/api/v1/openapi.json", openapi)
     r.add_get("/api/v1/applications", list_applications)
     r.add_post("/api/v1/applications", post_application)
     r.add_post("/api/v1/applications/{id}/approve", approve_application)
@@ -202,6 +217,8 @@ def build_app(settings: Settings) -> web.Application:
     r.add_post("/api/v1/organizations/{org}/reconcile", reconcile_organization)
     r.add_post("/api/v1/organizations/{org}/people/{person}/account", post_person_account)
     r.add_post("/api/v1/accounts", post_account)
+    add_link_routes(app)
+    add_pages(app)
     return app
 
 

@@ -9,6 +9,8 @@ Shape (YAML mapping)::
     provisioning: {host: 127.0.0.1, port: 8009, operator_token: "..."}
     bot: {user_id: "@parta:school.example", access_token: "..."}
     language: ru                         # default language of room names and messages
+    badge: " ✓"                          # the mark a confirmed teacher's display name carries
+    public_url: https://school.example   # optional: where people open links (behind a proxy)
 
 The file holds secrets (the bot's access token, the operator token): it is written
 with mode 0600 and never belongs in a repository.
@@ -44,6 +46,14 @@ class Settings:
     bot_user_id: str
     bot_access_token: str
     language: str = "ru"
+    public_url_override: str | None = None
+    badge: str = " ✓"
+
+    @property
+    def public_url(self) -> str:
+        """Where people open registration and invite links (``public_url`` in parta.yaml, else
+        the provisioning service's own address)."""
+        return (self.public_url_override or self.provisioning_url).rstrip("/")
 
     @property
     def provisioning_url(self) -> str:
@@ -80,6 +90,8 @@ class Settings:
                 bot_user_id=bot["user_id"],
                 bot_access_token=bot.get("access_token") or "",
                 language=data.get("language", "ru"),
+                public_url_override=data.get("public_url"),
+                badge=data.get("badge", " ✓"),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SettingsError(f"{path}: missing or invalid setting {e}; re-create it with `parta init --force`") from e
@@ -98,6 +110,8 @@ class Settings:
             },
             "bot": {"user_id": self.bot_user_id, "access_token": self.bot_access_token},
             "language": self.language,
+            "badge": self.badge,
+            **({"public_url": self.public_url_override} if self.public_url_override else {}),
         }
 
     def save(self) -> None:

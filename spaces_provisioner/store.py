@@ -72,6 +72,9 @@ people = sa.Table(
     sa.Column("grades", sa.Text, nullable=False),        # JSON list
     sa.Column("confirmed", sa.Boolean, nullable=False, default=False),
     sa.Column("user_id", sa.Text, nullable=True, index=True),
+    sa.Column("status", sa.Text, nullable=False, default="active"),   # active | removed
+    sa.Column("display_name_set", sa.Text, nullable=True),           # the display name the bot last set
+    sa.Column("guardian_email", sa.Text, nullable=True),             # a young pupil's parent's checked e-mail
 )
 
 enrollments = sa.Table(
@@ -89,6 +92,68 @@ guardianships = sa.Table(
     sa.Column("student_id", sa.Text, primary_key=True),
     sa.Column("guardian_id", sa.Text, primary_key=True),
     sa.Column("relation", sa.Text, nullable=False),
+)
+
+links = sa.Table(
+    "links", metadata,
+    sa.Column("code", sa.Text, primary_key=True),          # also the Synapse registration token
+    sa.Column("org_id", sa.Text, nullable=False, index=True),
+    sa.Column("role", sa.Text, nullable=True),             # who registers with it; None: chat link only
+    sa.Column("class_id", sa.Text, nullable=True),
+    sa.Column("person_id", sa.Text, nullable=True),        # personal code of one roster person
+    sa.Column("child_user_id", sa.Text, nullable=True),    # a parent's link: the child's account
+    sa.Column("child_person_id", sa.Text, nullable=True),  # ... or the child's roster entry
+    sa.Column("rooms", sa.Text, nullable=False, default="[]"),  # JSON list of room ids (chat links)
+    sa.Column("uses", sa.Integer, nullable=False, default=0),
+    sa.Column("uses_allowed", sa.Integer, nullable=True),
+    sa.Column("expires_at", sa.BigInteger, nullable=True),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+registrations = sa.Table(
+    "registrations", metadata,                              # accounts created with a Parta link
+    sa.Column("user_id", sa.Text, primary_key=True),
+    sa.Column("code", sa.Text, nullable=False),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("person_id", sa.Text, nullable=False),
+    sa.Column("processed_at", sa.BigInteger, nullable=False),
+)
+
+redemptions = sa.Table(
+    "redemptions", metadata,                                # links used by signed-in accounts
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Text, primary_key=True),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+)
+
+page_registrations = sa.Table(
+    "page_registrations", metadata,                         # what the registration page learned
+    sa.Column("localpart", sa.Text, primary_key=True),
+    sa.Column("code", sa.Text, nullable=False),
+    sa.Column("family_name", sa.Text, nullable=False),
+    sa.Column("given_name", sa.Text, nullable=False),
+    sa.Column("middle_name", sa.Text, nullable=False),
+    sa.Column("guardian_email", sa.Text, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+email_codes = sa.Table(
+    "email_codes", metadata,                                # 6-digit codes sent to parents
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("code", sa.Text, nullable=False),            # the link the registration uses
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("digest", sa.Text, nullable=False),          # sha256 of the 6 digits with a salt
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("verified", sa.Boolean, nullable=False, default=False),
+)
+
+state = sa.Table(
+    "state", metadata,                                      # small service values (sweep positions)
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
 )
 
 audit_log = sa.Table(

@@ -37,6 +37,7 @@ from policies.capabilities import Capabilities, Decision, Person, RoomInfo, defa
 from policies.capabilities import N_ as N_
 
 from .lookups import Lookups
+from .registrations import Registrations
 
 PEOPLE_ROOMS = ("dm", "chat")
 
@@ -48,6 +49,7 @@ class ModuleConfig:
     bot_user_id: str
     registry_alias: str
     language: str = "ru"
+    provisioning_url: str | None = None
 
 
 class Refusal(SynapseError):
@@ -79,6 +81,7 @@ class PartaModule:
             check_event_for_spam=self.check_event_for_spam,
             check_username_for_spam=self.check_username_for_spam,
         )
+        self.registrations = Registrations(api, self.bot, config.provisioning_url, config.language)
         api.register_third_party_rules_callbacks(
             on_create_room=self.on_create_room,
             check_visibility_can_be_modified=self.check_visibility_can_be_modified,
@@ -89,7 +92,8 @@ class PartaModule:
         """Validate the ``config`` mapping; raises ConfigError naming the missing key."""
         try:
             return ModuleConfig(bot_user_id=config["bot_user_id"], registry_alias=config["registry_alias"],
-                                language=config.get("language", "ru"))
+                                language=config.get("language", "ru"),
+                                provisioning_url=config.get("provisioning_url"))
         except (KeyError, TypeError) as e:
             raise ConfigError(f"synapse_module.PartaModule: missing setting {e}") from e
 
@@ -110,8 +114,8 @@ class PartaModule:
 
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str):
         """Invites: who may invite, and whether everyone in a chat may be with the invitee."""
-        if inviter == self.bot:
-            return NOT_SPAM
+        if inviter == self.bot or invitee == self.bot:
+            return NOT_SPAM  # the bot is invited into group chats so that chat invite links work
         room = await self.look.room(room_id)
         inviter_p, invitee_p = await self.look.person(inviter), await self.look.person(invitee)
         members: list[Person] = []
@@ -173,6 +177,8 @@ class PartaModule:
             request_content.pop("power_level_content_override", None)
         invites = request_content.get("invite") or []
         kind = "dm" if request_content.get("is_direct") and len(invites) == 1 else "chat"
+        if kind == "chat" and self.bot not in invites:
+            request_content["invite"] = [*invites, self.bot]  # so that chat invite links can bring people in
         org = next((o for o in person.memberships if person.is_staff_in(o)), next(iter(person.memberships), None))
         tag = RoomInfo(kind=kind, org=org, creator=user_id)
         initial_state.append({"type": "org.parta.room", "state_key": "", "content": tag.to_state()})
@@ -192,7 +198,8 @@ class PartaModule:
                 self._check(deny("no_upgrades", N_("School rooms can only be upgraded by Parta")))
             return NOT_SPAM
         person = await self.look.person(user_id)
-        invitees = [await self.look.person(u) for u in room_config.get("invite") or [] if isinstance(u, str)]
+        invitees = [await self.look.person(u) for u in room_config.get("invite") or []
+                    if isinstance(u, str) and u != self.bot]
         settings = await self.look.settings(person, *invitees)
         is_direct = bool(room_config.get("is_direct"))
         self._check(self.caps.may_create(person, is_direct, invitees, settings))
@@ -234,7 +241,11 @@ class PartaModule:
 
         One cached state read per event; people's rooms and non-Parta rooms return at once.
         """
-        if event.sender == self.bot or event.type in self.caps.announcement_open_events:
+        if event.sender == self.bot:
+            return NOT_SPAM
+        if event.type == "m.room.redaction":
+            await self._check_redaction(event)
+        if event.type in self.caps.announcement_open_events:
             return NOT_SPAM
         room = await self.look.room(event.room_id)
         if room is None or room.kind in PEOPLE_ROOMS or self.caps.templates.kinds.get(room.kind) is None \
@@ -244,6 +255,17 @@ class PartaModule:
         settings = (await self.look.org(room.org or "")).get("settings")
         self._check(self.caps.may_post(person, room, event.type, settings))
         return NOT_SPAM
+
+    async def _check_redaction(self, event: Any) -> None:
+        """Nobody but the bot redacts state: a redacted ``org.parta.room`` or power-levels event
+        would change who may enter a room."""
+        target_id = event.redacts or (event.content or {}).get("redacts")
+        if not target_id:
+            return
+        target = await self.api._store.get_event(target_id, allow_none=True, allow_rejected=True)
+        if target is not None and target.is_state():
+            self._check(deny("no_state_redaction", N_("The settings of a room cannot be redacted; change them "
+                                                      "instead if you may")))
 
     async def check_username_for_spam(self, user_profile: dict, requester_id: str | None = None) -> bool:
         """User directory: True hides a person. One finds exactly the people one may reach.

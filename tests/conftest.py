@@ -8,6 +8,8 @@ rate limits (many clients log in from one address within seconds).
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import socket
 import uuid
@@ -81,13 +83,50 @@ def postgres_dsn():
         _pg(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+class Mailbox:
+    """A real SMTP server (aiosmtpd) that keeps every message it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[email.message.EmailMessage] = []
+        self.port = free_port()
+        mailbox = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+                mailbox.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def to(self, address: str) -> list:
+        """Messages sent to ``address``."""
+        return [m for m in self.messages if address in m["To"]]
+
+
 @pytest.fixture(scope="session")
-def installation(tmp_path_factory, postgres_dsn) -> Settings:
-    """An initialized installation directory (not running)."""
+def mailbox():
+    """The SMTP server the homeserver's ``email`` settings point to."""
+    box = Mailbox()
+    box.controller.start()
+    yield box
+    box.controller.stop()
+
+
+@pytest.fixture(scope="session")
+def installation(tmp_path_factory, postgres_dsn, mailbox) -> Settings:
+    """An initialized installation directory (not running), its e-mail going to ``mailbox``."""
     root = tmp_path_factory.mktemp("parta")
     settings = init_installation(root, SERVER_NAME, postgres_dsn=postgres_dsn, port=free_port(),
                                  provisioning_port=free_port())
     relax_rate_limits(settings.homeserver_config)
+    y = YAML()
+    data = y.load(settings.homeserver_config.read_text(encoding="utf-8"))
+    data["email"] = {"smtp_host": "127.0.0.1", "smtp_port": mailbox.port,
+                     "notif_from": "Parta <noreply@school.test>", "enable_notifs": False}
+    with settings.homeserver_config.open("w", encoding="utf-8") as f:
+        y.dump(data, f)
     return settings
 
 

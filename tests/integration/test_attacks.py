@@ -638,3 +638,16 @@ async def test_student_starts_group_call_in_class_chat(w):
     assert code == 403 and body["errcode"] == "M_FORBIDDEN", body
     ok(await put_state(w.teacher, w.rooms["class_chat"], "org.matrix.msc3401.call", "call1",
                        {"m.intent": "m.room", "m.type": "m.video"}))
+
+
+async def test_teacher_redacts_the_class_chats_parta_state(w, hs):
+    tag_id = (await w.teacher.get(f"{V}/rooms/{q(w.rooms['class_chat'])}/state/org.parta.room/"))
+    state_events = await w.teacher.get(f"{V}/rooms/{q(w.rooms['class_chat'])}/state")
+    tag_event = next(e["event_id"] for e in state_events if e["type"] == "org.parta.room")
+    assert tag_id.get("kind") == "class_chat"
+    refused(await w.teacher.attempt("PUT", f"{V}/rooms/{q(w.rooms['class_chat'])}/redact/{q(tag_event)}/r{next(_n)}",
+                                    {"reason": "открыть чат"}), "no_state_redaction")
+    refused(await join(w.parent, w.rooms["class_chat"]), "not_for_class_chat")  # still closed
+    message = ok(await send(w.student, w.rooms["class_chat"], content={"msgtype": "m.text", "body": "спам"}))
+    ok(await w.teacher.attempt("PUT", f"{V}/rooms/{q(w.rooms['class_chat'])}/redact/{q(message['event_id'])}/"
+                                      f"r{next(_n)}", {"reason": "модерация"}))

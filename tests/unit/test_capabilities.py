@@ -751,4 +751,6 @@ def test_room_info_round_trip():
     n = RoomInfo(kind="network", orgs=(ORG, OTHER), creator="@a:s")
     assert RoomInfo.from_state(n.to_state()) == n
     assert RoomInfo.from_state(None) is None
-    assert RoomInfo.from_state({"kind": 5}) is None
+    # present but unreadable (e.g. redacted): a closed room, never an open one
+    assert RoomInfo.from_state({"kind": 5}).kind == "unknown"
+    assert RoomInfo.from_state({}).kind == "unknown"

@@ -1,0 +1,161 @@
+"""Registration links and chat invite links: who may create them, and whether one may be used now.
+
+Pure. A link is bound to an organization and, as the case may be, to a role and a class
+(who registers with it), to a roster person (a personal code), to a child (a parent's
+link), and to rooms (a chat invite link). It has a use limit, an expiry and can be
+revoked. DESIGN.md "Registration and links"; issue 4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .capabilities import Capabilities, Decision, Person, deny, ALLOW
+from .capabilities import N_ as N_
+from .model import Role
+
+#: Roles a link can register.
+LINK_ROLES = ("admin", "head", "teacher", "student", "parent")
+#: How a role is named inside a sentence ("This link is for {role}").
+ROLE_LABELS = {"admin": N_("an administrator"), "head": N_("the head"), "teacher": N_("a teacher"),
+               "student": N_("a student"), "parent": N_("a parent")}
+
+
+def role_label(role: str) -> Decision:
+    """The role's name as a translatable parameter (a Decision, translated with the message)."""
+    return Decision(True, "label", ROLE_LABELS.get(role, role))
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link as stored: ``uses``/``uses_allowed`` count redemptions, times are ms since the epoch."""
+
+    code: str
+    org: str
+    role: str | None = None             # who registers with it (None: a chat link for members only)
+    class_id: str | None = None
+    person_id: str | None = None        # a personal code for one roster person
+    child_user_id: str | None = None    # a parent's link: the child it links to
+    child_person_id: str | None = None
+    rooms: tuple[str, ...] = ()         # a chat invite link's rooms
+    uses: int = 0
+    uses_allowed: int | None = None
+    expires_at: int | None = None
+    revoked: bool = False
+    created_by: str = ""
+
+    @property
+    def registers(self) -> bool:
+        """Whether a newcomer can create an account with it."""
+        return self.role is not None
+
+
+def usable(link: Link | None, now_ms: int) -> Decision:
+    """Whether a link can be used at ``now_ms``: known, not revoked, not expired, not used up."""
+    if link is None:
+        return deny("link_unknown", N_("This link does not exist; check the code or ask for a new link"))
+    if link.revoked:
+        return deny("link_revoked", N_("This link was revoked; ask the school for a new one"))
+    if link.expires_at is not None and now_ms >= link.expires_at:
+        return deny("link_expired", N_("This link has expired; ask the school for a new one"))
+    if link.uses_allowed is not None and link.uses >= link.uses_allowed:
+        return deny("link_exhausted", N_("This link has already been used as many times as it allows"))
+    return ALLOW
+
+
+def may_create_link(caps: Capabilities, creator: Person, org: str, role: str | None, class_id: str | None,
+                    child_user_id: str | None, settings: Mapping | None = None) -> Decision:
+    """May ``creator`` issue a registration link of ``role`` (and class / child) in ``org``?
+
+    Administrators and the head: any role. A confirmed teacher: student and parent links
+    for own classes. A student: a parent's link for themself ("invite my parent").
+    """
+    m = creator.memberships.get(org)
+    if m is None:
+        return deny("not_in_organization", N_("You are not a participant of this organization"))
+    if role not in LINK_ROLES:
+        return deny("link_bad_role", N_("A link registers one of: admin, head, teacher, student, parent"))
+    if caps.can(m, "issue_links", settings):
+        return ALLOW
+    if m.cap_role == "teacher" and role in ("student", "parent"):
+        if class_id is not None and class_id in m.classes:
+            return ALLOW
+        return deny("link_own_classes", N_("A teacher issues student and parent links for own classes only"))
+    if m.role is Role.STUDENT and role == "parent" and child_user_id == creator.user_id:
+        return ALLOW
+    return deny("may_not_issue_links", N_("Your role cannot issue this link"))
+
+
+def may_redeem(link: Link, redeemer: Person, now_ms: int) -> Decision:
+    """May a signed-in ``redeemer`` use ``link`` (join its rooms, or take its role)?
+
+    A parent's link cannot be used by the child it is for, nor by any student; a chat link
+    only by people of its organization; a role link cannot give someone a second role in
+    the same organization, nor make a student staff anywhere.
+    """
+    d = usable(link, now_ms)
+    if not d:
+        return d
+    if link.child_user_id is not None and link.child_user_id == redeemer.user_id:
+        return deny("parent_link_by_child", N_("This link is for your parent: send it to them; it cannot be "
+                                               "used from your own account"))
+    m = redeemer.memberships.get(link.org)
+    if link.role is None:
+        if m is None:
+            return deny("link_other_org", N_("This link is for the participants of another organization"))
+        return ALLOW
+    is_student = any(mm.role is Role.STUDENT for mm in redeemer.memberships.values())
+    if (m is not None and m.role.value != link.role) or (is_student and link.role != "student"):
+        return deny("link_wrong_role", N_("This link is for {role}; your account has another role"),
+                    role=role_label(link.role))
+    return ALLOW
+
+
+@dataclass
+class LinkRequest:
+    """A request to create a link (validated by :func:`check_link_request`)."""
+
+    role: str | None = None
+    class_id: str | None = None
+    child_user_id: str | None = None
+    rooms: list[str] = field(default_factory=list)
+    uses_allowed: int | None = None
+    expires_in_s: int | None = None
+
+
+class LinkRequestError(ValueError):
+    """A malformed link request: ``decision`` carries the reason code and message."""
+
+    def __init__(self, decision: Decision):
+        super().__init__(decision.message("en"))
+        self.decision = decision
+
+
+def check_link_request(body: Mapping) -> LinkRequest:
+    """Parse a JSON body into a LinkRequest; raises LinkRequestError naming the field."""
+    def bad(msgid: str, **params) -> LinkRequestError:
+        return LinkRequestError(deny("bad_request", msgid, **params))
+
+    if not isinstance(body, Mapping):
+        raise bad(N_("The request body must be a JSON object"))
+    role = body.get("role")
+    if role is not None and role not in LINK_ROLES:
+        raise bad(N_("'role' must be one of admin, head, teacher, student, parent"))
+    rooms = body.get("rooms") or []
+    if not isinstance(rooms, list) or not all(isinstance(r, str) and r.startswith("!") for r in rooms):
+        raise bad(N_("'rooms' must be a list of room ids"))
+    for key in ("class_id", "child_user_id"):
+        if body.get(key) is not None and not isinstance(body.get(key), str):
+            raise bad(N_("'{key}' must be text"), key=key)
+    uses = body.get("uses_allowed")
+    if uses is not None and (not isinstance(uses, int) or isinstance(uses, bool) or not 1 <= uses <= 10000):
+        raise bad(N_("'uses_allowed' must be a whole number from 1 to 10000"))
+    expires = body.get("expires_in_s")
+    if expires is not None and (not isinstance(expires, int) or isinstance(expires, bool)
+                                or not 60 <= expires <= 366 * 86400):
+        raise bad(N_("'expires_in_s' must be a whole number of seconds from 60 to one year"))
+    if role is None and not rooms:
+        raise bad(N_("A link needs a 'role' (registration) or 'rooms' (chat invite), or both"))
+    return LinkRequest(role=role, class_id=body.get("class_id"), child_user_id=body.get("child_user_id"),
+                       rooms=list(rooms), uses_allowed=uses, expires_in_s=expires)

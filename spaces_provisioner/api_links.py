@@ -1,0 +1,196 @@
+"""API routes for links, personal codes, class sheets, people and registrations (``/api/v1``).
+
+- ``POST /organizations/{org}/links`` · ``GET /organizations/{org}/links`` · ``DELETE /links/{code}``
+- ``POST /links/{code}/redeem`` (a signed-in person)
+- ``POST /organizations/{org}/codes`` (``{"class_id"?}``) · ``GET /organizations/{org}/classes/{class}/sheet``
+- ``GET /organizations/{org}/people`` · ``PATCH``/``DELETE /organizations/{org}/people/{person}``
+- ``POST /registrations/nudge`` (``{"user_id"}``; the homeserver's module calls it; no secret needed:
+  the service reads the record back from the homeserver)
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from policies.i18n import _, current_language
+from policies.links import LinkRequestError, check_link_request
+
+from .appkeys import LINKER, PEOPLE, PROVISIONER, SETTINGS
+from .auth import actor, require_org_admin
+from .linking import Refused
+from .provisioner import ProvisioningError
+
+USER_ID = re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.:-]+$")
+
+
+def refused(e: Refused) -> ProvisioningError:
+    """A policy refusal as an API error (``errcode`` M_FORBIDDEN / M_NOT_FOUND, Parta's reason)."""
+    code = "M_NOT_FOUND" if e.status == 404 else "M_FORBIDDEN"
+    err = ProvisioningError(e.status, code, e.decision.message(current_language()))
+    err.reason = e.decision.reason
+    return err
+
+
+async def _body(request: web.Request) -> dict:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise ProvisioningError(400, "M_NOT_JSON", _("The request body is not JSON; send a JSON object"))
+    if not isinstance(body, dict):
+        raise ProvisioningError(400, "M_BAD_JSON", _("The request body must be a JSON object"))
+    return body
+
+
+async def create_link(request: web.Request) -> web.Response:
+    who = await actor(request)
+    org = request.match_info["org"]
+    try:
+        req = check_link_request(await _body(request))
+    except LinkRequestError as e:
+        raise ProvisioningError(400, "M_BAD_JSON", e.decision.message(current_language()))
+    try:
+        link = await request.app[LINKER].create(org, req, who.person, who.name)
+    except Refused as e:
+        raise refused(e)
+    return web.json_response(link, status=201)
+
+
+async def list_links(request: web.Request) -> web.Response:
+    who = await actor(request)
+    org = request.match_info["org"]
+    with request.app[PROVISIONER].store.begin() as tx:
+        request.app[PROVISIONER]._org_row(tx, org)
+    if not who.operator and org not in who.person.memberships:
+        raise ProvisioningError(403, "M_FORBIDDEN", _("You are not a participant of this organization"))
+    return web.json_response({"links": request.app[LINKER].list(org, who.person)})
+
+
+async def revoke_link(request: web.Request) -> web.Response:
+    who = await actor(request)
+    try:
+        return web.json_response(await request.app[LINKER].revoke(request.match_info["code"], who.person, who.name))
+    except Refused as e:
+        raise refused(e)
+
+
+async def redeem_link(request: web.Request) -> web.Response:
+    who = await actor(request)
+    if who.operator:
+        raise ProvisioningError(403, "M_FORBIDDEN", _("A link is redeemed by a person signed in with their "
+                                                      "own Matrix account, not with the operator token"))
+    try:
+        return web.json_response(await request.app[LINKER].redeem(request.match_info["code"], who.person.user_id))
+    except Refused as e:
+        raise refused(e)
+
+
+def _may_print_codes(who, org: str, class_id: str | None) -> None:
+    if who.is_org_admin(org):
+        return
+    m = who.person.memberships.get(org) if who.person else None
+    if m is not None and m.cap_role == "teacher" and class_id is not None and class_id in m.classes:
+        return
+    raise ProvisioningError(403, "M_FORBIDDEN", _("Personal codes of a class are for the school's administration "
+                                                  "and the class's teachers"))
+
+
+async def personal_codes(request: web.Request) -> web.Response:
+    who = await actor(request)
+    org = request.match_info["org"]
+    body = await _body(request)
+    class_id = body.get("class_id")
+    if class_id is not None and not isinstance(class_id, str):
+        raise ProvisioningError(400, "M_BAD_JSON", _("'class_id' must be text"))
+    _may_print_codes(who, org, class_id)
+    codes = await request.app[LINKER].personal_codes(org, class_id, who.name)
+    return web.json_response({"codes": codes})
+
+
+async def class_sheet(request: web.Request) -> web.Response:
+    from .sheets import SheetEntry, class_sheet_html, class_sheet_pdf
+
+    who = await actor(request)
+    org, class_id = request.match_info["org"], request.match_info["class_id"]
+    _may_print_codes(who, org, class_id)
+    fmt = request.query.get("format", "html")
+    if fmt not in ("html", "pdf"):
+        raise ProvisioningError(400, "M_INVALID_PARAM", _("'format' must be html or pdf"))
+    codes = await request.app[LINKER].personal_codes(org, class_id, who.name)
+    with request.app[PROVISIONER].store.begin() as tx:
+        import sqlalchemy as sa
+
+        from . import store as st
+        title = tx.execute(sa.select(st.classes.c.title).where(
+            st.classes.c.org_id == org, st.classes.c.class_id == class_id)).scalar()
+    if title is None:
+        raise ProvisioningError(404, "M_NOT_FOUND", _("Organization {org} has no class {cls}").format(
+            org=org, cls=class_id))
+    entries = [SheetEntry(name=c["name"], role=c["role"], code=c["code"], url=c["url"], note=c["note"])
+               for c in codes]
+    homeserver = request.app[SETTINGS].homeserver_url
+    lang = current_language()
+    if fmt == "pdf":
+        return web.Response(body=class_sheet_pdf(title, entries, homeserver=homeserver, language=lang),
+                            content_type="application/pdf")
+    return web.Response(text=class_sheet_html(title, entries, homeserver=homeserver, language=lang),
+                        content_type="text/html")
+
+
+async def list_people(request: web.Request) -> web.Response:
+    who = await actor(request)
+    org = request.match_info["org"]
+    require_org_admin(who, org)
+    return web.json_response({"people": request.app[PEOPLE].list(org, request.query.get("role"))})
+
+
+async def update_person(request: web.Request) -> web.Response:
+    who = await actor(request)
+    org = request.match_info["org"]
+    require_org_admin(who, org)
+    body = await _body(request)
+    confirmed, role, classes = body.get("confirmed"), body.get("role"), body.get("classes")
+    if confirmed is not None and not isinstance(confirmed, bool):
+        raise ProvisioningError(400, "M_BAD_JSON", _("'confirmed' must be true or false"))
+    if role is not None and not isinstance(role, str):
+        raise ProvisioningError(400, "M_BAD_JSON", _("'role' must be one of admin, head, teacher, student, parent"))
+    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+        raise ProvisioningError(400, "M_BAD_JSON", _("'classes' must be a list of class ids"))
+    people = request.app[PEOPLE]
+    person_id = people.find(org, request.match_info["person"])
+    return web.json_response(await people.update(org, person_id, who.name, confirmed=confirmed, role=role,
+                                                 classes=classes))
+
+
+async def remove_person(request: web.Request) -> web.Response:
+    who = await actor(request)
+    org = request.match_info["org"]
+    require_org_admin(who, org)
+    people = request.app[PEOPLE]
+    return web.json_response(await people.remove(org, people.find(org, request.match_info["person"]), who.name))
+
+
+async def nudge(request: web.Request) -> web.Response:
+    body = await _body(request)
+    user_id = body.get("user_id")
+    if not isinstance(user_id, str) or not USER_ID.match(user_id):
+        raise ProvisioningError(400, "M_BAD_JSON", _("'user_id' must be a Matrix user id"))
+    return web.json_response(await request.app[LINKER].place_registration(user_id))
+
+
+def add_routes(app: web.Application) -> None:
+    """Register this module's routes on the service's application."""
+    r = app.router
+    r.add_post("/api/v1/organizations/{org}/links", create_link)
+    r.add_get("/api/v1/organizations/{org}/links", list_links)
+    r.add_delete("/api/v1/links/{code}", revoke_link)
+    r.add_post("/api/v1/links/{code}/redeem", redeem_link)
+    r.add_post("/api/v1/organizations/{org}/codes", personal_codes)
+    r.add_get("/api/v1/organizations/{org}/classes/{class_id}/sheet", class_sheet)
+    r.add_get("/api/v1/organizations/{org}/people", list_people)
+    r.add_patch("/api/v1/organizations/{org}/people/{person}", update_person)
+    r.add_delete("/api/v1/organizations/{org}/people/{person}", remove_person)
+    r.add_post("/api/v1/registrations/nudge", nudge)
