@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from policies.application import Application
 from policies.i18n import _
 from policies.model import FullName, Role, Roster
-from policies.templates import RoomRef, Templates
+from policies.capabilities import RoomInfo
+from policies.templates import ROOM_TYPE_STATE, RoomRef, Templates
 
 from . import store as st
 from .accounts import choose_user_id, ensure_account
@@ -189,6 +190,29 @@ class Provisioner:
             self._org_json(org_id)
             changes, _ids = await self._reconciler().reconcile(org_id)
             return changes.to_json()
+
+    # -- network rooms -----------------------------------------------------------------
+    async def create_network_room(self, name: str, orgs: list[str], actor: str) -> dict:
+        """A cross-school room (methodological association, olympiad) for the confirmed staff of
+        ``orgs``: invite-only, staff invite each other, nobody else may enter (DESIGN.md)."""
+        with self.store.begin() as tx:
+            for org in orgs:
+                self._org_row(tx, org)
+        info = RoomInfo(kind="network", orgs=tuple(sorted(set(orgs))))
+        room_id = await self.bot.create_room({
+            "preset": "private_chat", "visibility": "private", "room_version": self.templates.room_version,
+            "creation_content": {"m.federate": False},
+            "initial_state": [
+                {"type": "m.room.name", "state_key": "", "content": {"name": name}},
+                {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
+                {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "shared"}},
+                {"type": ROOM_TYPE_STATE, "state_key": "", "content": info.to_state()},
+                {"type": "m.room.power_levels", "state_key": "",
+                 "content": self.templates.power_levels(RoomRef("network", "staff_room"), {}) | {"invite": 0}},
+            ]})
+        with self.store.begin() as tx:
+            st.audit(tx, actor, "network_room.create", room_id=room_id, orgs=list(info.orgs))
+        return {"room_id": room_id, "orgs": list(info.orgs), "name": name}
 
     # -- rosters ---------------------------------------------------------------------
     async def import_roster(self, org_id: str, roster: Roster, actor: str) -> dict:

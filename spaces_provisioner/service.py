@@ -15,6 +15,7 @@ Routes:
 - ``POST /api/v1/organizations/{org}/reconcile``
 - ``POST /api/v1/organizations/{org}/people/{person}/account`` (``{"confirmed": bool}`` optional)
 - ``POST /api/v1/accounts`` (an account in no organization: ``{"family_name", "given_name"}``)
+- ``POST /api/v1/network-rooms`` (a cross-school room: ``{"name", "orgs": [org ids]}``)
 """
 
 from __future__ import annotations
@@ -175,6 +176,17 @@ async def post_person_account(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
+async def post_network_room(request: web.Request) -> web.Response:
+    actor = _require_operator(request)
+    body = await _json_body(request)
+    name, orgs = body.get("name"), body.get("orgs")
+    if not (isinstance(name, str) and name.strip() and isinstance(orgs, list) and len(orgs) >= 1
+            and all(isinstance(o, str) for o in orgs)):
+        raise ProvisioningError(400, "M_BAD_JSON", _("Give 'name' as text and 'orgs' as a list of organization ids"))
+    return web.json_response(await request.app[PROVISIONER].create_network_room(name.strip(), orgs, actor),
+                             status=201)
+
+
 async def post_account(request: web.Request) -> web.Response:
     actor = _require_operator(request)
     body = await _json_body(request)
@@ -217,6 +229,7 @@ def build_app(settings: Settings) -> web.Application:
     r.add_post("/api/v1/organizations/{org}/reconcile", reconcile_organization)
     r.add_post("/api/v1/organizations/{org}/people/{person}/account", post_person_account)
     r.add_post("/api/v1/accounts", post_account)
+    r.add_post("/api/v1/network-rooms", post_network_room)
     add_link_routes(app)
     add_pages(app)
     return app

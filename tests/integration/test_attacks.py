@@ -651,3 +651,16 @@ async def test_teacher_redacts_the_class_chats_parta_state(w, hs):
     message = ok(await send(w.student, w.rooms["class_chat"], content={"msgtype": "m.text", "body": "спам"}))
     ok(await w.teacher.attempt("PUT", f"{V}/rooms/{q(w.rooms['class_chat'])}/redact/{q(message['event_id'])}/"
                                       f"r{next(_n)}", {"reason": "модерация"}))
+
+
+async def test_cross_school_network_room(w, hs):
+    r = await hs.api.call("POST", "/network-rooms", json={"name": "Олимпиада по биологии",
+                                                         "orgs": [w.org_a, w.org_b]})
+    room = r["room_id"]
+    await hs.bot.request(__import__("mautrix.api", fromlist=["Method"]).Method.POST,
+                         f"/_synapse/admin/v1/join/{q(room)}", {"user_id": w.teacher.user_id})
+    refused(await invite(w.teacher, room, w.student.user_id), "network_staff_only")
+    refused(await invite(w.teacher, room, w.unconfirmed.user_id), "network_staff_only")
+    refused(await join(w.student_b, room), None)
+    ok(await invite(w.teacher, room, w.teacher_b.user_id))
+    ok(await join(w.teacher_b, room))
