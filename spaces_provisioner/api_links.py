@@ -38,7 +38,7 @@ async def _body(request: web.Request) -> dict:
         return {}
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise ProvisioningError(400, "M_NOT_JSON", _("The request body is not JSON; send a JSON object"))
     if not isinstance(body, dict):
         raise ProvisioningError(400, "M_BAD_JSON", _("The request body must be a JSON object"))
@@ -176,7 +176,7 @@ async def remove_person(request: web.Request) -> web.Response:
 async def nudge(request: web.Request) -> web.Response:
     body = await _body(request)
     user_id = body.get("user_id")
-    if not isinstance(user_id, str) or not USER_ID.match(user_id):
+    if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
         raise ProvisioningError(400, "M_BAD_JSON", _("'user_id' must be a Matrix user id"))
     return web.json_response(await request.app[LINKER].place_registration(user_id))
 

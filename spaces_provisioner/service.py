@@ -91,7 +91,7 @@ def _require_operator(request: web.Request) -> str:
 async def _json_body(request: web.Request) -> dict:
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise ProvisioningError(400, "M_NOT_JSON", _("The request body is not JSON; send a JSON object"))
     if not isinstance(body, dict):
         raise ProvisioningError(400, "M_BAD_JSON", _("The request body must be a JSON object"))
