@@ -18,6 +18,7 @@ from typing import Iterable, Mapping
 
 from ruamel.yaml import YAML
 
+from . import names
 from .i18n import LANGUAGES, gettext_
 from .model import Role
 from .templates import Templates, default_templates
@@ -158,7 +159,7 @@ def deny(reason: str, msgid: str, **params) -> Decision:
 class Capabilities:
     """The matrix: ``capabilities.yaml`` plus the room templates (for who belongs where)."""
 
-    def __init__(self, data: Mapping, templates: Templates):
+    def __init__(self, data: Mapping, templates: Templates, badge: str = names.BADGE_DEFAULT):
         self.templates = templates
         self.default_settings: dict = dict(data["settings"])
         self.actions: dict = dict(data["actions"])
@@ -167,6 +168,9 @@ class Capabilities:
         self.room_settings_state = frozenset(data["room_settings_state"])
         self.allowed_values: dict = {k: dict(v) for k, v in data["allowed_values"].items()}
         self.announcement_open_events = frozenset(data["announcement_open_events"])
+        self.open_event_relations: dict = dict(data.get("open_event_relations") or {})
+        self.call_member_state = frozenset(data.get("call_member_state") or ())
+        self.badge = badge
 
     # -- settings and plain actions ----------------------------------------------------
     def settings(self, org_settings: Mapping | None) -> dict:
@@ -369,6 +373,11 @@ class Capabilities:
         if event_type in self.bot_only_state:
             return deny("bot_only_state", N_("Only Parta itself can change {event_type}: it describes the "
                                              "school's structure"), event_type=event_type)
+        text_field = {"m.room.name": "name", "m.room.topic": "topic"}.get(event_type)
+        if text_field is not None:
+            d = self.check_room_text(content.get(text_field))
+            if not d:
+                return d
         for fieldname, allowed in self.allowed_values.get(event_type, {}).items():
             value = content.get(fieldname)
             if value not in allowed:
@@ -385,6 +394,32 @@ class Capabilities:
                                              "the school can keep them safe"))
         return ALLOW
 
+    def check_room_text(self, text: object) -> Decision:
+        """A room's name or topic must not show the teacher's badge (a chat named
+        "Иванова Мария ✓" would pass for the teacher in clients that show room names)."""
+        if not isinstance(text, str) or not text:
+            return ALLOW
+        try:
+            names.check_not_badge(text, self.badge)
+        except names.NameRefused:
+            return deny("badge_imitation", N_("Room names and topics cannot show the confirmed teacher's mark"))
+        return ALLOW
+
+    def may_send_call_member(self, person: Person, room: RoomInfo | None, state_key: str, content: Mapping,
+                             call_running: bool, settings: Mapping | None = None) -> Decision:
+        """Group-call membership (MSC3401/MSC4143): only one's own entry (the state key names the
+        sender), and only ``start_call`` roles may be the first in a room (start a lesson)."""
+        uid = person.user_id
+        if not (state_key == uid or state_key.startswith(uid + "_") or state_key.startswith("_" + uid)):
+            return deny("call_member_not_own", N_("You can only join a call as yourself"))
+        if not content or call_running:
+            return ALLOW
+        m = person.memberships.get(room.org or "") if room is not None else None
+        if room is None or room.kind in ("dm", "chat") or self.can(m, "start_call", settings):
+            return ALLOW
+        return deny("may_not_start_call", N_("Only teachers and the school's administration start calls here; you "
+                                             "can join once one is running"))
+
     def may_encrypt(self, person: Person, settings: Mapping[str, Mapping]) -> bool:
         """Whether chats ``person`` creates may be end-to-end encrypted (organization setting)."""
         if not person.memberships:
@@ -392,10 +427,21 @@ class Capabilities:
         return all(self.settings(settings.get(o)).get("encryption_in_chats") for o in person.memberships)
 
     # -- messages ----------------------------------------------------------------------
-    def may_post(self, person: Person, room: RoomInfo, event_type: str, settings: Mapping | None) -> Decision:
-        """May ``person`` send an event of ``event_type`` in ``room`` (announcement rooms)?"""
+    def is_open_event(self, event_type: str, content: Mapping | None) -> bool:
+        """An event anyone may send in an announcement room: a reaction to something, a poll answer..."""
+        if event_type not in self.announcement_open_events:
+            return False
+        rel = self.open_event_relations.get(event_type)
+        if rel is None:
+            return True
+        relates = (content or {}).get("m.relates_to") or {}
+        return isinstance(relates, Mapping) and relates.get("rel_type") == rel and bool(relates.get("event_id"))
+
+    def may_post(self, person: Person, room: RoomInfo, event_type: str, settings: Mapping | None,
+                 content: Mapping | None = None) -> Decision:
+        """May ``person`` send an event of ``event_type`` (with ``content``) in ``room`` (announcement rooms)?"""
         t = self.templates.kinds.get(room.kind)
-        if t is None or t.posting is None or event_type in self.announcement_open_events:
+        if t is None or t.posting is None or self.is_open_event(event_type, content):
             return ALLOW
         m = person.memberships.get(room.org or "")
         if self.can(m, t.posting, settings, room.class_id):

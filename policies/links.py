@@ -8,12 +8,28 @@ revoked. DESIGN.md "Registration and links"; issue 4.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from .capabilities import Capabilities, Decision, Person, deny, ALLOW
 from .capabilities import N_ as N_
 from .model import Role
+
+#: A room id: "!" then URL-safe base64 (room version 12) or an opaque localpart, then ":server"
+#: for older versions. No "/" or ".": ids go into request paths.
+ROOM_ID = re.compile(r"^![A-Za-z0-9_\-]{1,250}(:[A-Za-z0-9.\-:\[\]]{1,230})?$")
+USER_ID = re.compile(r"^@[a-z0-9._=/+\-]{1,200}:[A-Za-z0-9.\-:\[\]]{1,230}$")
+
+
+def _encodable(value: str) -> bool:
+    """False for strings that cannot be UTF-8 (lone surrogates from JSON escapes)."""
+    try:
+        value.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
 
 #: Roles a link can register.
 LINK_ROLES = ("admin", "head", "teacher", "student", "parent")
@@ -49,6 +65,17 @@ class Link:
     def registers(self) -> bool:
         """Whether a newcomer can create an account with it."""
         return self.role is not None
+
+
+#: Grades whose pupils register with a parent's e-mail code (an organization setting may change it).
+YOUNG_GRADES_DEFAULT = (1, 2, 3, 4)
+
+
+def needs_parent_email(role: str | None, grades: set[int], young_grades=YOUNG_GRADES_DEFAULT) -> bool:
+    """Whether registering with a link needs a parent's e-mail code: a student link whose
+    class (or roster entry) is only in the young grades. Such links get no Synapse token of
+    their own: the page issues a one-time token once the parent's code is checked."""
+    return role == "student" and bool(grades) and grades <= set(young_grades)
 
 
 def usable(link: Link | None, now_ms: int) -> Decision:
@@ -143,11 +170,16 @@ def check_link_request(body: Mapping) -> LinkRequest:
     if role is not None and role not in LINK_ROLES:
         raise bad(N_("'role' must be one of admin, head, teacher, student, parent"))
     rooms = body.get("rooms") or []
-    if not isinstance(rooms, list) or not all(isinstance(r, str) and r.startswith("!") for r in rooms):
+    if not isinstance(rooms, list) or len(rooms) > 20 or not all(isinstance(r, str) and ROOM_ID.match(r)
+                                                                  for r in rooms):
         raise bad(N_("'rooms' must be a list of room ids"))
     for key in ("class_id", "child_user_id"):
-        if body.get(key) is not None and not isinstance(body.get(key), str):
+        value = body.get(key)
+        if value is not None and not (isinstance(value, str) and 0 < len(value) <= 255 and value.isprintable()
+                                      and _encodable(value)):
             raise bad(N_("'{key}' must be text"), key=key)
+    if body.get("child_user_id") is not None and not USER_ID.match(body["child_user_id"]):
+        raise bad(N_("'{key}' must be text"), key="child_user_id")
     uses = body.get("uses_allowed")
     if uses is not None and (not isinstance(uses, int) or isinstance(uses, bool) or not 1 <= uses <= 10000):
         raise bad(N_("'uses_allowed' must be a whole number from 1 to 10000"))

@@ -42,6 +42,17 @@ async def _body(request: web.Request) -> dict:
         raise ProvisioningError(400, "M_NOT_JSON", _("The request body is not JSON; send a JSON object"))
     if not isinstance(body, dict):
         raise ProvisioningError(400, "M_BAD_JSON", _("The request body must be a JSON object"))
+    return require_utf8(body)
+
+
+def require_utf8(body: dict) -> dict:
+    """Refuse JSON whose strings are not Unicode text (lone surrogates from ``\\ud800`` escapes)."""
+    import json
+
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProvisioningError(400, "M_BAD_JSON", _("The request body has text that is not valid Unicode"))
     return body
 
 
@@ -88,12 +99,14 @@ async def redeem_link(request: web.Request) -> web.Response:
         raise refused(e)
 
 
-def _may_print_codes(who, org: str, class_id: str | None) -> None:
+def _may_print_codes(who, org: str, class_id: str | None) -> tuple[str, ...]:
+    """Whose codes the caller may print: everyone's for the administration, students' and
+    parents' of own classes for a confirmed teacher; raises 403 otherwise."""
     if who.is_org_admin(org):
-        return
+        return ("student", "parent", "teacher")
     m = who.person.memberships.get(org) if who.person else None
     if m is not None and m.cap_role == "teacher" and class_id is not None and class_id in m.classes:
-        return
+        return ("student", "parent")
     raise ProvisioningError(403, "M_FORBIDDEN", _("Personal codes of a class are for the school's administration "
                                                   "and the class's teachers"))
 
@@ -105,8 +118,8 @@ async def personal_codes(request: web.Request) -> web.Response:
     class_id = body.get("class_id")
     if class_id is not None and not isinstance(class_id, str):
         raise ProvisioningError(400, "M_BAD_JSON", _("'class_id' must be text"))
-    _may_print_codes(who, org, class_id)
-    codes = await request.app[LINKER].personal_codes(org, class_id, who.name)
+    roles = _may_print_codes(who, org, class_id)
+    codes = await request.app[LINKER].personal_codes(org, class_id, who.name, roles)
     return web.json_response({"codes": codes})
 
 
@@ -115,11 +128,11 @@ async def class_sheet(request: web.Request) -> web.Response:
 
     who = await actor(request)
     org, class_id = request.match_info["org"], request.match_info["class_id"]
-    _may_print_codes(who, org, class_id)
+    roles = _may_print_codes(who, org, class_id)
     fmt = request.query.get("format", "html")
     if fmt not in ("html", "pdf"):
         raise ProvisioningError(400, "M_INVALID_PARAM", _("'format' must be html or pdf"))
-    codes = await request.app[LINKER].personal_codes(org, class_id, who.name)
+    codes = await request.app[LINKER].personal_codes(org, class_id, who.name, roles)
     with request.app[PROVISIONER].store.begin() as tx:
         import sqlalchemy as sa
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 import secrets
+from urllib.parse import quote
 from dataclasses import asdict
 
 import sqlalchemy as sa
 from mautrix.api import Method
 
-from policies.capabilities import ALLOW, Decision, Person, RoomInfo, default_capabilities, deny
+from policies.capabilities import Decision, Person, RoomInfo, default_capabilities, deny
 from policies.capabilities import N_ as N_
-from policies.links import Link, LinkRequest, may_create_link, may_redeem, usable
+from policies.links import YOUNG_GRADES_DEFAULT, Link, LinkRequest, may_create_link, may_redeem, \
+    needs_parent_email, usable
 from policies.model import FullName, Role
 
 from . import store as st
@@ -28,11 +30,44 @@ from .people import guardian_count, person_from_db, person_row
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 DEFAULT_MAX_GUARDIANS = 2
+PARENT_LINK_TTL_MS = 7 * 86400 * 1000
 
 
 def new_code(groups: int = 3, size: int = 4) -> str:
     """A registration code like ``K7MQ-3XHE-P9TW`` (about 59 bits; no look-alike characters)."""
     return "-".join("".join(secrets.choice(CODE_ALPHABET) for _ in range(size)) for _ in range(groups))
+
+
+def grades_of(raw: str | None) -> set[int]:
+    """Grade numbers from a JSON list of roster grades ("02", "2", "KG"... → {2})."""
+    import re
+
+    out = set()
+    for g in json.loads(raw or "[]"):
+        m = re.match(r"^\s*0*(\d{1,2})\s*$", str(g))
+        if m:
+            out.add(int(m.group(1)))
+    return out
+
+
+def young_link(tx, org_id: str, role: str | None, class_id: str | None, person_id: str | None) -> bool:
+    """Whether a link of this role / class / roster person needs a parent's e-mail code."""
+    org = tx.execute(sa.select(st.organizations.c.payload).where(st.organizations.c.id == org_id)).scalar()
+    settings = (json.loads(org).get("settings") or {}) if org else {}
+    grades: set[int] = set()
+    if class_id:
+        grades |= grades_of(tx.execute(sa.select(st.classes.c.grades).where(
+            st.classes.c.org_id == org_id, st.classes.c.class_id == class_id)).scalar())
+    if person_id:
+        grades |= grades_of(tx.execute(sa.select(st.people.c.grades).where(
+            st.people.c.org_id == org_id, st.people.c.person_id == person_id)).scalar())
+    return needs_parent_email(role, grades, settings.get("parent_email_grades") or YOUNG_GRADES_DEFAULT)
+
+
+def link_code_of_token(token: str) -> str:
+    """The link a registration token belongs to: the code itself, or ``CODE.xxxx`` — a one-time
+    token the page issued after checking a parent's e-mail code."""
+    return token.split(".", 1)[0]
 
 
 def link_from_row(row) -> Link:
@@ -97,6 +132,13 @@ class Linker:
                     check(deny("unknown_child", N_("{user} is not a student of this organization"),
                                user=req.child_user_id), 404)
                 child_person_id = child.person_id
+                if creator is not None and not self.caps.can(creator.memberships.get(org_id), "issue_links"):
+                    child_classes = {e.class_id for e in tx.execute(sa.select(st.enrollments.c.class_id).where(
+                        st.enrollments.c.org_id == org_id, st.enrollments.c.person_id == child_person_id))}
+                    mine = creator.memberships[org_id].classes if org_id in creator.memberships else frozenset()
+                    if creator.user_id != req.child_user_id and not child_classes & mine:
+                        check(deny("link_own_classes", N_("A teacher issues student and parent links for own "
+                                                          "classes only")))
                 limit = int(settings.get("max_guardians_per_child", DEFAULT_MAX_GUARDIANS))
                 pending = tx.execute(sa.select(sa.func.count()).select_from(st.links).where(
                     st.links.c.org_id == org_id, st.links.c.child_person_id == child_person_id,
@@ -111,7 +153,13 @@ class Linker:
         code = new_code()
         expires_at = now + req.expires_in_s * 1000 if req.expires_in_s else None
         uses_allowed = req.uses_allowed if req.uses_allowed is not None else (1 if req.role == "parent" else None)
-        if req.role is not None:
+        if req.role == "parent" and req.child_user_id:
+            # a parent's link for one child: one account, a week; the guardian limit counts it
+            uses_allowed = 1
+            expires_at = min(expires_at or now + PARENT_LINK_TTL_MS, now + PARENT_LINK_TTL_MS)
+        with self.p.store.begin() as tx:
+            young = young_link(tx, org_id, req.role, req.class_id, None)
+        if req.role is not None and not young:
             await self.p.bot.request(Method.POST, "/_synapse/admin/v1/registration_tokens/new", {
                 "token": code, "uses_allowed": uses_allowed, "expiry_time": expires_at})
         with self.p.store.begin() as tx:
@@ -130,13 +178,13 @@ class Linker:
         if state is None:
             # the bot is not in the room: a people's chat invites the bot at creation
             try:
-                await self.p.bot.request(Method.POST, f"/_matrix/client/v3/join/{room_id}", {})
+                await self.p.bot.request(Method.POST, f"/_matrix/client/v3/join/{quote(room_id, safe='')}", {})
             except Exception:  # noqa: BLE001
                 check(deny("room_not_linkable", N_("Parta cannot invite into this room; create the chat from "
                                                    "a school account or ask the administrator")))
             state = await self.p.bot.room_state_or_none(room_id)
         info = RoomInfo.from_state((state or {}).get(("org.parta.room", "")))
-        if info is None or (info.org != org_id and info.kind != "network"):
+        if info is None or (info.org != org_id and not (info.kind == "network" and org_id in info.orgs)):
             check(deny("room_other_org", N_("This room does not belong to the organization")))
         if creator is not None and info.kind in ("chat", "dm") and info.creator != creator.user_id:
             pl = (state or {}).get(("m.room.power_levels", ""), {})
@@ -144,6 +192,14 @@ class Linker:
                 check(deny("may_not_invite", N_("Only teachers and the school's administration can invite "
                                                 "people into chats")))
         return room_id
+
+    async def one_time_token(self, code: str) -> str:
+        """A single-use Synapse registration token for a link that has none (young pupils), valid
+        ten minutes: ``CODE.XXXXXXXX``. Issued by the page once the parent's e-mail code is right."""
+        token = f"{code}.{secrets.token_hex(4).upper()}"
+        await self.p.bot.request(Method.POST, "/_synapse/admin/v1/registration_tokens/new", {
+            "token": token, "uses_allowed": 1, "expiry_time": st.now_ms() + 10 * 60 * 1000})
+        return token
 
     async def revoke(self, code: str, actor_person: Person | None, actor: str) -> dict:
         """Revoke a link (its creator, or the organization's administrator or head)."""
@@ -161,7 +217,7 @@ class Linker:
             st.audit(tx, actor, "link.revoke", code=code)
         if row.role is not None and changed:
             try:
-                await self.p.bot.request(Method.DELETE, f"/_synapse/admin/v1/registration_tokens/{code}")
+                await self.p.bot.request(Method.DELETE, f"/_synapse/admin/v1/registration_tokens/{quote(code, safe='')}")
             except Exception:  # noqa: BLE001 - already gone
                 pass
         return {"code": code, "revoked": True, "changes": int(changed)}
@@ -180,8 +236,10 @@ class Linker:
         return link_from_row(row) if row else None
 
     # -- personal codes of a roster ------------------------------------------------------
-    async def personal_codes(self, org_id: str, class_id: str | None, actor: str) -> list[dict]:
-        """One single-use code per expected person (no account yet) of the roster, created once.
+    async def personal_codes(self, org_id: str, class_id: str | None, actor: str,
+                             roles: tuple[str, ...] = ("student", "parent", "teacher")) -> list[dict]:
+        """One single-use code per expected person (no account yet) of the roster, created once;
+        ``roles`` limits whose codes are given (a teacher gets students' and parents').
 
         Returns ``[{"person_id", "name", "role", "class_id", "code", "url", "note"}]``.
         """
@@ -190,7 +248,7 @@ class Linker:
             self.p._org_row(tx, org_id)
             people = tx.execute(sa.select(st.people).where(
                 st.people.c.org_id == org_id, st.people.c.user_id.is_(None), st.people.c.status == "active",
-                st.people.c.role.in_(["student", "parent", "teacher"])).order_by(
+                st.people.c.role.in_(list(roles))).order_by(
                 st.people.c.family_name, st.people.c.given_name)).all()
             enrolled = {}
             for e in tx.execute(sa.select(st.enrollments).where(st.enrollments.c.org_id == org_id)):
@@ -211,8 +269,11 @@ class Linker:
             row = existing.get(person.person_id)
             if row is None:
                 code = new_code()
-                await self.p.bot.request(Method.POST, "/_synapse/admin/v1/registration_tokens/new",
-                                         {"token": code, "uses_allowed": 1, "expiry_time": None})
+                with self.p.store.begin() as tx:
+                    young = young_link(tx, org_id, person.role, classes[0] if classes else None, person.person_id)
+                if not young:  # young pupils register on the page, after a parent's e-mail code
+                    await self.p.bot.request(Method.POST, "/_synapse/admin/v1/registration_tokens/new",
+                                             {"token": code, "uses_allowed": 1, "expiry_time": None})
                 with self.p.store.begin() as tx:
                     tx.execute(st.links.insert().values(
                         code=code, org_id=org_id, role=person.role, class_id=classes[0] if classes else None,
@@ -245,7 +306,8 @@ class Linker:
         records = r.get("registrations") or []
         if not records:
             return {"user_id": user_id, "placed": False, "org": None, "changes": 0}
-        code = records[0]["token"]
+        token = records[0]["token"]
+        code = link_code_of_token(token)
         changes = Changes()
         with self.p.store.begin() as tx:
             done = tx.execute(sa.select(st.registrations).where(st.registrations.c.user_id == user_id)).one_or_none()
@@ -257,7 +319,8 @@ class Linker:
             link = link_from_row(row)
             localpart = user_id.split(":", 1)[0].lstrip("@")
             page = tx.execute(sa.select(st.page_registrations).where(
-                st.page_registrations.c.localpart == localpart)).one_or_none()
+                st.page_registrations.c.localpart == localpart,
+                st.page_registrations.c.code == code)).one_or_none()
             person_id = self._bind_person(tx, link, user_id, page, changes)
             tx.execute(st.registrations.insert().values(user_id=user_id, code=code, org_id=link.org,
                                                         person_id=person_id, processed_at=st.now_ms()))
@@ -294,7 +357,8 @@ class Linker:
         return person_id
 
     def _attach(self, tx, link: Link, person_id: str) -> None:
-        """Enroll in the link's class and link a parent to the link's child."""
+        """Enroll in the link's class and link a parent to the link's child (within the limit of
+        guardians per child; beyond it the account gets no link to the child)."""
         if link.class_id is not None and link.role in ("student", "teacher"):
             exists = tx.execute(sa.select(st.enrollments).where(
                 st.enrollments.c.org_id == link.org, st.enrollments.c.class_id == link.class_id,
@@ -306,7 +370,9 @@ class Linker:
             exists = tx.execute(sa.select(st.guardianships).where(
                 st.guardianships.c.org_id == link.org, st.guardianships.c.student_id == link.child_person_id,
                 st.guardianships.c.guardian_id == person_id)).one_or_none()
-            if exists is None:
+            org = tx.execute(sa.select(st.organizations.c.payload).where(st.organizations.c.id == link.org)).scalar()
+            limit = int((json.loads(org).get("settings") or {}).get("max_guardians_per_child", DEFAULT_MAX_GUARDIANS))
+            if exists is None and guardian_count(tx, link.org, link.child_person_id) < limit:
                 tx.execute(st.guardianships.insert().values(org_id=link.org, student_id=link.child_person_id,
                                                             guardian_id=person_id, relation="parent"))
 
@@ -328,6 +394,8 @@ class Linker:
                 return {"code": code, "user_id": user_id, "changes": 0}
             check(may_redeem(link, redeemer, now) if link else usable(None, now), 404 if link is None else 403)
         changes = Changes()
+        if link.role is None:
+            await self._join_link_rooms(link, user_id, dry_run=True)  # refuse before anything is counted
         if link.role is not None:
             with self.p.store.begin() as tx:
                 existing = person_row(tx, link.org, user_id)
@@ -357,7 +425,7 @@ class Linker:
         # the link is used up: Synapse must not take it for a registration any more
         if link.uses_allowed is not None and link.uses + 1 >= link.uses_allowed and link.role is not None:
             try:
-                await self.p.bot.request(Method.DELETE, f"/_synapse/admin/v1/registration_tokens/{code}")
+                await self.p.bot.request(Method.DELETE, f"/_synapse/admin/v1/registration_tokens/{quote(code, safe='')}")
             except Exception:  # noqa: BLE001
                 pass
         rchanges, _ids = await self.p._reconciler().reconcile(link.org)
@@ -400,8 +468,9 @@ class Linker:
             st.registrations.c.code == link.code, st.registrations.c.user_id == user_id)).first()
         return redeemed is not None or registered is not None
 
-    async def _join_link_rooms(self, link: Link, user_id: str) -> Changes:
-        """Invite and join ``user_id`` into a chat link's rooms, where the rules allow it."""
+    async def _join_link_rooms(self, link: Link, user_id: str, dry_run: bool = False) -> Changes:
+        """Invite and join ``user_id`` into a chat link's rooms; raises Refused where the rules
+        do not allow it (``dry_run``: only check)."""
         changes = Changes()
         with self.p.store.begin() as tx:
             newcomer = person_from_db(tx, user_id)
@@ -420,6 +489,8 @@ class Linker:
             settings = {}
             decision = self._may_enter(info, creator, newcomer, people, settings)
             check(decision)
+            if dry_run:
+                continue
             await self.p.bot.force_join(user_id, room_id)
             changes.add(f"{room_id}: join {user_id} by link")
         return changes
@@ -429,7 +500,7 @@ class Linker:
         if info is None:
             return deny("room_other_org", N_("This room does not belong to the organization"))
         if info.kind not in ("dm", "chat"):
-            return self.caps.may_join(newcomer, info, is_invited=True) if info.kind != "network" else ALLOW
+            return self.caps.may_join(newcomer, info, is_invited=True)
         inviter = creator or (members[0] if members else newcomer)
         return self.caps.may_invite(inviter, newcomer, info, [m for m in members if m.user_id != inviter.user_id],
                                     settings)

@@ -14,13 +14,12 @@ for that account (a parent adding a second child; a member joining a chat).
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+import aiohttp.http_exceptions
 import email_validator
 import jinja2
 import sqlalchemy as sa
@@ -35,12 +34,11 @@ from policies.model import FullName
 from . import store as st
 from .accounts import login_base
 from .appkeys import LINKER, PROVISIONER, SETTINGS
-from .linking import Refused
+from .linking import Refused, link_from_row, young_link
 from .mailer import MailError, send_mail
 from .people import person_from_db
 
 TEMPLATES = Path(__file__).parent / "templates"
-YOUNG_GRADES_DEFAULT = (1, 2, 3, 4)
 EMAIL_CODE_TTL_MS = 15 * 60 * 1000
 EMAIL_CODE_ATTEMPTS = 5
 
@@ -68,15 +66,6 @@ def _set_page_language(request: web.Request, form=None) -> None:
         set_language(lang)
 
 
-def _grades(raw: str | None) -> set[int]:
-    out = set()
-    for g in json.loads(raw or "[]"):
-        m = re.match(r"^\s*0*(\d{1,2})\s*$", str(g))
-        if m:
-            out.add(int(m.group(1)))
-    return out
-
-
 class LinkView:
     """What the page needs to know about a link: the organization, the class, the person."""
 
@@ -97,31 +86,25 @@ class LinkView:
 
 
 def load_view(request: web.Request, code: str) -> LinkView | None:
+    """The link of ``code`` with its organization, class, roster person and whether a parent's
+    e-mail code is needed (``linking.young_link``); None for an unknown code."""
     p = request.app[PROVISIONER]
     with p.store.begin() as tx:
         row = tx.execute(sa.select(st.links).where(st.links.c.code == code)).one_or_none()
         if row is None:
             return None
-        from .linking import link_from_row
         link = link_from_row(row)
         org = tx.execute(sa.select(st.organizations).where(st.organizations.c.id == link.org)).one()
-        settings = json.loads(org.payload).get("settings") or {}
-        young_grades = set(settings.get("parent_email_grades") or YOUNG_GRADES_DEFAULT)
-        cls = None
-        grades: set[int] = set()
-        if link.class_id:
-            c = tx.execute(sa.select(st.classes).where(st.classes.c.org_id == link.org,
-                                                       st.classes.c.class_id == link.class_id)).one_or_none()
-            if c is not None:
-                cls, grades = c.title, _grades(c.grades)
+        cls = tx.execute(sa.select(st.classes.c.title).where(
+            st.classes.c.org_id == link.org, st.classes.c.class_id == link.class_id)).scalar() \
+            if link.class_id else None
         person = None
         if link.person_id:
             r = tx.execute(sa.select(st.people).where(st.people.c.org_id == link.org,
                                                       st.people.c.person_id == link.person_id)).one_or_none()
             if r is not None:
                 person = FullName(r.family_name, r.given_name, r.middle_name)
-                grades |= _grades(r.grades)
-    young = link.role == "student" and bool(grades) and grades <= young_grades
+        young = young_link(tx, link.org, link.role, link.class_id, link.person_id)
     return LinkView(link, org.name, cls, person, young)
 
 
@@ -154,7 +137,13 @@ def _form(view: LinkView, code: str, values: dict, errors: list[str], sent: str 
 
 
 async def register_post(request: web.Request) -> web.Response:
-    form = dict(await request.post())
+    try:
+        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        for value in form.values():
+            value.encode("utf-8")
+    except (UnicodeError, ValueError, aiohttp.http_exceptions.HttpProcessingError):
+        return render("code.html", 400, title=_("Registration"), code="",
+                      error=_("The form could not be read; please fill it in again"))
     _set_page_language(request, form)
     code = str(form.get("code", "")).strip().upper()
     view = load_view(request, code)
@@ -224,7 +213,10 @@ def _password_problems(password: str, password2: str, hints: list[str]) -> list[
         return [_("The two passwords differ; type the same password twice")]
     if len(password) < 8:
         return [_("The password is too short: use at least 8 characters")]
-    if zxcvbn(password, user_inputs=[h for h in hints if h])["score"] < 2:
+    if len(password) > 256:
+        return [_("The password is too long: use at most 256 characters")]
+    # zxcvbn measures at most 72 characters; a longer passphrase is judged by its start
+    if zxcvbn(password[:72], user_inputs=[h[:72] for h in hints if h])["score"] < 2:
         return [_("The password is too easy to guess; add a word or two, or digits in unusual places")]
     return []
 
@@ -249,8 +241,11 @@ async def _register(request: web.Request, view: LinkView, code: str, values: dic
         except names.NameRefused as e:
             errors.append(e.message(current_language()))
     localpart = values["username"].lower()
+    with request.app[PROVISIONER].store.begin() as tx:
+        taken = [u.split(":", 1)[0].lstrip("@") for (u,) in tx.execute(
+            sa.select(st.people.c.user_id).where(st.people.c.user_id.is_not(None)))]
     try:
-        names.check_login_name(localpart, [])
+        names.check_login_name(localpart, taken)
     except names.NameRefused as e:
         errors.append(e.message(current_language()))
     errors += _password_problems(str(form.get("password", "")), str(form.get("password2", "")),
@@ -263,8 +258,9 @@ async def _register(request: web.Request, view: LinkView, code: str, values: dic
         tx.execute(st.page_registrations.insert().values(
             localpart=localpart, code=code, family_name=name.family_name, given_name=name.given_name,
             middle_name=name.middle_name, guardian_email=guardian_email, created_at=st.now_ms()))
+    token = await request.app[LINKER].one_time_token(code) if view.young else code
     try:
-        user_id = await matrix_register(request.app[SETTINGS].homeserver_url, code, localpart,
+        user_id = await matrix_register(request.app[SETTINGS].homeserver_url, token, localpart,
                                         str(form.get("password", "")))
     except RegistrationRefused as e:
         return _form(view, code, values, [e.message], None, 400)

@@ -32,13 +32,15 @@ from pathlib import Path
 from aiohttp import web
 
 from policies.application import ApplicationError, parse_application
-from policies.i18n import _, set_language
+from policies import names
+from policies.i18n import _, current_language, set_language
 from policies.model import FullName
 from policies.templates import default_templates
 
 from .application_file import load_schema
 from .matrix import BotClient, MatrixRequestError
 from .api_links import add_routes as add_link_routes
+from .api_links import require_utf8
 from .linking import Linker
 from .pages import add_routes as add_pages
 from .provisioner import PeopleOps, ProvisioningError, Provisioner
@@ -95,7 +97,7 @@ async def _json_body(request: web.Request) -> dict:
         raise ProvisioningError(400, "M_NOT_JSON", _("The request body is not JSON; send a JSON object"))
     if not isinstance(body, dict):
         raise ProvisioningError(400, "M_BAD_JSON", _("The request body must be a JSON object"))
-    return body
+    return require_utf8(body)
 
 
 async def health(_request: web.Request) -> web.Response:
@@ -193,7 +195,14 @@ async def post_account(request: web.Request) -> web.Response:
     family, given = body.get("family_name"), body.get("given_name")
     if not (isinstance(family, str) and family.strip() and isinstance(given, str) and given.strip()):
         raise ProvisioningError(400, "M_BAD_JSON", _("Give 'family_name' and 'given_name' as non-empty text"))
-    name = FullName(family.strip(), given.strip(), str(body.get("middle_name") or "").strip())
+    middle = body.get("middle_name") or ""
+    if not isinstance(middle, str):
+        raise ProvisioningError(400, "M_BAD_JSON", _("Give 'family_name' and 'given_name' as non-empty text"))
+    try:
+        parts = [names.clean_name_part(x) if x.strip() else "" for x in (family, given, middle)]
+    except names.NameRefused as e:
+        raise ProvisioningError(400, "M_BAD_JSON", e.message(current_language()))
+    name = FullName(*parts)
     return web.json_response(await request.app[PROVISIONER].create_unaffiliated_account(name, actor))
 
 

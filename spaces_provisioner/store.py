@@ -1,7 +1,7 @@
 """The provisioning service's own database: applications, organizations, rosters, rooms, audit log.
 
 SQLite by default (a file in the installation directory), PostgreSQL through
-psycopg2 (tables in the schema ``parta`` of the given database). SQLAlchemy Core
+psycopg2 (tables in the schema ``parta_provisioning`` of the given database). SQLAlchemy Core
 gives one set of statements for both. Every write of one operation runs in one
 transaction (``with store.begin() as tx``), so a refused input leaves nothing behind.
 
@@ -22,7 +22,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-PG_SCHEMA = "parta"
+PG_SCHEMA = "parta_provisioning"  # not "parta": a role of that name would put it first in Synapse's search_path
 
 metadata = sa.MetaData()
 
@@ -174,7 +174,7 @@ def now_ms() -> int:
 def make_engine(url: str) -> Engine:
     """An engine for ``sqlite:///PATH`` or a PostgreSQL DSN (URI or ``key=value``).
 
-    For PostgreSQL the tables live in schema ``parta`` (created when missing).
+    For PostgreSQL the tables live in schema ``parta_provisioning`` (created when missing).
     """
     if url.startswith("sqlite:"):
         engine = sa.create_engine(url)

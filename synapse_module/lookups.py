@@ -128,6 +128,12 @@ class Lookups:
         state = await self.api.get_room_state(registry, [(ORG_EVENT, None)])
         return [key for (_t, key) in state]
 
+    async def call_running(self, room_id: str, event_type: str, exclude: str) -> bool:
+        """Whether someone else has an active call membership in the room (a wildcard read:
+        call joins are rare next to messages)."""
+        state = await self.api.get_room_state(room_id, [(event_type, None)])
+        return any(key != exclude and ev.content for (_t, key), ev in state.items())
+
     async def member_ids(self, room_id: str) -> list[str]:
         """Users joined or invited to a room (a wildcard read: used for invites, which are rare)."""
         state = await self.api.get_room_state(room_id, [("m.room.member", None)])

@@ -157,6 +157,8 @@ class PartaModule:
         creation = dict(request_content.get("creation_content") or {})
         if creation.get("type") == "m.space":
             self._check(deny("no_spaces", N_("Spaces are made by Parta from the school's structure")))
+        for text in (request_content.get("name"), request_content.get("topic")):
+            self._check(self.caps.check_room_text(text))
         alias = request_content.get("room_alias_name")
         if isinstance(alias, str):
             self._check(self.caps.may_create_alias(person, alias, await self.look.org_ids()))
@@ -234,6 +236,10 @@ class PartaModule:
         room = await self.look.room(room_id)
         settings = await self.look.settings(person)
         self._check(self.caps.may_send_state(person, room, event_type, content, settings))
+        if event_type in self.caps.call_member_state:
+            running = await self.look.call_running(room_id, event_type, exclude=state_key)
+            org_settings = settings.get(room.org) if room is not None and room.org else None
+            self._check(self.caps.may_send_call_member(person, room, state_key, content, running, org_settings))
         return NOT_SPAM
 
     async def check_event_for_spam(self, event: Any):
@@ -245,7 +251,7 @@ class PartaModule:
             return NOT_SPAM
         if event.type == "m.room.redaction":
             await self._check_redaction(event)
-        if event.type in self.caps.announcement_open_events:
+        if self.caps.is_open_event(event.type, event.content):
             return NOT_SPAM
         room = await self.look.room(event.room_id)
         if room is None or room.kind in PEOPLE_ROOMS or self.caps.templates.kinds.get(room.kind) is None \
@@ -253,7 +259,7 @@ class PartaModule:
             return NOT_SPAM
         person = await self.look.person(event.sender)
         settings = (await self.look.org(room.org or "")).get("settings")
-        self._check(self.caps.may_post(person, room, event.type, settings))
+        self._check(self.caps.may_post(person, room, event.type, settings, event.content))
         return NOT_SPAM
 
     async def _check_redaction(self, event: Any) -> None:

@@ -664,3 +664,38 @@ async def test_cross_school_network_room(w, hs):
     refused(await join(w.student_b, room), None)
     ok(await invite(w.teacher, room, w.teacher_b.user_id))
     ok(await join(w.teacher_b, room))
+
+
+async def test_student_starts_or_fakes_a_call_membership(w):
+    key_teacher = f"_{w.teacher.user_id}_DEVX"
+    member = {"application": "m.call", "call_id": "", "scope": "m.room", "device_id": "DEV",
+              "foci_preferred": [{"type": "livekit", "livekit_service_url": "https://evil.example/lk"}]}
+    refused(await put_state(w.student, w.rooms["class_chat"], "org.matrix.msc3401.call.member", key_teacher, member),
+            "call_member_not_own")
+    refused(await put_state(w.student, w.rooms["class_chat"], "org.matrix.msc3401.call.member",
+                            f"_{w.student.user_id}_DEV1", member), "may_not_start_call")
+    refused(await put_state(w.student, w.rooms["announcements"], "org.matrix.msc3401.call.member",
+                            f"_{w.student.user_id}_DEV1", member), None)
+    ok(await put_state(w.teacher, w.rooms["class_chat"], "org.matrix.msc3401.call.member",
+                       f"_{w.teacher.user_id}_DEVT", member))
+    ok(await put_state(w.student, w.rooms["class_chat"], "org.matrix.msc3401.call.member",
+                       f"_{w.student.user_id}_DEV1", member))  # the lesson is running: the student joins
+    ok(await put_state(w.teacher, w.rooms["class_chat"], "org.matrix.msc3401.call.member",
+                       f"_{w.teacher.user_id}_DEVT", {}))
+
+
+async def test_room_named_with_the_teachers_badge(w):
+    refused(await dm(w.student, w.parent, name="Fein Kristen ✓"), "badge_imitation")
+    room = ok(await dm(w.student, w.parent, name="Мама"))["room_id"]
+    refused(await put_state(w.student, room, "m.room.name", "", {"name": "Учитель Фейн ✔"}), "badge_imitation")
+    refused(await put_state(w.student, room, "m.room.topic", "", {"topic": "классный руководитель ✓"}),
+            "badge_imitation")
+    ok(await put_state(w.student, room, "m.room.name", "", {"name": "Мама и я"}))
+
+
+async def test_text_disguised_as_a_reaction_in_announcements(w):
+    refused(await send(w.student, w.rooms["announcements"], "m.reaction",
+                       {"msgtype": "m.text", "body": "реклама"}), "announcements_read_only")
+    event = ok(await send(w.head, w.rooms["announcements"], content={"msgtype": "m.text", "body": "Собрание"}))
+    ok(await send(w.student, w.rooms["announcements"], "m.reaction",
+                  {"m.relates_to": {"rel_type": "m.annotation", "event_id": event["event_id"], "key": "✅"}}))

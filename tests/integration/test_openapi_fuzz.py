@@ -13,11 +13,9 @@ this module with the demo roster, its people and class, registration links, a va
 application. Operations that build rooms or accounts on the homeserver get a few examples
 each. Deterministic (derandomized Hypothesis, fixed seed), so a failure repeats.
 
-Bugs found here have their own precise tests below: the fixed ones (JSON nested too deep,
-a user id with a trailing newline) pass; the open ones (a registration form aiohttp cannot
-read, lone surrogate escapes in JSON strings) are xfails naming the bug (not strict: a fix
-may land in pieces; an XPASS says which marker to remove). The registration form's fuzz
-run is an xfail for the same form bug.
+Bugs found here have their own precise tests below, all fixed now: JSON nested too deep, a
+user id with a trailing newline, a registration form aiohttp cannot read, lone surrogate
+escapes in JSON strings.
 """
 
 from __future__ import annotations
@@ -170,12 +168,8 @@ def test_fuzz_with_administrator_token(case, installation, known):
     _call(case, installation, {"Authorization": f"Bearer {known['admin_token'][0]}"})
 
 
-BUG_FORM = ("known bug: POST /register answers 500 when aiohttp cannot read the form (request.post() raises "
-            "InvalidHeader for a multipart part header with a control character, UnicodeDecodeError for form bytes "
-            "that are not UTF-8); pages.register_post should answer 400")
 
 
-@pytest.mark.xfail(reason=BUG_FORM, strict=False)
 @registration_form.parametrize()
 @settings(deadline=None)
 def test_fuzz_registration_form(case, installation, known):
@@ -183,7 +177,6 @@ def test_fuzz_registration_form(case, installation, known):
     _call(case, installation, {})
 
 
-@pytest.mark.xfail(reason=BUG_FORM, strict=False)
 @pytest.mark.parametrize("content_type, body", [
     ("application/x-www-form-urlencoded", b"code=\xff&action=register"),
     ("multipart/form-data; boundary=B",
@@ -213,12 +206,8 @@ def test_user_id_with_a_trailing_newline_is_refused(installation, services):
     assert r.status_code == 400, (r.status_code, r.text[:200])
 
 
-BUG_SURROGATES = ("known bug: a JSON string with a lone surrogate escape (\\ud800) passes the handlers' checks and "
-                  "fails later: 500 (SQLite or URL quoting cannot encode it) or 502 (the homeserver answers 500); "
-                  "_json_body / api_links._body should refuse such bodies with 400")
 
 
-@pytest.mark.xfail(reason=BUG_SURROGATES, strict=False)
 @pytest.mark.parametrize("path, body", [
     ("/api/v1/organizations/{org}/links", '{"rooms": ["!\\ud800"]}'),
     ("/api/v1/organizations/{org}/links", '{"role": "student", "class_id": "\\ud800"}'),

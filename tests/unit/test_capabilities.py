@@ -603,8 +603,13 @@ def test_encryption_in_school_rooms_is_a_room_setting(caps):
 
 # ----------------------------------------------------------------------------- may_post
 MESSAGE = "m.room.message"
-OPEN_EVENTS = ["m.reaction", "m.room.redaction", "m.poll.response", "org.matrix.msc3381.poll.response",
-               "m.call.member", "org.matrix.msc3401.call.member"]
+# open events, each with the content that makes it one (a reaction must relate to an event)
+OPEN_EVENTS = {
+    "m.reaction": {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$e", "key": "👍"}},
+    "m.room.redaction": {},
+    "m.poll.response": {"m.relates_to": {"rel_type": "m.reference", "event_id": "$poll"}},
+    "org.matrix.msc3381.poll.response": {"m.relates_to": {"rel_type": "m.reference", "event_id": "$poll"}},
+}
 POSTING = parse_table("""
      announcements announcements_setting class_announcements class_announcements_6b
 adm       Y               Y                      Y                  Y
@@ -636,8 +641,12 @@ def test_may_post_in_announcement_rooms(caps, name, column):
         assert bool(d) is (POSTING[(name, column)] == "Y"), (event_type, d)
         if not d:
             assert d.reason == "announcements_read_only"
-    for event_type in OPEN_EVENTS:
-        assert caps.may_post(PEOPLE[name], r, event_type, settings), event_type
+    for event_type, content in OPEN_EVENTS.items():
+        assert caps.may_post(PEOPLE[name], r, event_type, settings, content), event_type
+    if POSTING[(name, column)] != "Y":
+        # a "reaction" that reacts to nothing is a message in disguise; call membership is not open
+        assert not caps.may_post(PEOPLE[name], r, "m.reaction", settings, {"body": "text", "msgtype": "m.text"})
+        assert not caps.may_post(PEOPLE[name], r, "org.matrix.msc3401.call.member", settings, {"x": 1})
 
 
 def test_class_announcements_ignore_the_school_posting_setting(caps):
