@@ -33,8 +33,10 @@ def refused(e: Refused) -> ProvisioningError:
     return err
 
 
-async def _body(request: web.Request) -> dict:
-    if not request.can_read_body:
+async def read_json(request: web.Request, *, required: bool = False) -> dict:
+    """The request's JSON object (``{}`` for no body unless ``required``); 400 for anything else:
+    not JSON, nested too deep, not an object, text that is not valid Unicode."""
+    if not request.can_read_body and not required:
         return {}
     try:
         body = await request.json()
@@ -60,7 +62,7 @@ async def create_link(request: web.Request) -> web.Response:
     who = await actor(request)
     org = request.match_info["org"]
     try:
-        req = check_link_request(await _body(request))
+        req = check_link_request(await read_json(request))
     except LinkRequestError as e:
         raise ProvisioningError(400, "M_BAD_JSON", e.decision.message(current_language()))
     try:
@@ -114,7 +116,7 @@ def _may_print_codes(who, org: str, class_id: str | None) -> tuple[str, ...]:
 async def personal_codes(request: web.Request) -> web.Response:
     who = await actor(request)
     org = request.match_info["org"]
-    body = await _body(request)
+    body = await read_json(request)
     class_id = body.get("class_id")
     if class_id is not None and not isinstance(class_id, str):
         raise ProvisioningError(400, "M_BAD_JSON", _("'class_id' must be text"))
@@ -164,7 +166,7 @@ async def update_person(request: web.Request) -> web.Response:
     who = await actor(request)
     org = request.match_info["org"]
     require_org_admin(who, org)
-    body = await _body(request)
+    body = await read_json(request)
     confirmed, role, classes = body.get("confirmed"), body.get("role"), body.get("classes")
     if confirmed is not None and not isinstance(confirmed, bool):
         raise ProvisioningError(400, "M_BAD_JSON", _("'confirmed' must be true or false"))
@@ -187,7 +189,7 @@ async def remove_person(request: web.Request) -> web.Response:
 
 
 async def nudge(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await read_json(request)
     user_id = body.get("user_id")
     if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
         raise ProvisioningError(400, "M_BAD_JSON", _("'user_id' must be a Matrix user id"))

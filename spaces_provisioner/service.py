@@ -40,7 +40,7 @@ from policies.templates import default_templates
 from .application_file import load_schema
 from .matrix import BotClient, MatrixRequestError
 from .api_links import add_routes as add_link_routes
-from .api_links import require_utf8
+from .api_links import read_json
 from .linking import Linker
 from .pages import add_routes as add_pages
 from .provisioner import PeopleOps, ProvisioningError, Provisioner
@@ -91,13 +91,7 @@ def _require_operator(request: web.Request) -> str:
 
 
 async def _json_body(request: web.Request) -> dict:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
-        raise ProvisioningError(400, "M_NOT_JSON", _("The request body is not JSON; send a JSON object"))
-    if not isinstance(body, dict):
-        raise ProvisioningError(400, "M_BAD_JSON", _("The request body must be a JSON object"))
-    return require_utf8(body)
+    return await read_json(request, required=True)
 
 
 async def health(_request: web.Request) -> web.Response:
