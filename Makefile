@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.parta-installed
+TESTSTAMP := $(VENV)/.parta-test-installed
 
 .PHONY: demo test install clean
 
@@ -13,15 +14,19 @@ $(BIN)/python:
 
 $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TESTSTAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(STAMP)
+install: $(TESTSTAMP)
 
 demo: $(STAMP)
 	$(BIN)/parta demo $(ARGS)
 
-test: $(STAMP)
+test: $(TESTSTAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	PARTA_TEST_DB=postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 

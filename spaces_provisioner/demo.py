@@ -102,6 +102,21 @@ async def provision_demo(settings: Settings, sds_sample: Path) -> dict:
             "server_name": settings.server_name, "organizations": organizations, "accounts": accounts}
 
 
+def relax_demo_login_limits(config_path: Path) -> None:
+    """Demo only: someone trying all nine accounts from one browser would hit Synapse's default
+    login rate limit (5 logins, then one every ~6 minutes); allow 60 in a burst."""
+    from ruamel.yaml import YAML
+
+    y = YAML()
+    data = y.load(config_path.read_text(encoding="utf-8"))
+    limit = {"per_second": 1, "burst_count": 60}
+    data["rc_login"] = {"address": limit, "account": limit, "failed_attempts": limit}
+    data.yaml_set_comment_before_after_key("rc_login", before="parta demo: relaxed so that every demo account "
+                                                             "can be tried from one machine")
+    with config_path.open("w", encoding="utf-8") as f:
+        y.dump(data, f)
+
+
 def print_table(summary: dict) -> None:
     """The demo summary as a readable table (rich)."""
     from rich.console import Console
@@ -119,9 +134,9 @@ def print_table(summary: dict) -> None:
     for a in summary["accounts"]:
         acc.add_row(a["role"], a["organization"] or "—", a["user_id"], a["password"])
     console.print(acc)
-    console.print(_("Sign in with Element (or any Matrix client): choose 'Other homeserver', enter {url}, "
-                    "then a user and its password from the table. Press Ctrl-C to stop.").format(
-        url=summary["homeserver"]))
+    console.print(_("Sign in with Element (or any Matrix client): on the sign-in screen choose “Edit” next to "
+                    "the homeserver, enter {url}, then a user and its password from the table. Press Ctrl-C to "
+                    "stop.").format(url=summary["homeserver"]))
 
 
 def run_demo(port: int, data_dir: Path, as_json: bool) -> int:
@@ -136,6 +151,7 @@ def run_demo(port: int, data_dir: Path, as_json: bool) -> int:
         if not as_json:
             print(_("Creating the demo homeserver in {dir}...").format(dir=data_dir), flush=True)
         init_installation(data_dir, SERVER_NAME, port=port)
+        relax_demo_login_limits(data_dir / "homeserver.yaml")
     settings = Settings.load(data_dir)
     if not settings.homeserver_url.endswith(f":{port}") and not as_json:
         print(_("{dir} was created for another port; it keeps {url}").format(dir=data_dir, url=settings.homeserver_url))

@@ -5,7 +5,7 @@ Shape (YAML mapping)::
     server_name: school.example         # the homeserver's server_name
     homeserver_url: http://127.0.0.1:8008
     homeserver_config: homeserver.yaml  # relative to DIR
-    database: sqlite:///DIR/parta.db     # or postgresql://... (tables in schema "parta")
+    database: sqlite:///DIR/parta.db     # or postgresql://... (tables in schema "parta_provisioning")
     provisioning: {host: 127.0.0.1, port: 8009, operator_token: "..."}
     bot: {user_id: "@parta:school.example", access_token: "..."}
     language: ru                         # default language of room names and messages
