@@ -320,48 +320,40 @@ def _upsert_person(tx, org_id: str, person_id: str, name: FullName, role: Role, 
     return False
 
 
+def _upsert(tx, table: sa.Table, keys: dict, values: dict) -> str | None:
+    """Insert the row ``keys`` + ``values``, or update its ``values``; returns "added",
+    "updated", or None when the row was already so (nothing written)."""
+    where = [table.c[k] == v for k, v in keys.items()]
+    row = tx.execute(sa.select(table).where(*where)).one_or_none()
+    if row is None:
+        tx.execute(table.insert().values(**keys, **values))
+        return "added"
+    if any(getattr(row, k) != v for k, v in values.items()):
+        tx.execute(table.update().where(*where).values(**values))
+        return "updated"
+    return None
+
+
 def _sync_roster(tx, org_id: str, roster: Roster, changes: Changes) -> None:
     """Write the roster's classes, people, enrollments and guardianships (only what differs)."""
     for c in roster.classes.values():
-        row = tx.execute(sa.select(st.classes).where(st.classes.c.org_id == org_id,
-                                                     st.classes.c.class_id == c.source_id)).one_or_none()
-        values = dict(title=c.title, grades=_json(list(c.grades)))
-        if row is None:
-            tx.execute(st.classes.insert().values(org_id=org_id, class_id=c.source_id, **values))
-            changes.add(f"class {c.title} ({c.source_id}): added")
-        elif (row.title, row.grades) != (values["title"], values["grades"]):
-            tx.execute(st.classes.update().where(st.classes.c.org_id == org_id,
-                                                 st.classes.c.class_id == c.source_id).values(**values))
-            changes.add(f"class {c.title} ({c.source_id}): updated")
+        done = _upsert(tx, st.classes, {"org_id": org_id, "class_id": c.source_id},
+                       {"title": c.title, "grades": _json(list(c.grades))})
+        if done:
+            changes.add(f"class {c.title} ({c.source_id}): {done}")
     for p in roster.people.values():
         if _upsert_person(tx, org_id, p.source_id, p.name, p.role, p.grades):
             changes.add(f"person {p.source_id} ({p.role.value}): recorded")
     for e in roster.enrollments:
-        row = tx.execute(sa.select(st.enrollments).where(
-            st.enrollments.c.org_id == org_id, st.enrollments.c.class_id == e.class_id,
-            st.enrollments.c.person_id == e.person_id)).one_or_none()
-        if row is None:
-            tx.execute(st.enrollments.insert().values(org_id=org_id, class_id=e.class_id, person_id=e.person_id,
-                                                      role=e.role.value, is_primary=e.primary))
-            changes.add(f"enrollment {e.person_id} in {e.class_id} ({e.role.value})")
-        elif (row.role, bool(row.is_primary)) != (e.role.value, e.primary):
-            tx.execute(st.enrollments.update().where(
-                st.enrollments.c.org_id == org_id, st.enrollments.c.class_id == e.class_id,
-                st.enrollments.c.person_id == e.person_id).values(role=e.role.value, is_primary=e.primary))
-            changes.add(f"enrollment {e.person_id} in {e.class_id}: now {e.role.value}")
+        done = _upsert(tx, st.enrollments, {"org_id": org_id, "class_id": e.class_id, "person_id": e.person_id},
+                       {"role": e.role.value, "is_primary": e.primary})
+        if done:
+            changes.add(f"enrollment {e.person_id} in {e.class_id} ({e.role.value}): {done}")
     for g in roster.guardianships:
-        row = tx.execute(sa.select(st.guardianships).where(
-            st.guardianships.c.org_id == org_id, st.guardianships.c.student_id == g.student_id,
-            st.guardianships.c.guardian_id == g.guardian_id)).one_or_none()
-        if row is None:
-            tx.execute(st.guardianships.insert().values(org_id=org_id, student_id=g.student_id,
-                                                        guardian_id=g.guardian_id, relation=g.relation))
-            changes.add(f"guardian {g.guardian_id} of {g.student_id}")
-        elif row.relation != g.relation:
-            tx.execute(st.guardianships.update().where(
-                st.guardianships.c.org_id == org_id, st.guardianships.c.student_id == g.student_id,
-                st.guardianships.c.guardian_id == g.guardian_id).values(relation=g.relation))
-            changes.add(f"guardian {g.guardian_id} of {g.student_id}: now {g.relation}")
+        done = _upsert(tx, st.guardianships, {"org_id": org_id, "student_id": g.student_id,
+                                              "guardian_id": g.guardian_id}, {"relation": g.relation})
+        if done:
+            changes.add(f"guardian {g.guardian_id} of {g.student_id} ({g.relation}): {done}")
 
 
 def _missing_from_roster(tx, org_id: str, roster: Roster) -> dict:
