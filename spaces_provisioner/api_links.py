@@ -14,7 +14,9 @@ import re
 
 from aiohttp import web
 
+from policies import names
 from policies.i18n import _, current_language
+from policies.model import FullName
 from policies.links import LinkRequestError, check_link_request
 
 from .appkeys import LINKER, PEOPLE, PROVISIONER, SETTINGS
@@ -174,10 +176,22 @@ async def update_person(request: web.Request) -> web.Response:
         raise ProvisioningError(400, "M_BAD_JSON", _("'role' must be one of admin, head, teacher, student, parent"))
     if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
         raise ProvisioningError(400, "M_BAD_JSON", _("'classes' must be a list of class ids"))
+    name = None
+    if any(k in body for k in ("family_name", "given_name", "middle_name")):
+        parts = [body.get(k) or "" for k in ("family_name", "given_name", "middle_name")]
+        if not all(isinstance(p, str) for p in parts) or not parts[0].strip() or not parts[1].strip():
+            raise ProvisioningError(400, "M_BAD_JSON", _("Give 'family_name' and 'given_name' as non-empty text"))
+        try:
+            cleaned = [names.clean_name_part(p) if p.strip() else "" for p in parts]
+            for part in cleaned:
+                names.check_not_badge(part, request.app[SETTINGS].badge)
+        except names.NameRefused as e:
+            raise ProvisioningError(400, "M_BAD_JSON", e.message(current_language()), reason=e.reason)
+        name = FullName(*cleaned)
     people = request.app[PEOPLE]
     person_id = people.find(org, request.match_info["person"])
     return web.json_response(await people.update(org, person_id, who.name, confirmed=confirmed, role=role,
-                                                 classes=classes))
+                                                 classes=classes, name=name))
 
 
 async def remove_person(request: web.Request) -> web.Response:

@@ -121,6 +121,9 @@ def cmd_people_set(args) -> int:
         body["role"] = args.role
     if args.classes is not None:
         body["classes"] = [c for c in args.classes.split(",") if c]
+    for field in ("family_name", "given_name", "middle_name"):
+        if getattr(args, field) is not None:
+            body[field] = getattr(args, field)
     return _person_update(args, body)
 
 
@@ -335,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("person")
     sp.add_argument("--role", choices=["admin", "head", "teacher", "student", "parent"])
     sp.add_argument("--classes", help=_("comma-separated class ids (empty: none)"))
+    sp.add_argument("--family", dest="family_name", help=_("a corrected family name (with --given)"))
+    sp.add_argument("--given", dest="given_name")
+    sp.add_argument("--middle", dest="middle_name")
     sp.set_defaults(func=cmd_people_set)
 
     sp = sub.add_parser("demo", help=_("a homeserver with demo schools, ready for a Matrix client"))

@@ -411,13 +411,19 @@ class PeopleOps:
         return row.person_id
 
     async def update(self, org_id: str, person_id: str, actor: str, *, confirmed: bool | None = None,
-                     role: str | None = None, classes: list[str] | None = None) -> dict:
-        """Confirm a teacher, change a role, or replace a person's classes; rooms and powers follow."""
+                     role: str | None = None, classes: list[str] | None = None,
+                     name: FullName | None = None) -> dict:
+        """Confirm a teacher, change a role, replace a person's classes, or correct a name (the
+        server-set display name follows); rooms and powers follow."""
         async with self.p.lock:
             changes = Changes()
             with self.p.store.begin() as tx:
                 row = self._row(tx, org_id, person_id)
                 values = {}
+                if name is not None and (row.family_name, row.given_name, row.middle_name) != (
+                        name.family_name, name.given_name, name.middle_name):
+                    values.update(family_name=name.family_name, given_name=name.given_name,
+                                  middle_name=name.middle_name)
                 if confirmed is not None and bool(row.confirmed) != confirmed:
                     values["confirmed"] = confirmed
                 if role is not None and role != row.role:

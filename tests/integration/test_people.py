@@ -101,3 +101,24 @@ async def test_a_parent_of_children_in_two_schools_lands_in_each_parents_chat(hs
     assert await room(hs, RoomRef(a["org"], "class_parents", "a3")) in joined
     assert await room(hs, RoomRef(b["org"], "class_parents", "b9")) in joined
     assert await room(hs, RoomRef(a["org"], "class_chat", "a3")) not in joined
+
+
+async def test_administrator_corrects_a_name(hs, tmp_path):
+    base = hs.settings.provisioning_url
+    school = await hs.new_school(roster=write_classes_roster(
+        tmp_path / "r", [("c1", "1А", "01")], people=[("s", "student", "Ива", "Петрва", "")],
+        enrollments=[("c1", "s", "student")]))
+    org = school["org"]
+    acc = {a["role"]: a for a in school["approve"]["accounts"]}
+    admin = await hs.login(acc["admin"]["user_id"], acc["admin"]["password"])
+    student = await hs.person(org, "s")
+    status, body = await api(admin, "PATCH", f"/organizations/{org}/people/s",
+                             {"family_name": "Петрова", "given_name": "Ива ✓"}, base)
+    assert status == 400 and body.get("org.parta.reason") == "badge_imitation", body
+    status, body = await api(student, "PATCH", f"/organizations/{org}/people/s",
+                             {"family_name": "Петрова", "given_name": "Ива"}, base)
+    assert status == 403, body
+    status, body = await api(admin, "PATCH", f"/organizations/{org}/people/s",
+                             {"family_name": "Петрова", "given_name": "Ива"}, base)
+    assert status == 200 and body["changes"] > 0, body
+    assert (await student.get(f"/_matrix/client/v3/profile/{q(student.user_id)}"))["displayname"] == "Петрова Ива"
