@@ -326,7 +326,7 @@ class Linker:
                                                         person_id=person_id, processed_at=st.now_ms()))
             tx.execute(st.links.update().where(st.links.c.code == code).values(uses=st.links.c.uses + 1))
             st.audit(tx, "homeserver", "account.registered", user_id=user_id, org=link.org, code=code)
-        rchanges, _ids = await self.p._reconciler().reconcile(link.org)
+        rchanges, _ids = await self.p._reconciler().reconcile(link.org, only_users={user_id})
         changes.extend(rchanges)
         if link.rooms:
             changes.extend(await self._join_link_rooms(link, user_id))
@@ -428,7 +428,7 @@ class Linker:
                 await self.p.bot.request(Method.DELETE, f"/_synapse/admin/v1/registration_tokens/{quote(code, safe='')}")
             except Exception:  # noqa: BLE001
                 pass
-        rchanges, _ids = await self.p._reconciler().reconcile(link.org)
+        rchanges, _ids = await self.p._reconciler().reconcile(link.org, only_users={user_id})
         changes.extend(rchanges)
         if link.rooms:
             changes.extend(await self._join_link_rooms(link, user_id))

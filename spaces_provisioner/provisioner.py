@@ -258,11 +258,11 @@ class Provisioner:
                     changes.add(f"{org_id}/{person_id}: confirmed={confirmed}")
                     st.audit(tx, actor, "person.confirm", org=org_id, person=person_id, confirmed=confirmed)
             accounts = await self._ensure_accounts(org_id, [person_id], changes)
-            rchanges, _ids = await self._reconciler().reconcile(org_id)
-            changes.extend(rchanges)
             with self.store.begin() as tx:
                 person = tx.execute(sa.select(st.people).where(
                     st.people.c.org_id == org_id, st.people.c.person_id == person_id)).one()
+            rchanges, _ids = await self._reconciler().reconcile(org_id, only_users={person.user_id})
+            changes.extend(rchanges)
             password = accounts[0]["password"] if accounts else None
             return {"user_id": person.user_id, "role": person.role, "password": password, **changes.to_json()}
 

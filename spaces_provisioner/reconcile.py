@@ -119,8 +119,13 @@ class Reconciler:
         self.badge = badge
         self._stale_roles: dict[str, list[str]] = {}
 
-    async def reconcile(self, org_id: str) -> tuple[Changes, dict[str, str]]:
-        """Reconcile ``org_id``; returns (changes, {room key: room id})."""
+    async def reconcile(self, org_id: str, only_users: set[str] | None = None) -> tuple[Changes, dict[str, str]]:
+        """Reconcile ``org_id``; returns (changes, {room key: room id}).
+
+        ``only_users``: a newcomer's registration touches only the rooms where these people
+        (and their children or guardians) are placed or hold power, the school space, and their
+        registry entries and display names, instead of every room of the organization.
+        """
         with self.store.begin() as tx:
             snap = load_snapshot(tx, org_id, self.language)
             known = {r.key: r.room_id for r in tx.execute(
@@ -136,10 +141,18 @@ class Reconciler:
             parent = self.templates.parent_of(ref)
             if parent is not None:
                 children.setdefault(parent.key, []).append((ref, room_ids[ref.key]))
-        space_state = await self.bot.room_state(room_ids[refs[0].key])
-        self._stale_roles[org_id] = [k for (t, k), c in space_state.items() if t == ROLE_STATE and c
-                                     and k[1:] not in snap.people.roles]
-        for ref in refs:
+        created = changes.count > 0  # new rooms need their links in every parent: do it all
+        affected = None if only_users is None or created else set(only_users) | self._related(snap, only_users)
+        sync = refs if affected is None else [
+            ref for ref in refs if ref.kind == "school_space"
+            or affected & (placements[ref.key][0] | set(placements[ref.key][1]))]
+        if affected is None:
+            space_state = await self.bot.room_state(room_ids[refs[0].key])
+            self._stale_roles[org_id] = [k for (t, k), c in space_state.items() if t == ROLE_STATE and c
+                                         and k[1:] not in snap.people.roles]
+        else:
+            self._stale_roles[org_id] = []
+        for ref in sync:
             desired = self._desired_state(ref, snap, room_ids, children.get(ref.key, []), placements)
             current = await self.bot.room_state(room_ids[ref.key])
             for (etype, skey), content in desired.items():
@@ -147,9 +160,9 @@ class Reconciler:
                     await self.bot.send_state(room_ids[ref.key], etype, skey, content)
                     changes.add(f"{ref.key}: {etype} {skey}".rstrip())
         # the module admits people by the registry: write it before anyone joins
-        gone = await self._update_registry(snap, room_ids[refs[0].key], changes)
-        await self._display_names(snap, changes)
-        for ref in refs:
+        gone = await self._update_registry(snap, room_ids[refs[0].key], changes, affected)
+        await self._display_names(snap, changes, affected)
+        for ref in sync:
             members, _levels = placements[ref.key]
             joined = await self.bot.joined_members(room_ids[ref.key])
             for user_id in sorted(members - joined):
@@ -164,6 +177,17 @@ class Reconciler:
             changes.add(f"{user_id}: suspended (in no organization any more)")
         return changes, room_ids
 
+    @staticmethod
+    def _related(snap: OrgSnapshot, users: set[str]) -> set[str]:
+        """The children and guardians of ``users`` (their placements depend on each other)."""
+        out: set[str] = set()
+        for guardian, kids in snap.people.children.items():
+            if guardian in users:
+                out |= kids
+            if kids & users:
+                out.add(guardian)
+        return out
+
     def _may_stay(self, snap: OrgSnapshot, ref: RoomRef, user_id: str) -> bool:
         """Whether someone joined but not placed here may stay (e.g. an administrator who came in)."""
         with self.store.begin() as tx:
@@ -172,9 +196,11 @@ class Reconciler:
                         class_title=snap.classes.get(ref.class_id) if ref.class_id else None, org_name=snap.name)
         return bool(default_capabilities().may_join(person, info, is_invited=False))
 
-    async def _display_names(self, snap: OrgSnapshot, changes: Changes) -> None:
+    async def _display_names(self, snap: OrgSnapshot, changes: Changes, only: set[str] | None = None) -> None:
         """The server sets every display name: the roster's name, with the badge for confirmed teachers."""
         for user_id, name in sorted(snap.display_names.items()):
+            if only is not None and user_id not in only:
+                continue
             with self.store.begin() as tx:
                 person = person_from_db(tx, user_id)
                 last = tx.execute(sa.select(st.people.c.display_name_set).where(
@@ -232,12 +258,14 @@ class Reconciler:
                 tx.execute(st.rooms.insert().values(key=ref.key, org_id=ref.org, room_id=room_id))
         return room_id
 
-    async def _update_registry(self, snap: OrgSnapshot, space_id: str, changes: Changes) -> set[str]:
-        """Write the organization's and its people's registry entries; drop the organization from
-        the entries of people who left it. Returns the accounts left in no organization."""
+    async def _update_registry(self, snap: OrgSnapshot, space_id: str, changes: Changes,
+                               only: set[str] | None = None) -> set[str]:
+        """Write the organization's and its people's registry entries (``only`` these people when
+        given); drop the organization from the entries of people who left it. Returns the accounts
+        left in no organization."""
         current = await self.bot.room_state(self.registry_id)
         gone: set[str] = set()
-        for (etype, skey), content in current.items():
+        for (etype, skey), content in current.items() if only is None else ():
             if etype != PERSON_EVENT or snap.org_id not in (content.get("orgs") or {}):
                 continue
             user_id = skey[1:]
@@ -252,6 +280,8 @@ class Reconciler:
             await self.bot.send_state(self.registry_id, ORG_EVENT, snap.org_id, org_entry)
             changes.add(f"registry: organization {snap.org_id}")
         for user_id, role in sorted(snap.people.roles.items()):
+            if only is not None and user_id not in only:
+                continue
             old = current.get((PERSON_EVENT, user_state_key(user_id))) or {"orgs": {}}
             entry = {
                 "role": role.value,
