@@ -58,7 +58,24 @@ MESSAGES: Mapping[str, str] = {
     "login_lookalike": N_("This login name looks too much like someone else's; please choose another one"),
     "login_contact": N_("A login name cannot contain a phone number or an e-mail address"),
     "login_invalid": N_("A login name can contain only lowercase Latin letters, digits and the characters . _ = - / +"),
+    "role_word": N_("A name you give yourself cannot be a role such as teacher, head or administrator"),
 }
+
+#: Role words a self-declared name may not contain (as whole words, look-alikes included):
+#: someone registering as "Учитель Директор" would pass for staff in a chat list.
+ROLE_WORDS = ("учитель", "учительница", "директор", "администратор", "завуч", "модератор", "классный",
+              "руководитель", "teacher", "admin", "administrator", "head", "principal", "moderator", "parta")
+
+
+def check_not_role_word(text: str) -> None:
+    """Raise NameRefused("role_word") when a word of ``text`` is (a look-alike of) a role word.
+
+    For names people give themselves (the registration page); rosters are the school's own.
+    """
+    words = re.split(r"[\s\-'’.]+", text)
+    wanted = {skeleton(w) for w in ROLE_WORDS}
+    if any(w and skeleton(w) in wanted for w in words):
+        raise NameRefused("role_word")
 
 
 class NameRefused(ValueError):

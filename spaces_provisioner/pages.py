@@ -237,6 +237,7 @@ async def _register(request: web.Request, view: LinkView, code: str, values: dic
                 raise names.NameRefused("empty")
             for part in parts:
                 names.check_not_badge(part, request.app[SETTINGS].badge)
+                names.check_not_role_word(part)
             name = FullName(*parts)
         except names.NameRefused as e:
             errors.append(e.message(current_language()))
@@ -277,6 +278,9 @@ async def _signin(request: web.Request, view: LinkView, code: str, form) -> web.
                 "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
                 "password": str(form.get("login_password", "")), "initial_device_display_name": "Parta link"}) as r:
             body = await r.json(content_type=None)
+        if r.status == 429:
+            return _form(view, code, {}, [_("Too many sign-in attempts from here; wait a few minutes and try "
+                                            "again")], None, 429)
         if r.status != 200:
             return _form(view, code, {}, [_("Wrong login name or password")], None, 403)
         token, user_id = body["access_token"], body["user_id"]

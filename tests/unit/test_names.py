@@ -382,3 +382,20 @@ def test_every_refusal_has_a_russian_and_an_english_message(reason, fn, args):
 def test_unknown_reason_is_a_programming_error():
     with pytest.raises(ValueError):
         NameRefused("no_such_reason")
+
+
+@pytest.mark.parametrize("text", ["Учитель", "директор", "Администратор", "teacher", "tеacher", "ADMIN",
+                                  "Завуч", "Parta", "Классный"])
+def test_role_words_are_refused_in_self_declared_names(text):
+    from policies.names import check_not_role_word
+
+    with pytest.raises(NameRefused) as e:
+        check_not_role_word(text)
+    assert e.value.reason == "role_word"
+
+
+@pytest.mark.parametrize("text", ["Учительская-Иванова", "Директорова", "Адмиралов", "Headley", "Пархоменко"])
+def test_names_containing_role_words_as_parts_pass(text):
+    from policies.names import check_not_role_word
+
+    check_not_role_word(text)
