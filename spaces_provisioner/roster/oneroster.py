@@ -14,7 +14,6 @@ from policies.i18n import _
 from policies.model import FullName, Roster
 
 from .build import ONEROSTER_ROLES, PRIMARY, SECONDARY, RosterBuilder, split_list
-from .errors import RosterError
 from .source import RosterSource, Table
 
 ONEROSTER_11 = "oneroster-1.1"
@@ -66,16 +65,7 @@ def read_oneroster(source: RosterSource, version: str) -> Roster:
     enrollments.csv), a missing required column or an unreadable file; every unusable
     row becomes a problem of the returned roster.
     """
-    for name in REQUIRED_FILES:
-        if not source.has(name):
-            raise RosterError(
-                name,
-                None,
-                _("required file is missing"),
-                _("A {format} roster needs these files: {files}.").format(
-                    format=TITLES[version], files=", ".join(REQUIRED_FILES)
-                ),
-            )
+    source.require(REQUIRED_FILES, TITLES[version])
     tables = {}
     for name in ("users.csv", "roles.csv", "classes.csv", "enrollments.csv"):
         if name == "roles.csv" and (version != ONEROSTER_12 or not source.has(name)):

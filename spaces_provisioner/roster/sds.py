@@ -14,7 +14,6 @@ from policies.i18n import _
 from policies.model import FullName, Roster
 
 from .build import PRIMARY, SDS_ROLES, SECONDARY, RosterBuilder
-from .errors import RosterError
 from .source import RosterSource, Table
 
 SDS_21 = "sds-2.1"
@@ -46,16 +45,7 @@ def read_sds(source: RosterSource) -> Roster:
     classes.csv, enrollments.csv), a missing required column or an unreadable file;
     every unusable row becomes a problem of the returned roster.
     """
-    for name in REQUIRED_FILES:
-        if not source.has(name):
-            raise RosterError(
-                name,
-                None,
-                _("required file is missing"),
-                _("A {format} roster needs these files: {files}.").format(
-                    format=TITLE, files=", ".join(REQUIRED_FILES)
-                ),
-            )
+    source.require(REQUIRED_FILES, TITLE)
     tables: dict[str, Table] = {}
     for name in (*REQUIRED_FILES, "relationships.csv", "courses.csv"):
         if source.has(name):

@@ -153,6 +153,14 @@ class RosterSource:
         """True if the roster has a file called ``name`` (any case)."""
         return name.lower() in self._files
 
+    def require(self, names: tuple[str, ...], format_title: str) -> None:
+        """Raise :class:`RosterError` naming the first of ``names`` the roster lacks."""
+        for name in names:
+            if not self.has(name):
+                raise RosterError(name, None, _("required file is missing"),
+                                  _("A {format} roster needs these files: {files}.").format(
+                                      format=format_title, files=", ".join(names)))
+
     def display_name(self, name: str) -> str:
         """The file's name as it is spelled in the roster (``name`` when absent)."""
         entry = self._files.get(name.lower())
