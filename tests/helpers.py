@@ -117,6 +117,17 @@ class User:
         return [u["user_id"] for u in r["results"]]
 
 
+async def password_login(base_url: str, user_id: str, password: str) -> dict:
+    """``POST /login`` with ``m.login.password``; the answer (``user_id``, ``access_token``...)."""
+    api = HTTPAPI(base_url=base_url)
+    try:
+        return await api.request(Method.POST, "/_matrix/client/v3/login", {
+            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
+            "password": password})
+    finally:
+        await api.session.close()
+
+
 class Homeserver:
     """The running test installation: the bot, the operator's API client, sign-ins."""
 
@@ -140,13 +151,7 @@ class Homeserver:
 
     async def login(self, user_id: str, password: str) -> User:
         """Sign in with ``m.login.password`` as a real client does."""
-        api = HTTPAPI(base_url=self.url)
-        try:
-            r = await api.request(Method.POST, "/_matrix/client/v3/login", {
-                "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
-                "password": password})
-        finally:
-            await api.session.close()
+        r = await password_login(self.url, user_id, password)
         user = User(self.url, r["user_id"], r["access_token"])
         self._users.append(user)
         return user

@@ -30,7 +30,7 @@ from spaces_provisioner.samples import shared_rosters_dir
 from spaces_provisioner.settings import Settings
 
 from ..conftest import free_port
-from ..helpers import REPO, q
+from ..helpers import REPO, password_login, q
 
 pytestmark = [
     pytest.mark.synapse,
@@ -120,13 +120,7 @@ def read_json_line(proc: subprocess.Popen, timeout: float) -> tuple[dict, list[s
 
 
 async def login(base_url: str, user_id: str, password: str) -> HTTPAPI:
-    anon = HTTPAPI(base_url=base_url)
-    try:
-        r = await anon.request(Method.POST, "/_matrix/client/v3/login", {
-            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
-            "password": password})
-    finally:
-        await anon.session.close()
+    r = await password_login(base_url, user_id, password)
     assert r["user_id"] == user_id
     api = HTTPAPI(base_url=base_url, token=r["access_token"])
     api.default_retry_count = 0
