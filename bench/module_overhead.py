@@ -35,14 +35,15 @@ from ruamel.yaml import YAML
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from policies.application import EXAMPLE_PATH  # noqa: E402
 from policies.templates import RoomRef, default_templates  # noqa: E402
-from spaces_provisioner.api_client import ApiClient  # noqa: E402
-from spaces_provisioner.application_file import read_application_data  # noqa: E402
-from spaces_provisioner.installation import init_installation  # noqa: E402
-from spaces_provisioner.matrix import BotClient  # noqa: E402
-from spaces_provisioner.service import zip_folder  # noqa: E402
+from spaces_provisioner.api.client import ApiClient  # noqa: E402
+from spaces_provisioner.cli.application_file import read_application_data  # noqa: E402
+from spaces_provisioner.install.installation import init_installation  # noqa: E402
+from spaces_provisioner.homeserver.bot import BotClient  # noqa: E402
+from spaces_provisioner.roster.source import zip_folder  # noqa: E402
 from spaces_provisioner.settings import Settings  # noqa: E402
-from spaces_provisioner.supervisor import running  # noqa: E402
+from spaces_provisioner.install.supervisor import running  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RELAXED = {"per_second": 100000, "burst_count": 100000}
@@ -109,7 +110,7 @@ class Client:
 
 async def prepare(settings: Settings, roster: Path, students: int) -> tuple[list[Client], str]:
     """Provision the school and its students; returns signed-in students and the class chat's id."""
-    app = read_application_data(REPO / "config" / "application.example.yaml")
+    app = read_application_data(EXAMPLE_PATH)
     app["slug"] = "bench"
     bot = BotClient(settings.homeserver_url, settings.bot_access_token, settings.bot_user_id)
     async with ApiClient(settings.provisioning_url, settings.operator_token) as api:

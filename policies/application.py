@@ -1,9 +1,9 @@
 """Organization applications: what a school sends to register on Parta.
 
-Pure (no file or network I/O; the only lookup is the local IANA time zone database through
-:mod:`zoneinfo`). The caller loads the document (YAML or JSON, see
-``spaces_provisioner.application_file``) and the JSON Schema ``config/application.schema.json``
-and passes both to :func:`parse_application`, which checks
+Pure (no network; the only files read are the package's own ``policies/data/application.schema.json``
+and ``application.example.yaml``, and the local IANA time zone database through :mod:`zoneinfo`).
+The caller loads the document (YAML or JSON, see ``spaces_provisioner.cli.application_file``) and
+passes it with :func:`load_schema` to :func:`parse_application`, which checks
 
 1. the shape against the schema (JSON Schema draft 2020-12, ``jsonschema.Draft202012Validator``),
    with jsonschema's errors turned into Parta's own messages;
@@ -31,6 +31,7 @@ import unicodedata
 import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import email_validator
@@ -41,7 +42,7 @@ from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.ru import inn as ru_inn
 from stdnum.ru import ogrn as ru_ogrn
 
-from policies.i18n import _, ngettext
+from policies.i18n import N_, _, ngettext
 from policies.model import FullName, OrgKind
 
 __all__ = [
@@ -49,13 +50,37 @@ __all__ = [
     "ApplicationError",
     "ApplicationProblem",
     "Contact",
+    "EXAMPLE_PATH",
+    "SCHEMA_PATH",
     "SLUG_PATTERN",
+    "example_text",
+    "load_schema",
     "parse_application",
     "slugify",
 ]
 
+#: The application format (JSON Schema draft 2020-12) and the commented example, shipped in the package.
+SCHEMA_PATH = Path(__file__).parent / "data" / "application.schema.json"
+EXAMPLE_PATH = Path(__file__).parent / "data" / "application.example.yaml"
+
+
+@functools.cache
+def load_schema() -> dict:
+    """The application JSON Schema (draft 2020-12) as a dict (read once per process).
+
+    Raises OSError / json.JSONDecodeError if the package's schema file is missing or broken
+    (an installation fault, not the applicant's).
+    """
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def example_text() -> str:
+    """The example application (YAML with Russian comments), as ``parta org example`` prints it."""
+    return EXAMPLE_PATH.read_text(encoding="utf-8")
+
+
 #: A slug: 2-32 Latin lowercase letters, digits and hyphens, no hyphen at either end.
-#: Same pattern as ``properties.slug.pattern`` in ``config/application.schema.json``.
+#: Same pattern as ``properties.slug.pattern`` in ``policies/data/application.schema.json``.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$"
 SLUG_MAX_LENGTH = 32
 
@@ -69,11 +94,6 @@ _EXTRA_LETTERS = str.maketrans({
     "ҡ": "k", "ҙ": "z", "ҫ": "s", "ӑ": "a", "ӗ": "e", "ӳ": "u", "ҕ": "g", "ӈ": "n",
     "і": "i", "ї": "yi", "є": "ye", "ґ": "g", "ў": "u",
 })
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for translation without translating it now (gettext's ``N_``)."""
-    return message
 
 
 # Fields where a number is plausible text that YAML read as a number: advise quoting.
@@ -240,7 +260,7 @@ def parse_application(data: object, schema: dict) -> Application:
     """Check and normalize an application document.
 
     ``data`` is the document as loaded from YAML or JSON (a mapping at the top level);
-    ``schema`` is the parsed ``config/application.schema.json`` (JSON Schema draft 2020-12).
+    ``schema`` is the parsed ``policies/data/application.schema.json`` (JSON Schema draft 2020-12).
     Returns an :class:`Application`. Raises :class:`ApplicationError` listing every problem
     found: the schema's (via ``Draft202012Validator.iter_errors``, one problem per field), then
     INN/OGRN check digits, phone numbers, e-mail addresses, the time zone and the slug; a field
@@ -493,16 +513,16 @@ def _translate(error: jsonschema.ValidationError) -> Iterator[tuple[_Path, str]]
             "is too long ({length} characters); shorten it to at most {limit} characters",
             expected).format(length=len(instance), limit=expected)
     else:
-        yield path, _("does not fit the application format ({detail}); see "
-                      "config/application.example.yaml").format(detail=error.message)
+        yield path, _("does not fit the application format ({detail}); see the example that "
+                      "`parta org example` prints").format(detail=error.message)
 
 
 def _type_message(path: _Path, name: str, instance: Any, expected: Any) -> str:
     wanted = [expected] if isinstance(expected, str) else list(expected)
     actual = _type_name(instance)
     if not path:
-        return _("the application must be a mapping of fields (field: value), not {actual}; see "
-                 "config/application.example.yaml").format(actual=actual)
+        return _("the application must be a mapping of fields (field: value), not {actual}; see the example that "
+                 "`parta org example` prints").format(actual=actual)
     if "object" in wanted and len(wanted) <= 2:
         if instance is None:
             return _empty_message(name)

@@ -1,6 +1,6 @@
 """The capability matrix: who may join, invite, create, post, change and find what.
 
-Pure functions over :class:`Person` and :class:`RoomInfo` (built from the registry and
+Pure functions over :class:`Account` and :class:`RoomInfo` (built from the registry and
 room state by the Synapse module) and the data of ``policies/data/capabilities.yaml``
 and ``rooms.yaml``. Every decision is a :class:`Decision` with a reason code and a
 message (an English msgid, translated to Russian or English on demand).
@@ -18,18 +18,14 @@ from typing import Iterable, Mapping
 
 from ruamel.yaml import YAML
 
-from . import names
-from .i18n import LANGUAGES, gettext_
+from . import names, org_settings
+from .i18n import LANGUAGES, N_, gettext_
 from .model import Role
 from .templates import Templates, default_templates
 
 DATA = Path(__file__).parent / "data" / "capabilities.yaml"
 STAFF_ROLES = frozenset({"admin", "head", "teacher", "teacher_unconfirmed"})
 
-
-def N_(message: str) -> str:
-    """Mark a message for translation (gettext's ``N_``); translated when shown."""
-    return message
 
 
 @dataclass(frozen=True)
@@ -57,14 +53,15 @@ class Membership:
 
 
 @dataclass(frozen=True)
-class Person:
-    """A user and their memberships (``{org id: Membership}``; empty for an outsider)."""
+class Account:
+    """An account on the homeserver and its memberships (``{org id: Membership}``; empty for an
+    outsider), as the registry says. Not a roster person (that is ``policies.model.Person``)."""
 
     user_id: str
     memberships: Mapping[str, Membership] = field(default_factory=dict)
 
     @classmethod
-    def from_registry(cls, user_id: str, content: Mapping | None) -> "Person":
+    def from_registry(cls, user_id: str, content: Mapping | None) -> "Account":
         """Build from ``org.parta.person`` content ``{"orgs": {org: {...}}}`` (None: outsider)."""
         orgs = {}
         for org, m in ((content or {}).get("orgs") or {}).items():
@@ -161,7 +158,8 @@ class Capabilities:
 
     def __init__(self, data: Mapping, templates: Templates, badge: str = names.BADGE_DEFAULT):
         self.templates = templates
-        self.default_settings: dict = dict(data["settings"])
+        # operators may still override defaults in their own capabilities data
+        self.default_settings: dict = org_settings.effective(data.get("settings"))
         self.actions: dict = dict(data["actions"])
         self.contact_rules: list[dict] = [dict(r) for r in data["contact"]]
         self.bot_only_state = frozenset(data["bot_only_state"])
@@ -215,7 +213,7 @@ class Capabilities:
             "class_parent": role == "parent" and in_class,
         }.get(selector, False)
 
-    def may_join(self, person: Person, room: RoomInfo, is_invited: bool) -> Decision:
+    def may_join(self, person: Account, room: RoomInfo, is_invited: bool) -> Decision:
         """May ``person`` join (or be placed in) ``room``?
 
         School rooms: whoever the kind's ``members`` or ``grants`` select. People's
@@ -260,7 +258,7 @@ class Capabilities:
                 return bool(a.classes & b.classes)
         raise KeyError(f"capabilities.yaml: unknown relation {when!r}")
 
-    def may_contact(self, a: Person, b: Person, settings: Mapping[str, Mapping]) -> Decision:
+    def may_contact(self, a: Account, b: Account, settings: Mapping[str, Mapping]) -> Decision:
         """May ``a`` and ``b`` be together in a direct chat or a group chat people create?
 
         Symmetric. ``settings`` maps organization ids to their settings. Refuses with
@@ -295,13 +293,13 @@ class Capabilities:
                                            "same class"), user=b.user_id)
         return deny("not_allowed", N_("{user} cannot be reached from your account"), user=b.user_id)
 
-    def may_find(self, requester: Person, candidate: Person, settings: Mapping[str, Mapping]) -> bool:
+    def may_find(self, requester: Account, candidate: Account, settings: Mapping[str, Mapping]) -> bool:
         """The user directory shows exactly the people one may reach (DESIGN.md)."""
         return bool(self.may_contact(requester, candidate, settings))
 
     # -- invitations -------------------------------------------------------------------
-    def may_invite(self, inviter: Person, invitee: Person, room: RoomInfo | None,
-                   members: Iterable[Person], settings: Mapping[str, Mapping]) -> Decision:
+    def may_invite(self, inviter: Account, invitee: Account, room: RoomInfo | None,
+                   members: Iterable[Account], settings: Mapping[str, Mapping]) -> Decision:
         """May ``inviter`` invite ``invitee`` into ``room`` (whose current members are ``members``)?
 
         School rooms: the inviter needs ``invite_to_chat`` in the room's organization and the
@@ -343,7 +341,7 @@ class Capabilities:
         return ALLOW
 
     # -- creating rooms ----------------------------------------------------------------
-    def may_create(self, person: Person, is_direct: bool, invitees: list[Person],
+    def may_create(self, person: Account, is_direct: bool, invitees: list[Account],
                    settings: Mapping[str, Mapping]) -> Decision:
         """May ``person`` create a room (a direct chat when ``is_direct`` with one invitee)?
 
@@ -362,7 +360,7 @@ class Capabilities:
                                               "write to"))
 
     # -- state events ------------------------------------------------------------------
-    def may_send_state(self, person: Person, room: RoomInfo | None, event_type: str,
+    def may_send_state(self, person: Account, room: RoomInfo | None, event_type: str,
                        content: Mapping, settings: Mapping[str, Mapping]) -> Decision:
         """May ``person`` (never the bot: the caller lets it pass) send this state event?
 
@@ -405,7 +403,7 @@ class Capabilities:
             return deny("badge_imitation", N_("Room names and topics cannot show the confirmed teacher's mark"))
         return ALLOW
 
-    def may_send_call_member(self, person: Person, room: RoomInfo | None, state_key: str, content: Mapping,
+    def may_send_call_member(self, person: Account, room: RoomInfo | None, state_key: str, content: Mapping,
                              call_running: bool, settings: Mapping | None = None) -> Decision:
         """Group-call membership (MSC3401/MSC4143): only one's own entry (the state key names the
         sender), and only ``start_call`` roles may be the first in a room (start a lesson)."""
@@ -420,7 +418,7 @@ class Capabilities:
         return deny("may_not_start_call", N_("Only teachers and the school's administration start calls here; you "
                                              "can join once one is running"))
 
-    def may_encrypt(self, person: Person, settings: Mapping[str, Mapping]) -> bool:
+    def may_encrypt(self, person: Account, settings: Mapping[str, Mapping]) -> bool:
         """Whether chats ``person`` creates may be end-to-end encrypted (organization setting)."""
         if not person.memberships:
             return True
@@ -437,7 +435,7 @@ class Capabilities:
         relates = (content or {}).get("m.relates_to") or {}
         return isinstance(relates, Mapping) and relates.get("rel_type") == rel and bool(relates.get("event_id"))
 
-    def may_post(self, person: Person, room: RoomInfo, event_type: str, settings: Mapping | None,
+    def may_post(self, person: Account, room: RoomInfo, event_type: str, settings: Mapping | None,
                  content: Mapping | None = None) -> Decision:
         """May ``person`` send an event of ``event_type`` (with ``content``) in ``room`` (announcement rooms)?"""
         t = self.templates.kinds.get(room.kind)
@@ -450,7 +448,7 @@ class Capabilities:
                                                   "can post here; you can react and answer polls"))
 
     # -- aliases -----------------------------------------------------------------------
-    def may_create_alias(self, person: Person, localpart: str, org_ids: Iterable[str],
+    def may_create_alias(self, person: Account, localpart: str, org_ids: Iterable[str],
                          reserved: Iterable[str] = ("parta",)) -> Decision:
         """An alias in an organization's namespace (``slug`` or ``slug.*``) is Parta's."""
         for ns in [*org_ids, *reserved]:

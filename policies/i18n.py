@@ -81,6 +81,12 @@ def ngettext(singular: str, plural: str, n: int, language: str | None = None) ->
     return translations(language or current_language()).ngettext(singular, plural, n)
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for translation without translating it now (gettext's ``N_``): for
+    messages kept in data and translated when shown, in the language of the one who reads them."""
+    return message
+
+
 def both(message: str) -> dict[str, str]:
     """The message in every language: ``{"ru": ..., "en": ...}`` (for API errors and state)."""
     return {lang: gettext_(message, lang) for lang in LANGUAGES}

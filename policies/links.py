@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from .capabilities import Capabilities, Decision, Person, deny, ALLOW
-from .capabilities import N_ as N_
+from .capabilities import Capabilities, Decision, Account, deny, ALLOW
+from . import org_settings
+from .i18n import N_
+from .labels import ROLE_NOUNS
 from .model import Role
 
 #: A room id: "!" then URL-safe base64 (room version 12) or an opaque localpart, then ":server"
@@ -33,14 +35,11 @@ def _encodable(value: str) -> bool:
 
 #: Roles a link can register.
 LINK_ROLES = ("admin", "head", "teacher", "student", "parent")
-#: How a role is named inside a sentence ("This link is for {role}").
-ROLE_LABELS = {"admin": N_("an administrator"), "head": N_("the head"), "teacher": N_("a teacher"),
-               "student": N_("a student"), "parent": N_("a parent")}
 
 
 def role_label(role: str) -> Decision:
     """The role's name as a translatable parameter (a Decision, translated with the message)."""
-    return Decision(True, "label", ROLE_LABELS.get(role, role))
+    return Decision(True, "label", ROLE_NOUNS.get(role, role))
 
 
 @dataclass(frozen=True)
@@ -67,15 +66,12 @@ class Link:
         return self.role is not None
 
 
-#: Grades whose pupils register with a parent's e-mail code (an organization setting may change it).
-YOUNG_GRADES_DEFAULT = (1, 2, 3, 4)
-
-
-def needs_parent_email(role: str | None, grades: set[int], young_grades=YOUNG_GRADES_DEFAULT) -> bool:
+def needs_parent_email(role: str | None, grades: set[int], settings: Mapping | None = None) -> bool:
     """Whether registering with a link needs a parent's e-mail code: a student link whose
-    class (or roster entry) is only in the young grades. Such links get no Synapse token of
+    class (or roster entry) is only in the young grades (the organization's
+    ``parent_email_grades``, see ``policies.org_settings``). Such links get no Synapse token of
     their own: the page issues a one-time token once the parent's code is checked."""
-    return role == "student" and bool(grades) and grades <= set(young_grades)
+    return role == "student" and bool(grades) and grades <= set(org_settings.parent_email_grades(settings))
 
 
 def usable(link: Link | None, now_ms: int) -> Decision:
@@ -91,7 +87,7 @@ def usable(link: Link | None, now_ms: int) -> Decision:
     return ALLOW
 
 
-def may_create_link(caps: Capabilities, creator: Person, org: str, role: str | None, class_id: str | None,
+def may_create_link(caps: Capabilities, creator: Account, org: str, role: str | None, class_id: str | None,
                     child_user_id: str | None, settings: Mapping | None = None) -> Decision:
     """May ``creator`` issue a registration link of ``role`` (and class / child) in ``org``?
 
@@ -114,7 +110,7 @@ def may_create_link(caps: Capabilities, creator: Person, org: str, role: str | N
     return deny("may_not_issue_links", N_("Your role cannot issue this link"))
 
 
-def may_redeem(link: Link, redeemer: Person, now_ms: int) -> Decision:
+def may_redeem(link: Link, redeemer: Account, now_ms: int) -> Decision:
     """May a signed-in ``redeemer`` use ``link`` (join its rooms, or take its role)?
 
     A parent's link cannot be used by the child it is for, nor by any student; a chat link

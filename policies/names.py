@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from confusable_homoglyphs import categories as _scripts
 from confusable_homoglyphs.confusables import confusables_data as _CONFUSABLES
 
-from .i18n import LANGUAGES, gettext_
+from .i18n import LANGUAGES, N_, gettext_
 
 __all__ = [
     "BADGE_DEFAULT", "NAME_MAX_LENGTH", "NameRefused", "check_login_name", "check_not_badge",
@@ -43,10 +43,6 @@ NAME_MAX_LENGTH = 64  # characters of one cleaned name part
 LOGIN_PHONE_DIGITS = 7  # this many digits in a row (separators between them allowed) look like a phone number
 MAX_MARKS_PER_LETTER = 3  # script-specific marks kept after one base letter (Devanagari nukta + vowel sign + anusvara)
 
-
-def N_(message: str) -> str:
-    """Mark a message for translation (gettext's ``N_``); translated when shown."""
-    return message
 
 
 MESSAGES: Mapping[str, str] = {

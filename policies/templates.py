@@ -20,20 +20,9 @@ from typing import Mapping
 from ruamel.yaml import YAML
 
 from .i18n import gettext_
+from .state_events import PartaEventTypes
 
 DATA_DIR = Path(__file__).parent / "data"
-ROOM_TYPE_STATE = "org.parta.room"
-ORG_STATE = "org.parta.org"
-ROLE_STATE = "org.parta.role"
-
-
-def user_state_key(user_id: str) -> str:
-    """State key for per-person state: ``_@alice:server``.
-
-    A state key that starts with ``@`` may only be sent by that user (Matrix
-    authorization rules, all room versions), so the bot prefixes ``_`` (as MSC3401 does).
-    """
-    return "_" + user_id
 
 
 @dataclass(frozen=True)
@@ -175,7 +164,7 @@ class Templates:
             ("m.room.history_visibility", ""): {"history_visibility": t.history_visibility},
             ("m.room.guest_access", ""): {"guest_access": "forbidden"},
             ("m.room.power_levels", ""): self.power_levels(ref, users),
-            (ROOM_TYPE_STATE, ""): {"kind": ref.kind, "org": ref.org, "class": ref.class_id,
+            (PartaEventTypes.ROOM, ""): {"kind": ref.kind, "org": ref.org, "class": ref.class_id,
                                     "class_title": class_title, "org_name": org_name},
         }
         parent = self.parent_of(ref)

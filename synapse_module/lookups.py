@@ -26,11 +26,9 @@ from typing import Any, Callable, Mapping, TypeVar
 from synapse.api.errors import SynapseError
 from synapse.module_api import ModuleApi
 
-from policies.capabilities import Person, RoomInfo
-from policies.templates import ROOM_TYPE_STATE, user_state_key
+from policies.capabilities import Account, RoomInfo
+from policies.state_events import PartaEventTypes, user_state_key
 
-ORG_EVENT = "org.parta.org"
-PERSON_EVENT = "org.parta.person"
 MAX_PARSED = 50_000  # parsed state contents kept per process (by immutable event id)
 _MISSING = object()
 T = TypeVar("T")
@@ -40,8 +38,8 @@ def _mapping(content: Mapping | None) -> Mapping:
     return content or {}
 
 
-def _person(user_id: str, content: Mapping | None) -> Person:
-    return Person.from_registry(user_id, content)
+def _person(user_id: str, content: Mapping | None) -> Account:
+    return Account.from_registry(user_id, content)
 
 
 class Lookups:
@@ -96,26 +94,26 @@ class Lookups:
                 self._parsed.popitem(last=False)
         return value
 
-    async def person(self, user_id: str) -> Person:
+    async def person(self, user_id: str) -> Account:
         """The person's memberships (an outsider has none)."""
         registry = await self.registry_id()
         if registry is None:
-            return Person(user_id)
-        return await self._state(registry, PERSON_EVENT, user_state_key(user_id),
+            return Account(user_id)
+        return await self._state(registry, PartaEventTypes.PERSON, user_state_key(user_id),
                                  functools.partial(_person, user_id))
 
     async def room(self, room_id: str) -> RoomInfo | None:
         """What ``org.parta.room`` says of the room (None: not a Parta room)."""
-        return await self._state(room_id, ROOM_TYPE_STATE, "", RoomInfo.from_state)
+        return await self._state(room_id, PartaEventTypes.ROOM, "", RoomInfo.from_state)
 
     async def org(self, org_id: str) -> Mapping:
         """The organization's registry entry ``{"space", "name", "settings"}`` ({} when unknown)."""
         registry = await self.registry_id()
         if registry is None:
             return {}
-        return await self._state(registry, ORG_EVENT, org_id, _mapping)
+        return await self._state(registry, PartaEventTypes.ORG, org_id, _mapping)
 
-    async def settings(self, *people: Person) -> dict[str, Mapping]:
+    async def settings(self, *people: Account) -> dict[str, Mapping]:
         """The settings of every organization the given people belong to: ``{org: settings}``."""
         orgs = {o for p in people for o in p.memberships}
         return {o: (await self.org(o)).get("settings") or {} for o in sorted(orgs)}
@@ -125,7 +123,7 @@ class Lookups:
         registry = await self.registry_id()
         if registry is None:
             return []
-        state = await self.api.get_room_state(registry, [(ORG_EVENT, None)])
+        state = await self.api.get_room_state(registry, [(PartaEventTypes.ORG, None)])
         return [key for (_t, key) in state]
 
     async def call_running(self, room_id: str, event_type: str, exclude: str) -> bool:

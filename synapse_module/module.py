@@ -33,8 +33,9 @@ from synapse.module_api import NOT_SPAM, ModuleApi
 from synapse.module_api.errors import ConfigError
 from synapse.types import RoomAlias
 
-from policies.capabilities import Capabilities, Decision, Person, RoomInfo, default_capabilities, deny
-from policies.capabilities import N_ as N_
+from policies.capabilities import Capabilities, Decision, Account, RoomInfo, default_capabilities, deny
+from policies.i18n import N_
+from policies.state_events import PartaEventTypes
 
 from .lookups import Lookups
 from .registrations import Registrations
@@ -118,7 +119,7 @@ class PartaModule:
             return NOT_SPAM  # the bot is invited into group chats so that chat invite links work
         room = await self.look.room(room_id)
         inviter_p, invitee_p = await self.look.person(inviter), await self.look.person(invitee)
-        members: list[Person] = []
+        members: list[Account] = []
         if room is None or room.kind in PEOPLE_ROOMS:
             members = [await self.look.person(u) for u in await self.look.member_ids(room_id)
                        if u not in (inviter, invitee, self.bot)]
@@ -183,7 +184,7 @@ class PartaModule:
             request_content["invite"] = [*invites, self.bot]  # so that chat invite links can bring people in
         org = next((o for o in person.memberships if person.is_staff_in(o)), next(iter(person.memberships), None))
         tag = RoomInfo(kind=kind, org=org, creator=user_id)
-        initial_state.append({"type": "org.parta.room", "state_key": "", "content": tag.to_state()})
+        initial_state.append({"type": PartaEventTypes.ROOM, "state_key": "", "content": tag.to_state()})
         request_content["initial_state"] = initial_state
 
     async def user_may_create_room(self, user_id: str, room_config: dict):

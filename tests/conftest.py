@@ -19,10 +19,10 @@ import psycopg2
 import pytest
 from ruamel.yaml import YAML
 
-from spaces_provisioner.installation import init_installation
-from spaces_provisioner.samples import shared_rosters_dir
+from spaces_provisioner.install.installation import init_installation
+from tests.samples import shared_rosters_dir
 from spaces_provisioner.settings import Settings
-from spaces_provisioner.supervisor import running
+from spaces_provisioner.install.supervisor import running
 
 from .helpers import Homeserver
 

@@ -13,16 +13,19 @@ from urllib.parse import quote
 
 from mautrix.api import HTTPAPI, Method
 
-from spaces_provisioner.api_client import ApiClient
-from spaces_provisioner.application_file import read_application_data
-from spaces_provisioner.matrix import BotClient
-from spaces_provisioner.service import zip_folder
+from policies.application import EXAMPLE_PATH
+
+from spaces_provisioner.api.client import ApiClient
+from spaces_provisioner.cli.demo import DEMO_DATA
+from spaces_provisioner.cli.application_file import read_application_data
+from spaces_provisioner.homeserver.bot import BotClient
+from spaces_provisioner.roster.source import zip_folder
 from spaces_provisioner.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE_APPLICATION = REPO / "config" / "application.example.yaml"
-SCHOOL_B_APPLICATION = REPO / "config" / "demo" / "school-b.yaml"
-SCHOOL_B_ROSTER = REPO / "config" / "demo" / "school-b-roster"
+EXAMPLE_APPLICATION = EXAMPLE_PATH
+SCHOOL_B_APPLICATION = DEMO_DATA / "school-b.yaml"
+SCHOOL_B_ROSTER = DEMO_DATA / "school-b-roster"
 _counter = itertools.count(1)
 
 

@@ -7,7 +7,9 @@ Public API::
 
 Modules, one job each: :mod:`.source` (folder or zip, UTF-8 CSV decoding),
 :mod:`.detect` (which format), :mod:`.oneroster` and :mod:`.sds` (the formats),
-:mod:`.build` (references, roles, guardians, row problems), :mod:`.errors`.
+:mod:`.build` (references, roles, guardians, row problems), :mod:`.errors`; and
+:mod:`.generate`, a deterministic generator of a Russian general school that writes a
+OneRoster 1.2 roster (the demo, benchmarks and tests use it).
 """
 
 from __future__ import annotations

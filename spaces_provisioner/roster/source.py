@@ -320,3 +320,13 @@ def check_columns(table: Table, required: Iterable[str], expected_header: str = 
     else:
         hint = ""
     raise RosterError(table.name, table.header_line, reason, hint)
+
+
+def zip_folder(path: Path) -> bytes:
+    """A roster folder's files as one in-memory zip (what ``POST .../roster`` takes), sorted by name."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(Path(path).iterdir()):
+            if f.is_file():
+                z.write(f, f.name)
+    return buf.getvalue()

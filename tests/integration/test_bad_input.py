@@ -20,8 +20,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from policies.templates import RoomRef, default_templates
-from spaces_provisioner.api_client import ApiError
-from spaces_provisioner.service import zip_folder
+from spaces_provisioner.api.client import ApiError
+from spaces_provisioner.roster.source import zip_folder
 
 from ..helpers import EXAMPLE_APPLICATION, REPO
 

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from policies.templates import RoomRef, default_templates
-from spaces_provisioner.pages import matrix_register
+from spaces_provisioner.homeserver.user import register as matrix_register
 
 from ..helpers import q
 from .test_registration import Page, api, write_classes_roster

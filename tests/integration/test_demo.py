@@ -25,8 +25,8 @@ from mautrix.api import HTTPAPI, Method
 from mautrix.errors import MatrixRequestError
 
 from policies.templates import default_templates
-from spaces_provisioner.matrix import BotClient
-from spaces_provisioner.samples import shared_rosters_dir
+from spaces_provisioner.homeserver.bot import BotClient
+from spaces_provisioner.roster.generate import generate_school
 from spaces_provisioner.settings import Settings
 
 from ..conftest import free_port
@@ -42,7 +42,8 @@ READY_TIMEOUT = 120
 STOP_TIMEOUT = 30
 ROLES_A = {"admin", "head", "teacher", "teacher_unconfirmed", "student", "parent"}
 ROLES_B = {"teacher", "student"}
-SDS_CLASSES = ["112001", "112002"]
+#: The demo's school A: the generator's small school, seed 7 (spaces_provisioner.cli.demo.SEED)
+SCHOOL_A = generate_school("small", seed=7)
 
 
 def port_pair() -> int:
@@ -141,8 +142,6 @@ async def hierarchy(api: HTTPAPI, room_id: str) -> list[dict]:
 @pytest.fixture
 def demo(tmp_path):
     """``parta demo --json`` running in ``tmp_path``: yields (process, data dir, stderr file)."""
-    if shared_rosters_dir() is None:
-        pytest.skip("the shared SDS sample roster is not next to the repository")
     port = port_pair()
     data_dir = tmp_path / "demo"
     stderr_path = tmp_path / "demo.stderr"
@@ -198,7 +197,7 @@ async def test_demo_reaches_its_json_line_and_shows_school_a(demo):
     assert len(accounts) == len(ROLES_A) + len(ROLES_B) + 1
     assert len({a["user_id"] for a in accounts}) == len(accounts)
 
-    # school A's administrator sees the school rooms and both SDS classes' rooms
+    # school A's administrator sees the school rooms and every generated class's rooms
     base = summary["homeserver"]
     account = {(a["organization"], a["role"]): a for a in accounts}
     admin = await login(base, account[school_a, "admin"]["user_id"], account[school_a, "admin"]["password"])
@@ -208,12 +207,20 @@ async def test_demo_reaches_its_json_line_and_shows_school_a(demo):
     try:
         space_a = orgs[0]["space_id"]
         seen = {r["room_id"]: r for r in await hierarchy(admin, space_a)}
-        refs = T.refs_for_org(school_a, SDS_CLASSES)
+        refs = T.refs_for_org(school_a, [c.source_id for c in SCHOOL_A.classes])
         expected = {ref.key: await bot.resolve_alias(f"#{T.alias_localpart(ref)}:{summary['server_name']}")
                     for ref in refs}
         assert None not in expected.values(), expected
         assert set(seen) == set(expected.values())
         assert seen[space_a]["name"] == orgs[0]["name"]
+        # a Russian school: classes 1А…11Б, each with its class chat
+        names = {r.get("name") for r in seen.values()}
+        for title in ("1А", "5Б", "11А", "11Б"):
+            assert f"{title} · класс" in names, sorted(n for n in names if n)
+        # the student and the parent are people of the generated school, with Russian names
+        student = SCHOOL_A.pupil_by_id()[SCHOOL_A.demo_people()["student"]]
+        profile = await admin.request(Method.GET, f"/_matrix/client/v3/profile/{q(account[school_a, 'student']['user_id'])}")
+        assert profile["displayname"].startswith(f"{student.family_name} {student.given_name}"), profile
 
         # the account in no organization is refused the same request
         with pytest.raises(MatrixRequestError) as e:

@@ -9,8 +9,8 @@ import pytest
 from mautrix.api import Method
 
 from policies.templates import RoomRef, default_templates
-from spaces_provisioner.api_client import ApiError
-from spaces_provisioner.service import zip_folder
+from spaces_provisioner.api.client import ApiError
+from spaces_provisioner.roster.source import zip_folder
 
 from ..helpers import SCHOOL_B_ROSTER, q
 
@@ -130,7 +130,7 @@ async def test_unknown_application_or_organization_is_refused_clearly(hs, sds_sa
 
 
 async def test_operator_token_is_required(hs):
-    from spaces_provisioner.api_client import ApiClient
+    from spaces_provisioner.api.client import ApiClient
 
     async with ApiClient(hs.settings.provisioning_url, "wrong-token") as api:
         with pytest.raises(ApiError) as e:

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from policies.templates import RoomRef, default_templates
-from spaces_provisioner.pages import matrix_register
+from spaces_provisioner.homeserver.user import register as matrix_register
 
 from ..helpers import User, q
 

@@ -1,4 +1,4 @@
-"""Organization applications: policies.application (pure) and spaces_provisioner.application_file (I/O)."""
+"""Organization applications: policies.application (pure) and spaces_provisioner.cli.application_file (I/O)."""
 
 from __future__ import annotations
 
@@ -20,16 +20,13 @@ from policies.application import (
     slugify,
 )
 from policies.model import OrgKind
-from spaces_provisioner.application_file import (
-    CONFIG_DIR,
-    load_application_file,
-    load_schema,
-    read_application_data,
-)
+from policies.application import EXAMPLE_PATH, load_schema
+from spaces_provisioner.cli.application_file import load_application_file, read_application_data
+from spaces_provisioner.cli.demo import DEMO_DATA
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = CONFIG_DIR / "application.example.yaml"
-SCHOOL_B = CONFIG_DIR / "demo" / "school-b.yaml"
+EXAMPLE = EXAMPLE_PATH
+SCHOOL_B = DEMO_DATA / "school-b.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -405,7 +402,7 @@ def test_every_message_has_a_russian_translation():
     keywords = dict(DEFAULT_KEYWORDS, N_=None)
     catalog = i18n.translations("ru")
     missing, seen = [], 0
-    for source in ("policies/application.py", "spaces_provisioner/application_file.py"):
+    for source in ("policies/application.py", "spaces_provisioner/cli/application_file.py"):
         for _line, message, _comments, _context in extract_from_file("python", REPO / source, keywords=keywords):
             if isinstance(message, tuple):
                 translated = catalog.ngettext(message[0], message[1], 5)

@@ -13,7 +13,7 @@ import itertools
 import pytest
 
 from policies import i18n
-from policies.capabilities import ALLOW, Decision, Membership, Person, RoomInfo, default_capabilities
+from policies.capabilities import ALLOW, Decision, Membership, Account, RoomInfo, default_capabilities
 from policies.model import Role
 from policies.templates import default_templates
 
@@ -33,12 +33,12 @@ def member(role: Role, org: str = ORG, *, confirmed: bool = False, classes=(), c
                       children=frozenset(uid(c) for c in children), homeroom=frozenset(homeroom))
 
 
-def person(name: str, *memberships: Membership) -> Person:
-    return Person(uid(name), {m.org: m for m in memberships})
+def person(name: str, *memberships: Membership) -> Account:
+    return Account(uid(name), {m.org: m for m in memberships})
 
 
 # The cast. Short names are the rows and columns of the tables below.
-PEOPLE: dict[str, Person] = {
+PEOPLE: dict[str, Account] = {
     "adm": person("adm", member(Role.ADMIN)),
     "hd": person("hd", member(Role.HEAD)),
     "tch": person("tch", member(Role.TEACHER, confirmed=True, classes={CLASS})),          # teaches 5a
@@ -50,7 +50,7 @@ PEOPLE: dict[str, Person] = {
     "pa": person("pa", member(Role.PARENT, classes={CLASS}, children={"st"})),
     "pa6": person("pa6", member(Role.PARENT, classes={CLASS6}, children={"st6"})),
     "oth": person("oth", member(Role.ADMIN, OTHER)),                                      # another organization
-    "out": Person(uid("out")),                                                            # no organization
+    "out": Account(uid("out")),                                                            # no organization
 }
 NAMES = list(PEOPLE)
 STUDENTS = {"st", "cm", "st6"}
@@ -437,7 +437,7 @@ def test_invite_refusal_explains_itself_in_each_language(caps):
 def test_people_in_no_organization_reach_nobody(caps):
     """Decided: people in no organization (e.g. suspended former members) may create a room
     but invite nobody, not even each other."""
-    other_outsider = Person(uid("out2"))
+    other_outsider = Account(uid("out2"))
     assert caps.may_create(PEOPLE["out"], False, [], {})
     assert caps.may_invite(PEOPLE["out"], other_outsider, RoomInfo(kind="dm"), [], {}).reason == \
         "no_shared_organization"
@@ -743,14 +743,14 @@ def test_person_from_registry():
         "school-9": {"role": "janitor"},      # unknown role: grants nothing
         "school-10": {"confirmed": True},     # no role: grants nothing
     }}
-    p = Person.from_registry("@t:s", content)
+    p = Account.from_registry("@t:s", content)
     assert set(p.memberships) == {ORG, OTHER}
     assert p.memberships[ORG].cap_role == "teacher" and p.memberships[ORG].homeroom == {CLASS}
     assert p.memberships[OTHER].children == {"@kid:s"}
     assert p.roles() == {"teacher", "parent"}
     assert p.is_staff_in(ORG) and not p.is_staff_in(OTHER)
-    assert Person.from_registry("@o:s", None).memberships == {}
-    unconfirmed = Person.from_registry("@u:s", {"orgs": {ORG: {"role": "teacher"}}})
+    assert Account.from_registry("@o:s", None).memberships == {}
+    unconfirmed = Account.from_registry("@u:s", {"orgs": {ORG: {"role": "teacher"}}})
     assert unconfirmed.memberships[ORG].cap_role == "teacher_unconfirmed"
 
 

@@ -17,12 +17,13 @@ import pytest
 from openapi_spec_validator import validate
 from ruamel.yaml import YAML
 
-from spaces_provisioner.service import OPENAPI, build_app
+from policies.application import EXAMPLE_PATH, SCHEMA_PATH
+from spaces_provisioner.api.app import OPENAPI, build_app
 from spaces_provisioner.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-APP_SCHEMA = REPO / "config" / "application.schema.json"
-EXAMPLE_APPLICATION = REPO / "config" / "application.example.yaml"
+APP_SCHEMA = SCHEMA_PATH
+EXAMPLE_APPLICATION = EXAMPLE_PATH
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 ANNOTATIONS = ("title", "description", "$comment")
 

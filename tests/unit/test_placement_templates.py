@@ -16,9 +16,9 @@ from ruamel.yaml import YAML
 from policies import i18n
 from policies.model import Role
 from policies.placement import OrgPeople
+from policies.state_events import PartaEventTypes
 from policies.templates import (
     DATA_DIR,
-    ROOM_TYPE_STATE,
     RoomRef,
     Templates,
     default_templates,
@@ -234,7 +234,7 @@ def test_state_of_a_class_chat(tpl):
     assert not [k for k in state if k[0] == "m.space.child"]
     assert state[("m.room.guest_access", "")] == {"guest_access": "forbidden"}
     assert state[("m.room.history_visibility", "")] == {"history_visibility": "shared"}
-    assert state[(ROOM_TYPE_STATE, "")] == {"kind": "class_chat", "org": ORG, "class": "5a",
+    assert state[(PartaEventTypes.ROOM, "")] == {"kind": "class_chat", "org": ORG, "class": "5a",
                                             "class_title": "5А", "org_name": ORG_NAME}
     assert state[("m.room.name", "")] == {"name": "5А · класс"}
     assert state[("m.room.power_levels", "")]["users"] == {A: 100, T1: 50}
@@ -260,7 +260,7 @@ def test_state_of_the_school_space_lists_its_children(tpl):
     orders = [child_events[room_ids[r.key]]["order"] for r, _ in children]
     assert orders == sorted(orders)         # announcements, staff room, administration, then the classes
     assert state[("m.room.name", "")] == {"name": ORG_NAME}
-    assert state[(ROOM_TYPE_STATE, "")]["class"] is None
+    assert state[(PartaEventTypes.ROOM, "")]["class"] is None
 
 
 def test_state_of_a_class_space_lists_its_rooms_and_points_at_the_school(tpl):
@@ -288,7 +288,7 @@ def test_every_kind_is_closed(tpl, kind):
     if state[("m.room.join_rules", "")]["join_rule"] == "restricted":
         allow = state[("m.room.join_rules", "")]["allow"]
         assert len(allow) == 1 and allow[0]["room_id"] == ids_for(tpl, tpl.refs_for_org(ORG, ["5a"]))[parent.key]
-    assert state[(ROOM_TYPE_STATE, "")]["kind"] == kind
+    assert state[(PartaEventTypes.ROOM, "")]["kind"] == kind
 
 
 def test_administration_is_invite_only_but_still_in_the_school_space(tpl):

@@ -10,14 +10,15 @@ import pytest
 
 from policies.i18n import set_language
 from policies.model import Guardianship, Role
+from spaces_provisioner.cli.demo import DEMO_DATA
 from spaces_provisioner.roster import RosterError, load_roster
-from spaces_provisioner.samples import shared_rosters_dir
+from tests.samples import shared_rosters_dir
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = shared_rosters_dir() or REPO.parent / "shared" / "data" / "rosters"
 ONEROSTER_12 = SAMPLES / "oneroster-v1p2-sample"
 SDS_21 = SAMPLES / "sds-v2.1-sample"
-SCHOOL_B = REPO / "config" / "demo" / "school-b-roster"
+SCHOOL_B = DEMO_DATA / "school-b-roster"
 
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"roster samples not found at {SAMPLES}")
 

@@ -16,7 +16,7 @@ import re
 import pytest
 from PIL import Image, ImageDraw
 
-from spaces_provisioner.sheets import CARDS_PER_PAGE, SheetEntry, class_sheet_html, class_sheet_pdf, font_dir
+from spaces_provisioner.web.sheets import CARDS_PER_PAGE, SheetEntry, class_sheet_html, class_sheet_pdf, font_dir
 
 pypdf = pytest.importorskip("pypdf")
 

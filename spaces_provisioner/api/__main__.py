@@ -1,0 +1,3 @@
+from spaces_provisioner.api.app import main
+
+main()

@@ -1,0 +1,5 @@
+import sys
+
+from spaces_provisioner.cli.main import main
+
+sys.exit(main())

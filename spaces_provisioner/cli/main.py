@@ -1,0 +1,394 @@
+"""The ``parta`` command line.
+
+::
+
+    parta init DIR --server-name NAME [--postgres DSN] [--port 8008] [--force]
+    parta run DIR
+    parta org example           (prints the example application)
+    parta org apply FILE        [-d DIR]
+    parta org list              [-d DIR]
+    parta org approve ID        [-d DIR]
+    parta roster import --org ID PATH   [-d DIR]
+    parta demo [--port P] [--data-dir D] [--school small|medium|large] [--json]
+
+``-d DIR`` (default: ``$PARTA_DIR``, else the current directory) names the
+installation whose running provisioning service the command talks to.
+``--lang en`` switches messages to English (default Russian, or ``$PARTA_LANG``).
+Exit codes: 0 done, 1 refused (the message says why), 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from policies.application import ApplicationError
+from policies.i18n import _, set_language
+
+from spaces_provisioner.api.client import ApiClient, ApiError
+from spaces_provisioner.settings import Settings, SettingsError
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _print_changes(result: dict) -> None:
+    for line in result.get("details", []):
+        print(f"  + {line}")
+    n = result.get("changes", 0)
+    print(_("Changes: {n}").format(n=n) if n else _("Nothing to change: everything is already in place (changes: 0)"))
+
+
+def _settings(args) -> Settings:
+    return Settings.load(Path(args.dir or os.environ.get("PARTA_DIR") or "."))
+
+
+async def _with_api(args, fn):
+    settings = _settings(args)
+    token = getattr(args, "token", None) or os.environ.get("PARTA_TOKEN") or settings.operator_token
+    async with ApiClient(settings.provisioning_url, token) as api:
+        return await fn(api)
+
+
+def _show(args, result, human) -> int:
+    if getattr(args, "json", False):
+        _print_json(result)
+    else:
+        human(result)
+    return 0
+
+
+def cmd_link_create(args) -> int:
+    body = {k: v for k, v in {"role": args.role, "class_id": args.class_id, "child_user_id": args.child,
+                              "rooms": args.room or None, "uses_allowed": args.uses,
+                              "expires_in_s": args.expires_in}.items() if v is not None}
+    result = asyncio.run(_with_api(args, lambda api: api.create_link(args.org, body)))
+    return _show(args, result, lambda r: print(_("Link {code}: {url}").format(code=r["code"], url=r["url"])))
+
+
+def cmd_link_list(args) -> int:
+    result = asyncio.run(_with_api(args, lambda api: api.list_links(args.org)))
+    return _show(args, result, lambda r: [print(f"{x['code']}\t{x['role'] or '-'}\t{x['class_id'] or '-'}\t"
+                                                f"{x['uses']}/{x['uses_allowed'] or '∞'}\t"
+                                                f"{'revoked' if x['revoked'] else ''}") for x in r["links"]])
+
+
+def cmd_link_revoke(args) -> int:
+    result = asyncio.run(_with_api(args, lambda api: api.revoke_link(args.code)))
+    return _show(args, result, lambda r: print(_("Link {code} revoked").format(code=r["code"])))
+
+
+def cmd_codes(args) -> int:
+    if args.sheet:
+        if not args.class_id:
+            print(_("--sheet needs --class"), file=sys.stderr)
+            return 2
+        data = asyncio.run(_with_api(args, lambda api: api.class_sheet(args.org, args.class_id, args.sheet)))
+        out = Path(args.out or f"{args.org}-{args.class_id}.{args.sheet}")
+        out.write_bytes(data)
+        print(_("Class sheet written to {path}").format(path=out))
+        return 0
+    result = asyncio.run(_with_api(args, lambda api: api.personal_codes(args.org, args.class_id)))
+    return _show(args, result, lambda r: [print(f"{c['code']}\t{c['role']}\t{c['name']}\t{c['url']}")
+                                          for c in r["codes"]])
+
+
+def cmd_people_list(args) -> int:
+    def line(p: dict) -> str:
+        badge = " ✓" if p["confirmed"] and p["role"] == "teacher" else ""
+        return f"{p['person_id']}\t{p['role']}{badge}\t{p['name']}\t{p['user_id'] or '-'}\t{p['status']}"
+
+    result = asyncio.run(_with_api(args, lambda api: api.people(args.org, args.role)))
+    return _show(args, result, lambda r: [print(line(p)) for p in r["people"]])
+
+
+def _person_update(args, body: dict) -> int:
+    result = asyncio.run(_with_api(args, lambda api: api.update_person(args.org, args.person, body)))
+    return _show(args, result, _print_changes)
+
+
+def cmd_people_confirm(args) -> int:
+    return _person_update(args, {"confirmed": True})
+
+
+def cmd_people_set(args) -> int:
+    body = {}
+    if args.role:
+        body["role"] = args.role
+    if args.classes is not None:
+        body["classes"] = [c for c in args.classes.split(",") if c]
+    for field in ("family_name", "given_name", "middle_name"):
+        if getattr(args, field) is not None:
+            body[field] = getattr(args, field)
+    return _person_update(args, body)
+
+
+def cmd_people_remove(args) -> int:
+    result = asyncio.run(_with_api(args, lambda api: api.remove_person(args.org, args.person)))
+    return _show(args, result, _print_changes)
+
+
+def cmd_init(args) -> int:
+    from spaces_provisioner.install.homeserver_config import InitError
+    from spaces_provisioner.install.installation import AlreadyInitialized, init_installation
+    from spaces_provisioner.install.processes import StartError
+
+    try:
+        settings = init_installation(Path(args.dir), args.server_name, postgres_dsn=args.postgres, port=args.port,
+                                     public_baseurl=args.public_baseurl, force=args.force, language=args.lang or "ru")
+    except AlreadyInitialized as e:
+        print(_("{dir} already holds a Parta installation; nothing was changed (use --force to regenerate "
+                "its configuration, keeping its data)").format(dir=e))
+        return 0
+    except (InitError, StartError) as e:
+        print(_("Initialization failed: {error}").format(error=e), file=sys.stderr)
+        return 1
+    print(_("Created the installation in {dir}").format(dir=settings.root))
+    print(_("  homeserver configuration: {path}").format(path=settings.homeserver_config))
+    print(_("  provisioning configuration: {path}").format(path=settings.root / "parta.yaml"))
+    print(_("  the Parta bot: {user}").format(user=settings.bot_user_id))
+    print(_("Start it with: parta run {dir}").format(dir=settings.root))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from spaces_provisioner.install.processes import StartError
+    from spaces_provisioner.install.supervisor import running, wait_until_stopped
+
+    try:
+        settings = Settings.load(Path(args.dir))
+    except SettingsError as e:
+        print(e, file=sys.stderr)
+        return 1
+    try:
+        with running(settings) as services:
+            print(_("Homeserver: {url}").format(url=settings.homeserver_url))
+            print(_("Provisioning service: {url}").format(url=settings.provisioning_url))
+            print(_("Logs: {path}").format(path=settings.logs_dir))
+            print(_("Press Ctrl-C to stop."), flush=True)
+            code = wait_until_stopped(services)
+        print(_("Stopped."))
+        return code
+    except StartError as e:
+        print(e, file=sys.stderr)
+        return 1
+
+
+def cmd_org_apply(args) -> int:
+    from spaces_provisioner.cli.application_file import load_application_file
+
+    try:
+        application = load_application_file(Path(args.file))
+    except ApplicationError as e:
+        print(_("{file}: the application has mistakes; nothing was recorded:").format(file=args.file), file=sys.stderr)
+        for p in e.problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    result = asyncio.run(_with_api(args, lambda api: api.apply_application(application.to_json())))
+    print(_("Application {id}: {status}").format(id=result["id"], status=result["status"]))
+    _print_changes(result)
+    if result["status"] == "pending":
+        print(_("Approve it with: parta org approve {id}").format(id=result["id"]))
+    return 0
+
+
+def cmd_org_example(args) -> int:
+    from policies.application import example_text
+
+    sys.stdout.write(example_text())
+    return 0
+
+
+def cmd_org_list(args) -> int:
+    result = asyncio.run(_with_api(args, lambda api: api.list_applications()))
+    if args.json:
+        _print_json(result)
+        return 0
+    for a in result["applications"]:
+        print(f"{a['id']}\t{a['status']}\t{a['full_name']}")
+    return 0
+
+
+def cmd_org_approve(args) -> int:
+    result = asyncio.run(_with_api(args, lambda api: api.approve(args.id)))
+    if args.json:
+        _print_json(result)
+        return 0
+    org = result["organization"]
+    print(_("Organization {id} ({name}): space {space}").format(id=org["id"], name=org["name"], space=org["space_id"]))
+    for a in result["accounts"]:
+        print(_("  account {user} ({role}), one-time password: {password}  (shown once: pass it on now)").format(
+            user=a["user_id"], role=a["role"], password=a["password"]))
+    _print_changes(result)
+    return 0
+
+
+def cmd_roster_import(args) -> int:
+    from spaces_provisioner.roster import RosterError, load_roster
+    from spaces_provisioner.roster.source import zip_folder
+
+    path = Path(args.path)
+    try:
+        roster = load_roster(path)  # checked here first, so the user sees file names of their own disk
+    except RosterError as e:
+        print(_("The roster cannot be imported; nothing was written:"), file=sys.stderr)
+        print(f"  {e}", file=sys.stderr)
+        return 1
+    data = path.read_bytes() if path.is_file() else zip_folder(path)
+    result = asyncio.run(_with_api(args, lambda api: api.import_roster(args.org, data)))
+    if args.json:
+        _print_json(result)
+        return 0
+    print(_("Roster ({format}): {classes} classes, {people} people").format(
+        format=roster.format, classes=len(roster.classes), people=len(roster.people)))
+    for p in result["problems"]:
+        print(_("  skipped: {problem}").format(problem=p))
+    kept = result.get("kept") or {}
+    if kept.get("classes") or kept.get("people"):
+        print(_("  kept although absent from this roster: {classes} classes, {people} people").format(
+            classes=len(kept.get("classes", [])), people=len(kept.get("people", []))))
+    _print_changes(result)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from spaces_provisioner.cli.demo import run_demo
+
+    return run_demo(port=args.port, data_dir=Path(args.data_dir), as_json=args.json, size=args.school)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``parta`` (sub-commands as in the module docstring)."""
+    p = argparse.ArgumentParser(prog="parta", description=_("Parta: a closed school messenger on Matrix"))
+    p.add_argument("--lang", choices=["ru", "en"], help=_("language of messages (default: ru)"))
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_dir(sp):
+        sp.add_argument("-d", "--dir", help=_("the installation directory (default: $PARTA_DIR or .)"))
+        sp.add_argument("--json", action="store_true", help=_("print the answer as JSON"))
+        sp.add_argument("--token", help=_("act with this Matrix access token (default: $PARTA_TOKEN, else the "
+                                          "operator token)"))
+        return sp
+
+    sp = sub.add_parser("init", help=_("create a homeserver configuration with Parta"))
+    sp.add_argument("dir")
+    sp.add_argument("--server-name", required=True)
+    sp.add_argument("--postgres", metavar="DSN", help=_("a PostgreSQL database (created with C collation)"))
+    sp.add_argument("--port", type=int, default=8008)
+    sp.add_argument("--public-baseurl")
+    sp.add_argument("--force", action="store_true")
+    sp.set_defaults(func=cmd_init)
+
+    sp = sub.add_parser("run", help=_("start the homeserver and the provisioning service"))
+    sp.add_argument("dir")
+    sp.set_defaults(func=cmd_run)
+
+    org = sub.add_parser("org", help=_("organization applications")).add_subparsers(dest="org_command", required=True)
+    sp = org.add_parser("example", help=_("print the example application (YAML with comments) to fill in"))
+    sp.set_defaults(func=cmd_org_example)
+    sp = with_dir(org.add_parser("apply", help=_("validate and record an application")))
+    sp.add_argument("file")
+    sp.set_defaults(func=cmd_org_apply)
+    sp = with_dir(org.add_parser("list", help=_("list the applications")))
+    sp.set_defaults(func=cmd_org_list)
+    sp = with_dir(org.add_parser("approve", help=_("approve an application and build the organization")))
+    sp.add_argument("id")
+    sp.set_defaults(func=cmd_org_approve)
+
+    roster = sub.add_parser("roster", help=_("rosters")).add_subparsers(dest="roster_command", required=True)
+    sp = with_dir(roster.add_parser("import", help=_("import a OneRoster or School Data Sync roster")))
+    sp.add_argument("--org", required=True)
+    sp.add_argument("path")
+    sp.set_defaults(func=cmd_roster_import)
+
+    link = sub.add_parser("link", help=_("registration and invite links")).add_subparsers(
+        dest="link_command", required=True)
+    sp = with_dir(link.add_parser("create", help=_("create a link")))
+    sp.add_argument("--org", required=True)
+    sp.add_argument("--role", choices=["admin", "head", "teacher", "student", "parent"])
+    sp.add_argument("--class", dest="class_id")
+    sp.add_argument("--child", help=_("a parent's link: the child's user id"))
+    sp.add_argument("--room", action="append", help=_("a chat invite link: a room id (repeatable)"))
+    sp.add_argument("--uses", type=int)
+    sp.add_argument("--expires-in", type=int, metavar="SECONDS")
+    sp.set_defaults(func=cmd_link_create)
+    sp = with_dir(link.add_parser("list", help=_("list an organization's links")))
+    sp.add_argument("--org", required=True)
+    sp.set_defaults(func=cmd_link_list)
+    sp = with_dir(link.add_parser("revoke", help=_("revoke a link")))
+    sp.add_argument("code")
+    sp.set_defaults(func=cmd_link_revoke)
+
+    sp = with_dir(sub.add_parser("codes", help=_("personal codes of a roster, or a printable class sheet")))
+    sp.add_argument("--org", required=True)
+    sp.add_argument("--class", dest="class_id")
+    sp.add_argument("--sheet", choices=["html", "pdf"])
+    sp.add_argument("--out")
+    sp.set_defaults(func=cmd_codes)
+
+    people = sub.add_parser("people", help=_("people of an organization")).add_subparsers(
+        dest="people_command", required=True)
+    sp = with_dir(people.add_parser("list", help=_("list the people")))
+    sp.add_argument("--org", required=True)
+    sp.add_argument("--role")
+    sp.set_defaults(func=cmd_people_list)
+    for name, func, help_ in (("confirm", cmd_people_confirm, _("confirm a teacher")),
+                              ("remove", cmd_people_remove, _("remove a person from the organization"))):
+        sp = with_dir(people.add_parser(name, help=help_))
+        sp.add_argument("--org", required=True)
+        sp.add_argument("person", help=_("a person id or a user id"))
+        sp.set_defaults(func=func)
+    sp = with_dir(people.add_parser("set", help=_("change a person's role or classes")))
+    sp.add_argument("--org", required=True)
+    sp.add_argument("person")
+    sp.add_argument("--role", choices=["admin", "head", "teacher", "student", "parent"])
+    sp.add_argument("--classes", help=_("comma-separated class ids (empty: none)"))
+    sp.add_argument("--family", dest="family_name", help=_("a corrected family name (with --given)"))
+    sp.add_argument("--given", dest="given_name")
+    sp.add_argument("--middle", dest="middle_name")
+    sp.set_defaults(func=cmd_people_set)
+
+    sp = sub.add_parser("demo", help=_("a homeserver with demo schools, ready for a Matrix client"))
+    sp.add_argument("--port", type=int, default=8008)
+    sp.add_argument("--data-dir", default="demo-data")
+    sp.add_argument("--school", choices=["small", "medium", "large"], default="small",
+                    help=_("size of the generated school A (default: small, ready in about a minute)"))
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``parta`` console script; returns the exit code."""
+    if argv is None:
+        argv = sys.argv[1:]
+    # the language must be known before the parser's help texts are translated
+    if "--lang" in argv:
+        i = argv.index("--lang")
+        if i + 1 < len(argv) and argv[i + 1] in ("ru", "en"):
+            set_language(argv[i + 1])
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SettingsError as e:
+        print(e, file=sys.stderr)
+        return 1
+    except ApiError as e:
+        print(e.error, file=sys.stderr)
+        for d in e.details:
+            print(f"  {d}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if "Cannot connect" in str(e) or isinstance(e, ConnectionError):
+            print(_("The provisioning service does not answer; start it with `parta run DIR`"), file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

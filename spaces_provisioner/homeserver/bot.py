@@ -1,0 +1,199 @@
+"""The Parta bot's connection to the homeserver: Client-Server and Synapse Admin API calls.
+
+Built on mautrix's HTTP client (retries, rate-limit back-off, ``MatrixRequestError``
+with ``errcode``), with plain JSON in and out so that custom state types need no
+classes. Every call is one HTTP request; nothing is cached here.
+
+Sources: Matrix Client-Server API v1.x (``/createRoom``, ``/rooms/{id}/state``,
+``/directory/room``), Synapse Admin API (users v2, ``/join``, ``/register``,
+``override_ratelimit``, ``users/{id}/login``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from urllib.parse import quote
+
+from mautrix.api import HTTPAPI, Method
+from mautrix.errors import MatrixRequestError, MNotFound
+
+__all__ = ["BotClient", "MatrixRequestError", "register_with_shared_secret"]
+
+
+def _q(s: str) -> str:
+    return quote(s, safe="")
+
+
+class BotClient:
+    """The Parta bot (the only server admin) acting on one homeserver.
+
+    ``base_url`` like ``http://127.0.0.1:8008``; ``token`` the bot's access token.
+    Methods raise ``MatrixRequestError`` (``errcode``, ``message``, ``http_status``).
+    """
+
+    def __init__(self, base_url: str, token: str, user_id: str):
+        self.user_id = user_id
+        self.api = HTTPAPI(base_url=base_url, token=token)
+        self.api.default_retry_count = 2
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self.api.session is not None:
+            await self.api.session.close()
+
+    async def request(self, method: Method, path: str, content=None, query: dict | None = None) -> dict:
+        """A raw request; ``path`` is the full path (``/_matrix/client/v3/...``)."""
+        return await self.api.request(method, path, content if content is not None or method is Method.GET
+                                      else {}, query_params=query)
+
+    # -- rooms ---------------------------------------------------------------------------
+    async def create_room(self, body: dict) -> str:
+        """``POST /createRoom`` with ``body``; returns the new room id."""
+        r = await self.request(Method.POST, "/_matrix/client/v3/createRoom", body)
+        return r["room_id"]
+
+    async def resolve_alias(self, alias: str) -> str | None:
+        """``GET /directory/room/{alias}``: the room id, or None when the alias is unknown."""
+        try:
+            r = await self.request(Method.GET, f"/_matrix/client/v3/directory/room/{_q(alias)}")
+        except MNotFound:
+            return None
+        except MatrixRequestError as e:
+            if e.http_status == 404:
+                return None
+            raise
+        return r["room_id"]
+
+    async def room_state(self, room_id: str) -> dict[tuple[str, str], dict]:
+        """Current state of a room the bot is in: ``{(type, state_key): content}``."""
+        events = await self.request(Method.GET, f"/_matrix/client/v3/rooms/{_q(room_id)}/state")
+        return {(e["type"], e["state_key"]): e["content"] for e in events}
+
+    async def room_state_or_none(self, room_id: str) -> dict[tuple[str, str], dict] | None:
+        """Like :meth:`room_state`, but None when the bot cannot see the room."""
+        try:
+            return await self.room_state(room_id)
+        except MatrixRequestError as e:
+            if e.http_status in (403, 404):
+                return None
+            raise
+
+    async def kick(self, room_id: str, user_id: str, reason: str) -> None:
+        """``POST /rooms/{id}/kick``."""
+        await self.request(Method.POST, f"/_matrix/client/v3/rooms/{_q(room_id)}/kick",
+                           {"user_id": user_id, "reason": reason})
+
+    async def suspend(self, user_id: str, suspended: bool = True) -> None:
+        """Admin API ``PUT /_synapse/admin/v1/suspend/{id}``: the account can read but not act."""
+        await self.request(Method.PUT, f"/_synapse/admin/v1/suspend/{_q(user_id)}", {"suspend": suspended})
+
+    async def send_state(self, room_id: str, event_type: str, state_key: str, content: dict) -> str:
+        """``PUT /rooms/{id}/state/{type}/{state_key}``; returns the event id."""
+        r = await self.request(
+            Method.PUT,
+            f"/_matrix/client/v3/rooms/{_q(room_id)}/state/{_q(event_type)}/{_q(state_key)}",
+            content)
+        return r["event_id"]
+
+    async def joined_members(self, room_id: str) -> set[str]:
+        """User ids joined to the room."""
+        r = await self.request(Method.GET, f"/_matrix/client/v3/rooms/{_q(room_id)}/joined_members")
+        return set(r.get("joined", {}))
+
+    async def force_join(self, user_id: str, room_id: str) -> None:
+        """Synapse Admin API ``POST /_synapse/admin/v1/join/{room}``: join a local user to a room."""
+        await self.request(Method.POST, f"/_synapse/admin/v1/join/{_q(room_id)}", {"user_id": user_id})
+
+    # -- users ---------------------------------------------------------------------------
+    async def get_user(self, user_id: str) -> dict | None:
+        """Admin API ``GET /_synapse/admin/v2/users/{id}``; None when no such account."""
+        try:
+            return await self.request(Method.GET, f"/_synapse/admin/v2/users/{_q(user_id)}")
+        except MatrixRequestError as e:
+            if e.http_status == 404:
+                return None
+            raise
+
+    async def put_user(self, user_id: str, body: dict) -> dict:
+        """Admin API ``PUT /_synapse/admin/v2/users/{id}``: create or modify an account."""
+        return await self.request(Method.PUT, f"/_synapse/admin/v2/users/{_q(user_id)}", body)
+
+    async def login_as(self, user_id: str) -> str:
+        """Admin API ``POST /_synapse/admin/v1/users/{id}/login``: an access token for that user."""
+        r = await self.request(Method.POST, f"/_synapse/admin/v1/users/{_q(user_id)}/login", {})
+        return r["access_token"]
+
+    async def exempt_from_ratelimit(self, user_id: str) -> None:
+        """Admin API ``override_ratelimit`` with 0/0: no rate limit for that user (the bot)."""
+        await self.request(Method.POST, f"/_synapse/admin/v1/users/{_q(user_id)}/override_ratelimit",
+                           {"messages_per_second": 0, "burst_count": 0})
+
+    async def wait_for_background_updates(self, timeout: float = 120.0) -> None:
+        """Wait until Synapse has no background database update running (Admin API
+        ``background_updates/status``), e.g. the user directory's first population, which
+        would otherwise race with the accounts created right after start."""
+        import asyncio
+
+        quiet, loop = 0, asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while quiet < 3 and loop.time() < deadline:
+            status = await self.request(Method.GET, "/_synapse/admin/v1/background_updates/status")
+            quiet = quiet + 1 if not status.get("current_updates") else 0
+            await asyncio.sleep(0.3)
+
+    async def join(self, room_id: str) -> None:
+        """``POST /join/{room}`` as the bot itself (a people's chat the bot was invited to)."""
+        await self.request(Method.POST, f"/_matrix/client/v3/join/{_q(room_id)}", {})
+
+    # -- registration tokens: the homeserver's half of the link ledger -------------------------
+    async def create_registration_token(self, token: str, uses_allowed: int | None,
+                                        expiry_time: int | None) -> None:
+        """Admin API ``POST /_synapse/admin/v1/registration_tokens/new``: Synapse then accepts
+        ``token`` for ``m.login.registration_token`` (``expiry_time`` in ms since the epoch)."""
+        await self.request(Method.POST, "/_synapse/admin/v1/registration_tokens/new",
+                           {"token": token, "uses_allowed": uses_allowed, "expiry_time": expiry_time})
+
+    async def delete_registration_token(self, token: str) -> None:
+        """Admin API ``DELETE /_synapse/admin/v1/registration_tokens/{token}``; a token already
+        gone (404) is fine: the goal is that Synapse no longer accepts it."""
+        try:
+            await self.request(Method.DELETE, f"/_synapse/admin/v1/registration_tokens/{_q(token)}")
+        except MatrixRequestError as e:
+            if e.http_status != 404:
+                raise
+
+    async def registration_records(self, *, user_id: str | None = None, since: int | None = None) -> list[dict]:
+        """The Synapse module's record of accounts registered with a token
+        (``GET /_synapse/client/parta/registrations``, bot only): ``[{"user_id", "token", "ts"}]``,
+        for one account or those recorded after ``since`` (ms)."""
+        query = {"user_id": user_id} if user_id is not None else {"since": str(since or 0)}
+        r = await self.request(Method.GET, "/_synapse/client/parta/registrations", query=query)
+        return list(r.get("registrations") or [])
+
+    async def set_displayname(self, user_id: str, name: str) -> None:
+        """Set a user's display name as server admin (``enable_set_displayname: false`` does not apply)."""
+        await self.put_user(user_id, {"displayname": name})
+
+
+async def register_with_shared_secret(base_url: str, shared_secret: str, localpart: str,
+                                      password: str, admin: bool, displayname: str | None = None) -> dict:
+    """Synapse Admin API ``/_synapse/admin/v1/register`` (nonce + HMAC-SHA1 of the shared secret).
+
+    Returns the response (``user_id``, ``access_token``, ``device_id``); raises
+    MatrixRequestError (``M_USER_IN_USE`` when the account exists).
+    """
+    api = HTTPAPI(base_url=base_url)
+    try:
+        nonce = (await api.request(Method.GET, "/_synapse/admin/v1/register"))["nonce"]
+        mac = hmac.new(shared_secret.encode(), digestmod=hashlib.sha1)
+        mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode(),
+                                 b"admin" if admin else b"notadmin"]))
+        body = {"nonce": nonce, "username": localpart, "password": password,
+                "mac": mac.hexdigest(), "admin": admin}
+        if displayname:
+            body["displayname"] = displayname
+        return await api.request(Method.POST, "/_synapse/admin/v1/register", body, sensitive=True)
+    finally:
+        if api.session is not None:
+            await api.session.close()

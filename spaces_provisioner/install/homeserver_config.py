@@ -1,0 +1,158 @@
+"""Generate a Synapse configuration with Parta's settings (``parta init``).
+
+Synapse writes its own ``homeserver.yaml`` (``--generate-config``); this module then
+edits it with ruamel.yaml in round-trip mode, so Synapse's comments stay, and adds
+Parta's settings from :data:`PARTA_SETTINGS` (privacy, registration by token only,
+no federation) plus the module, listeners and database.
+
+Sources: Synapse "Configuration Manual" (config_documentation.md) for every key;
+DESIGN.md "Facts about Synapse 1.163" for why each one is set.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2.extensions
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from policies.state_events import REGISTRY_ALIAS_LOCALPART
+
+BOT_LOCALPART = "parta"
+
+#: Parta's settings added to every generated homeserver.yaml (key → value, comment).
+PARTA_SETTINGS: list[tuple[str, object, str]] = [
+    # Privacy: people find and look up only the people they share a school with.
+    ("user_directory", {"enabled": True, "search_all_users": False, "exclude_remote_users": True,
+                        "prefer_local_users": True},
+     "Parta: the directory shows only people who share a room; the module narrows it to one's schools"),
+    ("require_auth_for_profile_requests", True, "Parta: no anonymous profile look-ups"),
+    ("limit_profile_requests_to_users_who_share_rooms", True,
+     "Parta: profiles only of people one shares a room with"),
+    ("include_profile_data_on_invite", False, "Parta: invites carry no name or avatar"),
+    ("allow_profile_lookup_over_federation", False, "Parta: no profile look-ups from other servers"),
+    ("enable_set_displayname", False, "Parta: display names are set by the server from the roster"),
+    ("allow_per_room_profiles", False, "Parta: one name everywhere, so nobody can imitate a badge in a room"),
+    ("enable_3pid_lookup", False, "Parta: nobody is found by e-mail or phone number"),
+    ("enable_3pid_changes", False, "Parta: contact details are the school's business, not the account's"),
+    ("room_list_publication_rules", [{"action": "deny"}], "Parta: no room is ever published in the room directory"),
+    ("allow_public_rooms_without_auth", False, "Parta: nothing of a school is visible to strangers"),
+    ("allow_public_rooms_over_federation", False, "Parta: nor to other servers"),
+    # Registration: only by a token (a Parta registration link).
+    ("enable_registration", True, "Parta: registration is open only to holders of a registration token"),
+    ("registration_requires_token", True, "Parta: every registration needs a Parta link (a registration token)"),
+    # Federation: off unless the operator decides otherwise.
+    ("federation_domain_whitelist", [], "Parta: federation is off (an empty list blocks every server)"),
+    ("trusted_key_servers", [], "Parta: no key servers, since there is no federation"),
+    ("suppress_key_server_warning", True, None),
+    ("encryption_enabled_by_default_for_room_type", DoubleQuotedScalarString("off"),
+     "Parta: school rooms are not encrypted by default so that the school can moderate (DESIGN.md)"),
+]
+
+
+class InitError(RuntimeError):
+    """``parta init`` cannot proceed; the message says why and what to do."""
+
+
+def _yaml() -> YAML:
+    y = YAML()  # round-trip: keeps Synapse's comments
+    y.preserve_quotes = True
+    y.width = 4096
+    return y
+
+
+def generate_synapse_config(root: Path, server_name: str) -> Path:
+    """Run Synapse's own ``--generate-config`` in ``root``; returns the homeserver.yaml path.
+
+    Raises InitError with Synapse's output when generation fails.
+    """
+    config_path = root / "homeserver.yaml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "synapse.app.homeserver", "--server-name", server_name,
+         "--config-path", str(config_path), "--data-directory", str(root),
+         "--generate-config", "--report-stats=no"],
+        cwd=root, capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise InitError(f"Synapse could not generate its configuration:\n{proc.stderr.strip()}")
+    return config_path
+
+
+def database_section(postgres_dsn: str | None, root: Path) -> dict:
+    """Synapse's ``database`` section: SQLite in ``root`` by default, else psycopg2 args from the DSN.
+
+    Raises InitError for a DSN psycopg2 cannot parse.
+    """
+    if not postgres_dsn:
+        return {"name": "sqlite3", "args": {"database": str(root / "homeserver.db")}}
+    try:
+        args = psycopg2.extensions.parse_dsn(postgres_dsn)
+    except psycopg2.ProgrammingError as e:
+        raise InitError(f"--postgres {postgres_dsn!r}: not a PostgreSQL connection string ({e})") from e
+    if "dbname" in args:
+        args["database"] = args.pop("dbname")
+    args.update({"cp_min": 2, "cp_max": 10})
+    return {"name": "psycopg2", "args": args}
+
+
+def edit_synapse_config(config_path: Path, *, root: Path, port: int, server_name: str,
+                        postgres_dsn: str | None, public_baseurl: str,
+                        provisioning_url: str | None = None) -> None:
+    """Add Parta's settings to a generated homeserver.yaml, in place (comments kept).
+
+    The listener binds to loopback only and serves the client API without federation;
+    the module ``synapse_module.PartaModule`` is configured with the bot's user id.
+    """
+    y = _yaml()
+    data: CommentedMap = y.load(config_path.read_text(encoding="utf-8"))
+    data["public_baseurl"] = public_baseurl
+    data["listeners"] = [{
+        "port": port, "tls": False, "type": "http", "x_forwarded": True,
+        "bind_addresses": ["127.0.0.1"],
+        "resources": [{"names": ["client"], "compress": False}],
+    }]
+    data.yaml_set_comment_before_after_key(
+        "listeners", before="Parta: loopback only, client API only (no federation listener); "
+        "put a reverse proxy in front for production")
+    data["database"] = database_section(postgres_dsn, root)
+    for key, value, comment in PARTA_SETTINGS:
+        data[key] = copy.deepcopy(value)
+        if comment:
+            data.yaml_set_comment_before_after_key(key, before=comment)
+    data["modules"] = [{
+        "module": "synapse_module.PartaModule",
+        "config": {
+            "bot_user_id": f"@{BOT_LOCALPART}:{server_name}",
+            "registry_alias": f"#{REGISTRY_ALIAS_LOCALPART}:{server_name}",
+            **({"provisioning_url": provisioning_url} if provisioning_url else {}),
+        },
+    }]
+    data.yaml_set_comment_before_after_key(
+        "modules", before="Parta: the module that enforces the school rules on every request")
+    logs = root / "logs"
+    logs.mkdir(exist_ok=True)
+    with config_path.open("w", encoding="utf-8") as f:
+        y.dump(data, f)
+    _point_log_config_to(root, data["log_config"], logs / "homeserver.log")
+
+
+def _point_log_config_to(root: Path, log_config: str, log_file: Path) -> None:
+    """Make Synapse's generated log config write into ``log_file`` (it defaults to the cwd)."""
+    path = Path(log_config)
+    y = _yaml()
+    data = y.load(path.read_text(encoding="utf-8"))
+    handler = data.get("handlers", {}).get("file")
+    if handler is not None:
+        handler["filename"] = str(log_file)
+    with path.open("w", encoding="utf-8") as f:
+        y.dump(data, f)
+
+
+def read_synapse_config(config_path: Path) -> dict:
+    """The homeserver.yaml as plain data (for the shared secret, port and database)."""
+    return YAML(typ="safe").load(config_path.read_text(encoding="utf-8"))

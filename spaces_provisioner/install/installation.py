@@ -1,0 +1,125 @@
+"""``parta init``: create an installation directory (homeserver config, bot, provisioning config).
+
+An installation directory holds Synapse's ``homeserver.yaml`` (with Parta's settings),
+its signing key, log config and SQLite database, the provisioning service's
+``parta.yaml`` and database, and ``logs/``. Running init on an existing installation
+changes nothing unless ``force`` is given; ``force`` regenerates the configuration
+files but keeps the databases, keys and secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from spaces_provisioner.install import homeserver_config as hc
+from spaces_provisioner.homeserver.bot import BotClient, MatrixRequestError, register_with_shared_secret
+from spaces_provisioner.install.processes import start_synapse
+from spaces_provisioner.reconcile.registry import ensure_registry
+from spaces_provisioner.settings import SETTINGS_FILE, Settings
+
+
+class AlreadyInitialized(Exception):
+    """The directory already holds an installation and ``--force`` was not given."""
+
+
+SECRET_KEYS = ("registration_shared_secret", "macaroon_secret_key", "form_secret")
+
+
+def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None = None,
+                      port: int = 8008, provisioning_port: int | None = None,
+                      public_baseurl: str | None = None, force: bool = False,
+                      language: str = "ru") -> Settings:
+    """Create (or with ``force`` regenerate) the installation in ``root``; returns its Settings.
+
+    Starts Synapse once to create the Parta bot (server admin, exempt from rate limits)
+    and the registry room, then stops it. Raises AlreadyInitialized, InitError,
+    StartError.
+    """
+    root = Path(root).resolve()
+    if (root / SETTINGS_FILE).exists() and not force:
+        raise AlreadyInitialized(str(root))
+    root.mkdir(parents=True, exist_ok=True)
+    old_settings = Settings.load(root) if (root / SETTINGS_FILE).exists() else None
+    config_path = root / "homeserver.yaml"
+    old_secrets = {}
+    if config_path.exists():
+        old = hc.read_synapse_config(config_path) or {}
+        old_secrets = {k: old[k] for k in SECRET_KEYS if old.get(k)}
+        shutil.move(config_path, root / "homeserver.yaml.bak")
+    hc.generate_synapse_config(root, server_name)
+    homeserver_url = f"http://127.0.0.1:{port}"
+    provisioning_port = provisioning_port or port + 1
+    hc.edit_synapse_config(config_path, root=root, port=port, server_name=server_name,
+                           postgres_dsn=postgres_dsn, public_baseurl=public_baseurl or homeserver_url + "/",
+                           provisioning_url=f"http://127.0.0.1:{provisioning_port}")
+    if old_secrets:
+        y = YAML()
+        data = y.load(config_path.read_text(encoding="utf-8"))
+        data.update(old_secrets)
+        with config_path.open("w", encoding="utf-8") as f:
+            y.dump(data, f)
+    settings = Settings(
+        root=root, server_name=server_name, homeserver_url=homeserver_url,
+        homeserver_config=config_path,
+        database=postgres_dsn or f"sqlite:///{root / 'parta.db'}",
+        provisioning_host="127.0.0.1", provisioning_port=provisioning_port,
+        operator_token=old_settings.operator_token if old_settings else secrets.token_urlsafe(32),
+        bot_user_id=f"@{hc.BOT_LOCALPART}:{server_name}",
+        bot_access_token=old_settings.bot_access_token if old_settings else "",
+        language=language,
+    )
+    _fast_background_updates(config_path, True)
+    synapse = start_synapse(config_path, homeserver_url, settings.logs_dir)
+    try:
+        synapse.wait_healthy()
+        shared_secret = hc.read_synapse_config(config_path)["registration_shared_secret"]
+        settings.bot_access_token = asyncio.run(_bootstrap_bot(settings, shared_secret))
+    finally:
+        synapse.stop()
+        _fast_background_updates(config_path, False)
+    settings.save()
+    return settings
+
+
+def _fast_background_updates(config_path: Path, on: bool) -> None:
+    """While init bootstraps a new database, let Synapse run its ~56 first background
+    updates back to back (``background_updates.sleep_enabled: false``) instead of one a
+    second; the setting is removed again afterwards."""
+    y = YAML()
+    data = y.load(config_path.read_text(encoding="utf-8"))
+    if on:
+        data["background_updates"] = {"sleep_enabled": False}
+    else:
+        data.pop("background_updates", None)
+    with config_path.open("w", encoding="utf-8") as f:
+        y.dump(data, f)
+
+
+async def _bootstrap_bot(settings: Settings, shared_secret: str) -> str:
+    """Create the bot (or keep the existing one) and the registry room; returns the bot's token."""
+    token = settings.bot_access_token
+    if not token:
+        try:
+            r = await register_with_shared_secret(settings.homeserver_url, shared_secret, hc.BOT_LOCALPART,
+                                                  secrets.token_urlsafe(32), admin=True, displayname="Parta")
+        except MatrixRequestError as e:
+            if e.errcode == "M_USER_IN_USE":
+                raise hc.InitError(
+                    f"the homeserver's database already has {settings.bot_user_id} but {SETTINGS_FILE} "
+                    "with its access token is gone; start from an empty directory (and database)") from e
+            raise
+        token = r["access_token"]
+    bot = BotClient(settings.homeserver_url, token, settings.bot_user_id)
+    try:
+        await bot.exempt_from_ratelimit(settings.bot_user_id)
+        await ensure_registry(bot, settings.server_name)
+        # leave a database whose first background updates (user directory...) are done
+        await bot.wait_for_background_updates()
+    finally:
+        await bot.close()
+    return token

@@ -1,0 +1,61 @@
+"""``parta run``: keep Synapse and the provisioning service running together.
+
+Both start, both must become healthy, and both stop (SIGTERM, then SIGKILL) when
+the user presses Ctrl-C, when SIGTERM arrives, or when either of them exits.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from spaces_provisioner.install.processes import Service, start_provisioning, start_synapse
+from spaces_provisioner.settings import Settings
+
+
+@contextmanager
+def running(settings: Settings, timeout: float = 90.0) -> Iterator[list[Service]]:
+    """Start both services and wait until healthy; stops them when the block ends.
+
+    Raises StartError (naming the log) when either fails to start.
+    """
+    services: list[Service] = []
+    try:
+        synapse = start_synapse(settings.homeserver_config, settings.homeserver_url, settings.logs_dir)
+        services.append(synapse)
+        synapse.wait_healthy(timeout)
+        provisioning = start_provisioning(settings.root, settings.provisioning_url, settings.logs_dir)
+        services.append(provisioning)
+        provisioning.wait_healthy(timeout)
+        yield services
+    finally:
+        # a second Ctrl-C must not leave a service behind: ignore signals until both stopped
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)} \
+            if threading.current_thread() is threading.main_thread() else {}
+        try:
+            for service in reversed(services):
+                try:
+                    service.stop()
+                except Exception:  # noqa: BLE001 - stop the others whatever happened to this one
+                    service.process.kill()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def wait_until_stopped(services: list[Service]) -> int:
+    """Block until Ctrl-C/SIGTERM (returns 0) or until a service exits (returns 1)."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            for s in services:
+                if s.process.poll() is not None:
+                    print(f"{s.name} exited with code {s.process.returncode}; see {s.log_path}", flush=True)
+                    return 1
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

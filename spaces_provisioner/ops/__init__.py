@@ -1,0 +1,60 @@
+"""Operations: everything the service does to a school, each validated, written in one
+database transaction, then reconciled onto the homeserver.
+
+May import ``policies``, :mod:`~spaces_provisioner.db`, :mod:`~spaces_provisioner.homeserver`,
+:mod:`~spaces_provisioner.reconcile`, :mod:`~spaces_provisioner.errors` and
+:mod:`~spaces_provisioner.settings`; never the HTTP layers (``api``, ``web``) or the command line.
+The HTTP routes and pages reach the database only through these operations.
+
+========================  =====================================================================
+module                    job
+========================  =====================================================================
+:mod:`.context`           what operations share: settings, database, bot, templates, the lock
+:mod:`.organizations`     applications, approval, organizations, cross-school network rooms
+:mod:`.rosters`           roster import (declarative: only differences are written)
+:mod:`.accounts`          login names, one-time passwords, accounts for roster people
+:mod:`.people`            confirming teachers, roles, classes, names, removal
+:mod:`.links`             registration and chat links, personal codes (both link ledgers)
+:mod:`.registrations`     placing registered accounts, redeeming links, the sweep
+:mod:`.page`              what the registration page reads and writes
+========================  =====================================================================
+"""
+
+from __future__ import annotations
+
+from policies.templates import Templates
+
+from spaces_provisioner.db.schema import Store
+from spaces_provisioner.homeserver.bot import BotClient
+from spaces_provisioner.ops.accounts import Accounts
+from spaces_provisioner.ops.context import Context
+from spaces_provisioner.ops.links import Links
+from spaces_provisioner.ops.organizations import Organizations
+from spaces_provisioner.ops.page import RegistrationPage
+from spaces_provisioner.ops.people import People
+from spaces_provisioner.ops.registrations import Registrations
+from spaces_provisioner.ops.rosters import Rosters
+from spaces_provisioner.settings import Settings
+
+__all__ = ["Operations"]
+
+
+class Operations:
+    """Every operation of one installation, grouped by resource (``ops.orgs.approve(...)``).
+
+    Call :meth:`start` once before use (it finds or creates the registry room).
+    """
+
+    def __init__(self, settings: Settings, store: Store, bot: BotClient, templates: Templates):
+        self.ctx = Context(settings, store, bot, templates)
+        self.accounts = Accounts(self.ctx)
+        self.orgs = Organizations(self.ctx, self.accounts)
+        self.rosters = Rosters(self.ctx)
+        self.people = People(self.ctx)
+        self.links = Links(self.ctx)
+        self.registrations = Registrations(self.ctx)
+        self.page = RegistrationPage(self.ctx)
+
+    async def start(self) -> None:
+        """Connect to the homeserver's registry room; call once before any operation."""
+        await self.ctx.start()

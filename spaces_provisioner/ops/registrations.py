@@ -1,0 +1,247 @@
+"""Registrations and redemptions: placing accounts registered with a Parta link, and signed-in
+people using a link.
+
+When an account is created with a registration token, the Synapse module records the token and
+nudges the service (``POST /api/v1/registrations/nudge``); :meth:`Registrations.place_registration`
+then reads the record back from the homeserver (so a forged nudge does nothing) and gives the
+account its place: its roster entry (or a new one), its class, its guardianship, its rooms. The
+registration page calls the same method right after registering, and a periodic
+:meth:`~Registrations.sweep` places any account whose nudge was lost: three callers, one path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import sqlalchemy as sa
+
+from policies import org_settings
+from policies.capabilities import Account, Decision, RoomInfo, deny
+from policies.i18n import N_
+from policies.links import Link, may_redeem, usable
+from policies.model import FullName
+from policies.state_events import PartaEventTypes
+
+from spaces_provisioner.db import schema as st
+from spaces_provisioner.db.queries import account_from_db, guardian_count, person_row
+from spaces_provisioner.errors import check
+from spaces_provisioner.changes import Changes
+from spaces_provisioner.ops.context import Context
+from spaces_provisioner.ops.links import link_code_of_token, link_from_row
+
+log = logging.getLogger("parta.registrations")
+
+
+class Registrations:
+    """Placing registrations and redeeming links, for one installation."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.caps = ctx.caps
+
+    async def place_registration(self, user_id: str) -> dict:
+        """Give an account registered with a Parta link its place (idempotent).
+
+        The token is read back from the homeserver (the module's record), never taken from
+        the caller. Serialized with every other provisioning operation, so a caller that
+        arrives second (the page and the module's nudge race) returns only once the
+        account is in its rooms. Returns ``{"user_id", "placed", "org", "changes"}``.
+        """
+        async with self.ctx.lock:
+            return await self._place_registration(user_id)
+
+    async def _place_registration(self, user_id: str) -> dict:
+        records = await self.ctx.bot.registration_records(user_id=user_id)
+        if not records:
+            return {"user_id": user_id, "placed": False, "org": None, "changes": 0}
+        token = records[0]["token"]
+        code = link_code_of_token(token)
+        changes = Changes()
+        with self.ctx.store.begin() as tx:
+            done = tx.execute(sa.select(st.registrations).where(st.registrations.c.user_id == user_id)).one_or_none()
+            if done is not None:
+                return {"user_id": user_id, "placed": True, "org": done.org_id, "changes": 0}
+            row = tx.execute(sa.select(st.links).where(st.links.c.code == code)).one_or_none()
+            if row is None:
+                return {"user_id": user_id, "placed": False, "org": None, "changes": 0}
+            link = link_from_row(row)
+            localpart = user_id.split(":", 1)[0].lstrip("@")
+            page = tx.execute(sa.select(st.page_registrations).where(
+                st.page_registrations.c.localpart == localpart,
+                st.page_registrations.c.code == code)).one_or_none()
+            person_id = self._bind_person(tx, link, user_id, page, changes)
+            tx.execute(st.registrations.insert().values(user_id=user_id, code=code, org_id=link.org,
+                                                        person_id=person_id, processed_at=st.now_ms()))
+            tx.execute(st.links.update().where(st.links.c.code == code).values(uses=st.links.c.uses + 1))
+            st.audit(tx, "homeserver", "account.registered", user_id=user_id, org=link.org, code=code)
+        rchanges, _ids = await self.ctx.reconciler().reconcile(link.org, only_users={user_id})
+        changes.extend(rchanges)
+        if link.rooms:
+            changes.extend(await self._join_link_rooms(link, user_id))
+        return {"user_id": user_id, "placed": True, "org": link.org, "changes": changes.count}
+
+    def _bind_person(self, tx, link: Link, user_id: str, page, changes: Changes) -> str:
+        """The people row the new account belongs to: its roster entry, or a new one."""
+        if link.person_id is not None:
+            tx.execute(st.people.update().where(st.people.c.org_id == link.org,
+                                                st.people.c.person_id == link.person_id).values(user_id=user_id))
+            if page is not None and page.guardian_email:
+                tx.execute(st.people.update().where(st.people.c.org_id == link.org,
+                                                    st.people.c.person_id == link.person_id)
+                           .values(guardian_email=page.guardian_email))
+            changes.add(f"{link.org}/{link.person_id}: account {user_id}")
+            return link.person_id
+        person_id = f"account:{user_id}"
+        localpart = user_id.split(":", 1)[0].lstrip("@")
+        name = FullName(page.family_name, page.given_name, page.middle_name) if page is not None \
+            else FullName("", localpart)
+        tx.execute(st.people.insert().values(
+            org_id=link.org, person_id=person_id, family_name=name.family_name, given_name=name.given_name,
+            middle_name=name.middle_name, role=link.role, grades="[]",
+            confirmed=link.role in ("admin", "head"), user_id=user_id, status="active",
+            guardian_email=page.guardian_email if page is not None else None))
+        self._attach(tx, link, person_id)
+        changes.add(f"{link.org}/{person_id}: new {link.role} {user_id}")
+        return person_id
+
+    def _attach(self, tx, link: Link, person_id: str) -> None:
+        """Enroll in the link's class and link a parent to the link's child (within the limit of
+        guardians per child; beyond it the account gets no link to the child)."""
+        if link.class_id is not None and link.role in ("student", "teacher"):
+            exists = tx.execute(sa.select(st.enrollments).where(
+                st.enrollments.c.org_id == link.org, st.enrollments.c.class_id == link.class_id,
+                st.enrollments.c.person_id == person_id)).one_or_none()
+            if exists is None:
+                tx.execute(st.enrollments.insert().values(org_id=link.org, class_id=link.class_id,
+                                                          person_id=person_id, role=link.role, is_primary=False))
+        if link.role == "parent" and link.child_person_id is not None:
+            exists = tx.execute(sa.select(st.guardianships).where(
+                st.guardianships.c.org_id == link.org, st.guardianships.c.student_id == link.child_person_id,
+                st.guardianships.c.guardian_id == person_id)).one_or_none()
+            limit = org_settings.max_guardians(self.ctx.org_settings(tx, link.org))
+            if exists is None and guardian_count(tx, link.org, link.child_person_id) < limit:
+                tx.execute(st.guardianships.insert().values(org_id=link.org, student_id=link.child_person_id,
+                                                            guardian_id=person_id, relation="parent"))
+
+    async def redeem(self, code: str, user_id: str) -> dict:
+        """A signed-in account uses a link: takes its role (once), joins its rooms.
+
+        Redeeming twice changes nothing. Raises Refused with the policy's reason.
+        """
+        async with self.ctx.lock:
+            return await self._redeem(code, user_id)
+
+    async def _redeem(self, code: str, user_id: str) -> dict:
+        now = st.now_ms()
+        with self.ctx.store.begin() as tx:
+            row = tx.execute(sa.select(st.links).where(st.links.c.code == code)).one_or_none()
+            link = link_from_row(row) if row else None
+            redeemer = account_from_db(tx, user_id)
+            if link is not None and self._already_redeemed(tx, link, user_id):
+                return {"code": code, "user_id": user_id, "changes": 0}
+            check(may_redeem(link, redeemer, now) if link else usable(None, now), 404 if link is None else 403)
+        changes = Changes()
+        if link.role is None:
+            await self._join_link_rooms(link, user_id, dry_run=True)  # refuse before anything is counted
+        if link.role is not None:
+            with self.ctx.store.begin() as tx:
+                existing = person_row(tx, link.org, user_id)
+                if existing is None:
+                    names = tx.execute(sa.select(st.people).where(st.people.c.user_id == user_id)).first()
+                    name = FullName(names.family_name, names.given_name, names.middle_name) if names \
+                        else FullName("", user_id.split(":", 1)[0].lstrip("@"))
+                    person_id = f"account:{user_id}"
+                    tx.execute(st.people.insert().values(
+                        org_id=link.org, person_id=person_id, family_name=name.family_name,
+                        given_name=name.given_name, middle_name=name.middle_name, role=link.role, grades="[]",
+                        confirmed=link.role in ("admin", "head"), user_id=user_id, status="active"))
+                    changes.add(f"{link.org}: {user_id} joins as {link.role}")
+                else:
+                    person_id = existing.person_id
+                before = (tx.execute(sa.select(sa.func.count()).select_from(st.guardianships)).scalar(),
+                          tx.execute(sa.select(sa.func.count()).select_from(st.enrollments)).scalar())
+                self._attach(tx, link, person_id)
+                after = (tx.execute(sa.select(sa.func.count()).select_from(st.guardianships)).scalar(),
+                         tx.execute(sa.select(sa.func.count()).select_from(st.enrollments)).scalar())
+                if after != before:
+                    changes.add(f"{link.org}/{person_id}: linked by {code}")
+        with self.ctx.store.begin() as tx:
+            tx.execute(st.links.update().where(st.links.c.code == code).values(uses=st.links.c.uses + 1))
+            tx.execute(st.redemptions.insert().values(code=code, user_id=user_id, ts=now))
+            st.audit(tx, user_id, "link.redeem", code=code)
+        # the link is used up: Synapse must not take it for a registration any more
+        if link.uses_allowed is not None and link.uses + 1 >= link.uses_allowed and link.role is not None:
+            await self.ctx.bot.delete_registration_token(code)
+        rchanges, _ids = await self.ctx.reconciler().reconcile(link.org, only_users={user_id})
+        changes.extend(rchanges)
+        if link.rooms:
+            changes.extend(await self._join_link_rooms(link, user_id))
+        return {"code": code, "user_id": user_id, **changes.to_json()}
+
+    async def sweep(self) -> int:
+        """Place every recorded registration not placed yet (nudges can be lost); returns how many."""
+        with self.ctx.store.begin() as tx:
+            since = int(tx.execute(sa.select(st.state.c.value).where(st.state.c.key == "sweep_since")).scalar() or 0)
+        placed = 0
+        for rec in await self.ctx.bot.registration_records(since=since):
+            result = await self.place_registration(rec["user_id"])  # takes the lock per account
+            placed += int(result["changes"] > 0)
+            since = max(since, int(rec["ts"]))
+        with self.ctx.store.begin() as tx:
+            tx.execute(st.state.delete().where(st.state.c.key == "sweep_since"))
+            tx.execute(st.state.insert().values(key="sweep_since", value=str(since)))
+        return placed
+
+    async def sweep_forever(self, every_s: float = 30.0) -> None:
+        """Run :meth:`sweep` now and then every ``every_s`` seconds (the service's background task)."""
+        while True:
+            try:
+                await self.sweep()
+            except Exception:  # noqa: BLE001 - any failure: log it and try again next time
+                log.exception("registration sweep failed")
+            await asyncio.sleep(every_s)
+
+    def _already_redeemed(self, tx, link: Link, user_id: str) -> bool:
+        redeemed = tx.execute(sa.select(st.redemptions).where(
+            st.redemptions.c.code == link.code, st.redemptions.c.user_id == user_id)).first()
+        registered = tx.execute(sa.select(st.registrations).where(
+            st.registrations.c.code == link.code, st.registrations.c.user_id == user_id)).first()
+        return redeemed is not None or registered is not None
+
+    async def _join_link_rooms(self, link: Link, user_id: str, dry_run: bool = False) -> Changes:
+        """Invite and join ``user_id`` into a chat link's rooms; raises Refused where the rules
+        do not allow it (``dry_run``: only check)."""
+        changes = Changes()
+        with self.ctx.store.begin() as tx:
+            newcomer = account_from_db(tx, user_id)
+        for room_id in link.rooms:
+            state = await self.ctx.bot.room_state_or_none(room_id)
+            if state is None:
+                continue
+            if ("m.room.member", user_id) in state and state[("m.room.member", user_id)].get("membership") == "join":
+                continue
+            info = RoomInfo.from_state(state.get((PartaEventTypes.ROOM, "")))
+            members = [u for (t, u), c in state.items() if t == "m.room.member"
+                       and c.get("membership") in ("join", "invite") and u != self.ctx.bot.user_id]
+            with self.ctx.store.begin() as tx:
+                people = [account_from_db(tx, u) for u in members]
+                creator = account_from_db(tx, link.created_by) if link.created_by.startswith("@") else None
+            settings = {}
+            decision = self._may_enter(info, creator, newcomer, people, settings)
+            check(decision)
+            if dry_run:
+                continue
+            await self.ctx.bot.force_join(user_id, room_id)
+            changes.add(f"{room_id}: join {user_id} by link")
+        return changes
+
+    def _may_enter(self, info: RoomInfo | None, creator: Account | None, newcomer: Account,
+                   members: list[Account], settings) -> Decision:
+        if info is None:
+            return deny("room_other_org", N_("This room does not belong to the organization"))
+        if info.kind not in ("dm", "chat"):
+            return self.caps.may_join(newcomer, info, is_invited=True)
+        inviter = creator or (members[0] if members else newcomer)
+        return self.caps.may_invite(inviter, newcomer, info, [m for m in members if m.user_id != inviter.user_id],
+                                    settings)

@@ -1,0 +1,299 @@
+"""Reconcile one organization on the homeserver with the desired state (idempotent).
+
+Desired state comes from the provisioning database (the approved application, the
+roster, the people with accounts) rendered by ``policies.templates``; current
+state is read from the homeserver as the bot. Only differences are written, so a
+second run writes nothing; a run that stopped midway resumes where it stopped
+(rooms are found again by the database or by their alias).
+
+Order: rooms (parents before children, created with their full initial state),
+then every room's state (``m.space.child`` links need the children's ids), then
+memberships (space before its rooms: restricted joins need the parent space),
+then the registry entries the Synapse module reads.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from policies.capabilities import RoomInfo, default_capabilities
+from policies import names
+from policies.model import FullName, Role
+from policies.placement import OrgPeople
+from policies.state_events import PartaEventTypes, user_state_key
+from policies.templates import RoomRef, Templates
+
+from spaces_provisioner.db import schema as st
+from spaces_provisioner.changes import Changes
+from spaces_provisioner.homeserver.bot import BotClient
+from spaces_provisioner.db.queries import account_from_db
+
+
+def server_display_name(name: FullName, badge: str | None, marker: str, fallback: str) -> str:
+    """The display name the server sets: the cleaned name, plus the badge for confirmed teachers.
+
+    A name that imitates the badge (or is otherwise refused by ``policies.names``) loses
+    its symbols; if nothing usable remains, the login name stands in.
+    """
+    try:
+        return names.display_name(name.family_name, name.given_name, name.middle_name, badge=badge, marker=marker)
+    except names.NameRefused:
+        parts = ["".join(ch for ch in part if not unicodedata.category(ch).startswith("S"))
+                 for part in (name.family_name, name.given_name, name.middle_name)]
+        try:
+            return names.display_name(*parts, badge=badge, marker=marker)
+        except names.NameRefused:
+            return fallback + (badge or "")
+
+
+@dataclass
+class OrgSnapshot:
+    """What the database says of one organization."""
+
+    org_id: str
+    name: str
+    language: str
+    settings: dict
+    classes: dict[str, str]                  # class id → title
+    people: OrgPeople
+    person_classes: dict[str, list[str]]     # user id → class ids (students and teachers)
+    display_names: dict[str, FullName]       # user id → name
+
+
+def load_snapshot(tx: Connection, org_id: str, default_language: str) -> OrgSnapshot:
+    """Read one organization from the provisioning database."""
+    org = tx.execute(sa.select(st.organizations).where(st.organizations.c.id == org_id)).one()
+    payload = json.loads(org.payload)
+    settings = payload.get("settings") or {}
+    classes = {r.class_id: r.title for r in tx.execute(
+        sa.select(st.classes).where(st.classes.c.org_id == org_id).order_by(st.classes.c.class_id))}
+    rows = tx.execute(sa.select(st.people).where(st.people.c.org_id == org_id, st.people.c.status == "active",
+                                                 st.people.c.user_id.is_not(None))).all()
+    by_person = {r.person_id: r for r in rows}
+    people = OrgPeople()
+    full_names: dict[str, FullName] = {}
+    for r in rows:
+        people.roles[r.user_id] = Role(r.role)
+        if r.confirmed:
+            people.confirmed.add(r.user_id)
+        full_names[r.user_id] = FullName(r.family_name, r.given_name, r.middle_name)
+    person_classes: dict[str, list[str]] = {}
+    for e in tx.execute(sa.select(st.enrollments).where(st.enrollments.c.org_id == org_id)):
+        p = by_person.get(e.person_id)
+        if p is None or e.class_id not in classes:
+            continue
+        target = people.class_students if e.role == Role.STUDENT else people.class_teachers
+        target.setdefault(e.class_id, set()).add(p.user_id)
+        if e.role == Role.TEACHER and e.is_primary:
+            people.homeroom.setdefault(e.class_id, set()).add(p.user_id)
+        person_classes.setdefault(p.user_id, []).append(e.class_id)
+    for g in tx.execute(sa.select(st.guardianships).where(st.guardianships.c.org_id == org_id)):
+        student, guardian = by_person.get(g.student_id), by_person.get(g.guardian_id)
+        if student is not None and guardian is not None:
+            people.children.setdefault(guardian.user_id, set()).add(student.user_id)
+    for guardian, kids in people.children.items():
+        kid_classes = {c for kid in kids for c in person_classes.get(kid, [])}
+        person_classes.setdefault(guardian, []).extend(sorted(kid_classes))
+    return OrgSnapshot(org_id=org_id, name=org.name, language=settings.get("language") or default_language,
+                       settings=settings, classes=classes, people=people,
+                       person_classes={u: sorted(set(c)) for u, c in person_classes.items()},
+                       display_names=full_names)
+
+
+class Reconciler:
+    """Brings one organization's rooms, memberships and registry entries to the desired state."""
+
+    def __init__(self, bot: BotClient, store: st.Store, templates: Templates, server_name: str,
+                 registry_id: str, language: str, badge: str = " ✓"):
+        self.bot = bot
+        self.store = store
+        self.templates = templates
+        self.server_name = server_name
+        self.registry_id = registry_id
+        self.language = language
+        self.badge = badge
+        self._stale_roles: dict[str, list[str]] = {}
+
+    async def reconcile(self, org_id: str, only_users: set[str] | None = None) -> tuple[Changes, dict[str, str]]:
+        """Reconcile ``org_id``; returns (changes, {room key: room id}).
+
+        ``only_users``: a newcomer's registration touches only the rooms where these people
+        (and their children or guardians) are placed or hold power, the school space, and their
+        registry entries and display names, instead of every room of the organization.
+        """
+        with self.store.begin() as tx:
+            snap = load_snapshot(tx, org_id, self.language)
+            known = {r.key: r.room_id for r in tx.execute(
+                sa.select(st.rooms).where(st.rooms.c.org_id == org_id))}
+        changes = Changes()
+        refs = self.templates.refs_for_org(org_id, list(snap.classes))
+        room_ids: dict[str, str] = {}
+        placements = {ref.key: self._placement(snap, ref) for ref in refs}
+        for ref in refs:
+            room_ids[ref.key] = await self._ensure_room(ref, snap, known, room_ids, placements, changes)
+        children: dict[str, list[tuple[RoomRef, str]]] = {}
+        for ref in refs:
+            parent = self.templates.parent_of(ref)
+            if parent is not None:
+                children.setdefault(parent.key, []).append((ref, room_ids[ref.key]))
+        created = changes.count > 0  # new rooms need their links in every parent: do it all
+        affected = None if only_users is None or created else set(only_users) | self._related(snap, only_users)
+        sync = refs if affected is None else [
+            ref for ref in refs if ref.kind == "school_space"
+            or affected & (placements[ref.key][0] | set(placements[ref.key][1]))]
+        if affected is None:
+            space_state = await self.bot.room_state(room_ids[refs[0].key])
+            self._stale_roles[org_id] = [k for (t, k), c in space_state.items() if t == PartaEventTypes.ROLE and c
+                                         and k[1:] not in snap.people.roles]
+        else:
+            self._stale_roles[org_id] = []
+        for ref in sync:
+            desired = self._desired_state(ref, snap, room_ids, children.get(ref.key, []), placements)
+            current = await self.bot.room_state(room_ids[ref.key])
+            for (etype, skey), content in desired.items():
+                if current.get((etype, skey)) != content:
+                    await self.bot.send_state(room_ids[ref.key], etype, skey, content)
+                    changes.add(f"{ref.key}: {etype} {skey}".rstrip())
+        # the module admits people by the registry: write it before anyone joins
+        gone = await self._update_registry(snap, room_ids[refs[0].key], changes, affected)
+        await self._display_names(snap, changes, affected)
+        for ref in sync:
+            members, _levels = placements[ref.key]
+            joined = await self.bot.joined_members(room_ids[ref.key])
+            for user_id in sorted(members - joined):
+                await self.bot.force_join(user_id, room_ids[ref.key])
+                changes.add(f"{ref.key}: join {user_id}")
+            for user_id in sorted(joined - members - {self.bot.user_id}):
+                if not self._may_stay(snap, ref, user_id):
+                    await self.bot.kick(room_ids[ref.key], user_id, "no longer a participant of this room")
+                    changes.add(f"{ref.key}: removed {user_id}")
+        for user_id in sorted(gone):
+            await self.bot.suspend(user_id, True)
+            changes.add(f"{user_id}: suspended (in no organization any more)")
+        return changes, room_ids
+
+    @staticmethod
+    def _related(snap: OrgSnapshot, users: set[str]) -> set[str]:
+        """The children and guardians of ``users`` (their placements depend on each other)."""
+        out: set[str] = set()
+        for guardian, kids in snap.people.children.items():
+            if guardian in users:
+                out |= kids
+            if kids & users:
+                out.add(guardian)
+        return out
+
+    def _may_stay(self, snap: OrgSnapshot, ref: RoomRef, user_id: str) -> bool:
+        """Whether someone joined but not placed here may stay (e.g. an administrator who came in)."""
+        with self.store.begin() as tx:
+            person = account_from_db(tx, user_id)
+        info = RoomInfo(kind=ref.kind, org=ref.org, class_id=ref.class_id,
+                        class_title=snap.classes.get(ref.class_id) if ref.class_id else None, org_name=snap.name)
+        return bool(default_capabilities().may_join(person, info, is_invited=False))
+
+    async def _display_names(self, snap: OrgSnapshot, changes: Changes, only: set[str] | None = None) -> None:
+        """The server sets every display name: the roster's name, with the badge for confirmed teachers."""
+        for user_id, name in sorted(snap.display_names.items()):
+            if only is not None and user_id not in only:
+                continue
+            with self.store.begin() as tx:
+                person = account_from_db(tx, user_id)
+                last = tx.execute(sa.select(st.people.c.display_name_set).where(
+                    st.people.c.org_id == snap.org_id, st.people.c.user_id == user_id)).scalar()
+            confirmed = any(m.cap_role == "teacher" for m in person.memberships.values())
+            wanted = server_display_name(name, self.badge if confirmed else None, self.badge,
+                                         user_id.split(":", 1)[0].lstrip("@"))
+            if wanted != last:
+                await self.bot.set_displayname(user_id, wanted)
+                with self.store.begin() as tx:
+                    tx.execute(st.people.update().where(st.people.c.user_id == user_id)
+                               .values(display_name_set=wanted))
+                changes.add(f"{user_id}: display name")
+
+    def _placement(self, snap: OrgSnapshot, ref: RoomRef) -> tuple[set[str], dict[str, int]]:
+        t = self.templates.kinds[ref.kind]
+        return snap.people.placement(list(t.members), self.templates.grants(ref, snap.settings), ref.class_id)
+
+    def _desired_state(self, ref: RoomRef, snap: OrgSnapshot, room_ids: dict[str, str],
+                       children: list[tuple[RoomRef, str]], placements) -> dict[tuple[str, str], dict]:
+        state = self.templates.state(
+            ref, room_ids=room_ids, server_name=self.server_name, children=children,
+            org_name=snap.name, class_title=snap.classes.get(ref.class_id) if ref.class_id else None,
+            language=snap.language, users=placements[ref.key][1])
+        if ref.kind == "school_space":
+            for key in self._stale_roles.get(ref.org, ()):
+                state[(PartaEventTypes.ROLE, key)] = {}
+            for user_id, role in sorted(snap.people.roles.items()):
+                state[(PartaEventTypes.ROLE, user_state_key(user_id))] = {"role": role.value,
+                                                "confirmed": user_id in snap.people.confirmed}
+        return state
+
+    async def _ensure_room(self, ref: RoomRef, snap: OrgSnapshot, known: dict[str, str],
+                           room_ids: dict[str, str], placements, changes: Changes) -> str:
+        room_id = known.get(ref.key)
+        alias_local = self.templates.alias_localpart(ref)
+        if room_id is None:
+            room_id = await self.bot.resolve_alias(f"#{alias_local}:{self.server_name}")
+            if room_id is None:
+                t = self.templates.kinds[ref.kind]
+                state = self._desired_state(ref, snap, room_ids, [], placements)
+                creation = {"m.federate": False}
+                if t.space:
+                    creation["type"] = "m.space"
+                room_id = await self.bot.create_room({
+                    "preset": "private_chat",
+                    "visibility": "private",
+                    "room_version": self.templates.room_version,
+                    "room_alias_name": alias_local,
+                    "creation_content": creation,
+                    "initial_state": [{"type": k[0], "state_key": k[1], "content": v} for k, v in state.items()],
+                })
+                changes.add(f"{ref.key}: created room {room_id}")
+            with self.store.begin() as tx:
+                tx.execute(st.rooms.insert().values(key=ref.key, org_id=ref.org, room_id=room_id))
+        return room_id
+
+    async def _update_registry(self, snap: OrgSnapshot, space_id: str, changes: Changes,
+                               only: set[str] | None = None) -> set[str]:
+        """Write the organization's and its people's registry entries (``only`` these people when
+        given); drop the organization from the entries of people who left it. Returns the accounts
+        left in no organization."""
+        current = await self.bot.room_state(self.registry_id)
+        gone: set[str] = set()
+        for (etype, skey), content in current.items() if only is None else ():
+            if etype != PartaEventTypes.PERSON or snap.org_id not in (content.get("orgs") or {}):
+                continue
+            user_id = skey[1:]
+            if user_id not in snap.people.roles:
+                orgs = {o: e for o, e in content["orgs"].items() if o != snap.org_id}
+                await self.bot.send_state(self.registry_id, PartaEventTypes.PERSON, skey, {"orgs": orgs})
+                changes.add(f"registry: {user_id} left {snap.org_id}")
+                if not orgs:
+                    gone.add(user_id)
+        org_entry = {"space": space_id, "name": snap.name, "settings": snap.settings}
+        if current.get((PartaEventTypes.ORG, snap.org_id)) != org_entry:
+            await self.bot.send_state(self.registry_id, PartaEventTypes.ORG, snap.org_id, org_entry)
+            changes.add(f"registry: organization {snap.org_id}")
+        for user_id, role in sorted(snap.people.roles.items()):
+            if only is not None and user_id not in only:
+                continue
+            old = current.get((PartaEventTypes.PERSON, user_state_key(user_id))) or {"orgs": {}}
+            entry = {
+                "role": role.value,
+                "confirmed": user_id in snap.people.confirmed,
+                "classes": snap.person_classes.get(user_id, []),
+                "children": sorted(snap.people.children.get(user_id, set())),
+                "homeroom": sorted(c for c in snap.classes if user_id in snap.people.homeroom_of(c)),
+            }
+            if old.get("orgs", {}).get(snap.org_id) != entry:
+                new = {"orgs": {**old.get("orgs", {}), snap.org_id: entry}}
+                await self.bot.send_state(self.registry_id, PartaEventTypes.PERSON, user_state_key(user_id), new)
+                changes.add(f"registry: {user_id} in {snap.org_id}")
+                if (PartaEventTypes.PERSON, user_state_key(user_id)) in current and not old.get("orgs"):
+                    await self.bot.suspend(user_id, False)  # back in an organization
+        return gone
