@@ -24,6 +24,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from policies.names import BADGE_DEFAULT
+
 SETTINGS_FILE = "parta.yaml"
 
 
@@ -47,7 +49,7 @@ class Settings:
     bot_access_token: str
     language: str = "ru"
     public_url_override: str | None = None
-    badge: str = " ✓"
+    badge: str = BADGE_DEFAULT
 
     @property
     def public_url(self) -> str:
@@ -91,7 +93,7 @@ class Settings:
                 bot_access_token=bot.get("access_token") or "",
                 language=data.get("language", "ru"),
                 public_url_override=data.get("public_url"),
-                badge=data.get("badge", " ✓"),
+                badge=data.get("badge", BADGE_DEFAULT),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SettingsError(f"{path}: missing or invalid setting {e}; re-create it with `parta init --force`") from e

@@ -1,6 +1,7 @@
 """A client of the provisioning API, used by the ``parta`` command line and the demo.
 
-Every method is one HTTP request with the operator token; a 4xx/5xx answer raises
+It imports nothing of the server side (only the shared error vocabulary). Every method is one
+HTTP request with the operator token (or a person's Matrix token); a 4xx/5xx answer raises
 :class:`ApiError` carrying the service's ``errcode``, ``error`` and ``details``.
 """
 
@@ -12,13 +13,15 @@ import aiohttp
 
 from policies.i18n import current_language
 
+from spaces_provisioner.errors import Errcode
+
 
 class ApiError(Exception):
     """The provisioning service refused a request (``status``, ``errcode``, ``error``, ``details``)."""
 
     def __init__(self, status: int, body: dict):
         self.status = status
-        self.errcode = body.get("errcode", "M_UNKNOWN")
+        self.errcode = body.get("errcode", Errcode.UNKNOWN)
         self.error = body.get("error", "")
         self.details = list(body.get("details") or [])
         super().__init__(f"{self.errcode}: {self.error}")
@@ -51,7 +54,7 @@ class ApiClient:
             try:
                 body = await r.json(content_type=None)
             except ValueError:
-                body = {"errcode": "M_UNKNOWN", "error": (await r.text())[:500]}
+                body = {"errcode": Errcode.UNKNOWN, "error": (await r.text())[:500]}
             if r.status >= 400:
                 raise ApiError(r.status, body if isinstance(body, dict) else {})
             return body

@@ -100,9 +100,10 @@ def cmd_codes(args) -> int:
 
 def cmd_people_list(args) -> int:
     def line(p: dict) -> str:
-        badge = " ✓" if p["confirmed"] and p["role"] == "teacher" else ""
+        badge = settings.badge if p["confirmed"] and p["role"] == "teacher" else ""
         return f"{p['person_id']}\t{p['role']}{badge}\t{p['name']}\t{p['user_id'] or '-'}\t{p['status']}"
 
+    settings = _settings(args)
     result = asyncio.run(_with_api(args, lambda api: api.people(args.org, args.role)))
     return _show(args, result, lambda r: [print(line(p)) for p in r["people"]])
 

@@ -109,7 +109,7 @@ class Reconciler:
     """Brings one organization's rooms, memberships and registry entries to the desired state."""
 
     def __init__(self, bot: BotClient, store: st.Store, templates: Templates, server_name: str,
-                 registry_id: str, language: str, badge: str = " ✓"):
+                 registry_id: str, language: str, badge: str = names.BADGE_DEFAULT):
         self.bot = bot
         self.store = store
         self.templates = templates

@@ -19,6 +19,7 @@ from ruamel.yaml import YAML
 
 from policies.application import EXAMPLE_PATH, SCHEMA_PATH
 from spaces_provisioner.api.app import OPENAPI, build_app
+from spaces_provisioner.errors import Errcode
 from spaces_provisioner.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,6 +108,20 @@ def test_api_errors_have_the_error_shape(doc):
             assert "404" in op["responses"], (method, path)
     for name, response in doc["components"]["responses"].items():
         assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, name
+
+
+def test_errcodes_are_the_error_models(doc):
+    """The document lists exactly the errcodes of spaces_provisioner.errors, their one home."""
+    assert doc["components"]["schemas"]["Error"]["properties"]["errcode"]["enum"] == [e.value for e in Errcode]
+
+
+def test_no_errcode_is_typed_as_a_literal():
+    """Routes and operations name errcodes through errors.Errcode, never as string literals."""
+    codes = tuple(f'"{e.value}"' for e in Errcode)
+    offenders = [f"{p}:{n}" for p in sorted((REPO / "spaces_provisioner").rglob("*.py")) if p.name != "errors.py"
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if any(code in line for code in codes)]
+    assert not offenders, offenders
 
 
 def test_the_registration_page_is_html(doc):
