@@ -5,7 +5,7 @@ room state by the Synapse module) and the data of ``policies/data/capabilities.y
 and ``rooms.yaml``. Every decision is a :class:`Decision` with a reason code and a
 message (an English msgid, translated to Russian or English on demand).
 
-Sources: DESIGN.md "Roles and default powers" (the role table) and "Room kinds";
+Sources: docs/ARCHITECTURE.md "Roles and default powers" (the role table) and "Room kinds";
 issue 3 for child safety in direct chats.
 """
 
@@ -294,7 +294,7 @@ class Capabilities:
         return deny("not_allowed", N_("{user} cannot be reached from your account"), user=b.user_id)
 
     def may_find(self, requester: Account, candidate: Account, settings: Mapping[str, Mapping]) -> bool:
-        """The user directory shows exactly the people one may reach (DESIGN.md)."""
+        """The user directory shows exactly the people one may reach (docs/ARCHITECTURE.md, "Roles and default powers")."""
         return bool(self.may_contact(requester, candidate, settings))
 
     # -- invitations -------------------------------------------------------------------

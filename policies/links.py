@@ -3,7 +3,7 @@
 Pure. A link is bound to an organization and, as the case may be, to a role and a class
 (who registers with it), to a roster person (a personal code), to a child (a parent's
 link), and to rooms (a chat invite link). It has a use limit, an expiry and can be
-revoked. DESIGN.md "Registration and links"; issue 4.
+revoked. docs/ARCHITECTURE.md, "Registration and links".
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Pure data (no Synapse, no network). Terms follow OneRoster 1.2 (§4 "Data model":
 org, class, user, enrollment, academicSession) translated to the school words of
-DESIGN.md's glossary; roles are Parta's roles from DESIGN.md's role table.
+the glossary of docs/ARCHITECTURE.md; roles are Parta's roles from its role table.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 
 class Role(enum.StrEnum):
-    """A person's role in one organization (DESIGN.md, "Roles and default powers")."""
+    """A person's role in one organization (docs/ARCHITECTURE.md, "Roles and default powers")."""
 
     ADMIN = "admin"
     HEAD = "head"

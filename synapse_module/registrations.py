@@ -1,6 +1,6 @@
 """Which registration token (Parta link) each new account used, and login-name look-alikes.
 
-Synapse does not record the token a user registered with (DESIGN.md, Synapse facts).
+Synapse does not record the token a user registered with (docs/ARCHITECTURE.md, "Synapse facts").
 The token is visible in the password-auth callback ``get_username_for_registration``
 (``uia_results["m.login.registration_token"]``): it is written to a pending row keyed
 by the login name, and ``on_user_registration`` (account-validity callback, every

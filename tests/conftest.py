@@ -11,7 +11,6 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-import socket
 import uuid
 from pathlib import Path
 
@@ -25,6 +24,8 @@ from spaces_provisioner.settings import Settings
 from spaces_provisioner.install.supervisor import running
 
 from .helpers import Homeserver
+from .processes import free_port
+from .schools import write_attack_roster
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ROSTERS = shared_rosters_dir() or REPO.parent / "shared" / "data" / "rosters"
@@ -41,13 +42,6 @@ RATE_LIMITS = {
     "rc_3pid_validation": RELAXED, "rc_admin_redaction": RELAXED, "rc_presence": {"per_user": RELAXED},
     "rc_delayed_event_mgmt": RELAXED, "rc_reports": RELAXED, "rc_room_directory": RELAXED,
 }
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pg(sql: str) -> None:
@@ -144,6 +138,12 @@ async def hs(installation, services):
     await handle.open()
     yield handle
     await handle.close()
+
+
+@pytest.fixture(scope="session")
+def school_roster(tmp_path_factory) -> Path:
+    """A generated two-class school (``tests.schools.attack_school``) as a OneRoster 1.2 roster folder."""
+    return write_attack_roster(tmp_path_factory.mktemp("school-roster"))
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,12 @@ import itertools
 from pathlib import Path
 from urllib.parse import quote
 
+import asyncio
+
+import aiohttp
 from mautrix.api import HTTPAPI, Method
+
+from policies.templates import RoomRef, default_templates
 
 from policies.application import EXAMPLE_PATH
 
@@ -187,3 +192,68 @@ class Homeserver:
         """A fresh account in no organization, signed in."""
         r = await self.api.create_account(f"Тестов{next(_counter)}", given)
         return await self.login(r["user_id"], r["password"])
+
+
+# -- the provisioning API and the registration page, as a person uses them ------------------
+API = "/api/v1"
+T = default_templates()
+
+
+def write_classes_roster(folder: Path, classes: list[tuple[str, str, str]],
+                         people: list[tuple[str, str, str, str, str]] = (),
+                         enrollments: list[tuple[str, str, str]] = ()) -> Path:
+    """A OneRoster 1.1 roster: classes (id, title, grade); people (id, role, given, family, agents);
+    enrollments (class, person, role)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.csv").write_text("propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\n")
+    (folder / "orgs.csv").write_text("sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
+                                     "org,,,Школа,school,,\n")
+    (folder / "classes.csv").write_text(
+        "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,"
+        "schoolSourcedId,termSourcedIds\n" + "".join(f"{c},,,{t},{g},crs,,homeroom,,org,\n" for c, t, g in classes))
+    (folder / "users.csv").write_text(
+        "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,"
+        "middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n"
+        + "".join(f"{i},,,true,org,{r},,,{g},{f},,,,,,{a},,\n" for i, r, g, f, a in people))
+    (folder / "enrollments.csv").write_text(
+        "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,"
+        "endDate\n" + "".join(f"e{n},,,{c},org,{p},{r},false,,\n" for n, (c, p, r) in enumerate(enrollments)))
+    return folder
+
+
+class Page:
+    """A browser without JavaScript: GET and POST forms on the provisioning service."""
+
+    def __init__(self, base: str):
+        self.base = base
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as s, s.get(self.base + path) as r:
+            return r.status, await r.text()
+
+    async def post(self, form: dict) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as s, s.post(self.base + "/register", data=form) as r:
+            return r.status, await r.text()
+
+
+async def api(user: User | str, method: str, path: str, body=None, base: str = "") -> tuple[int, dict]:
+    """One provisioning API request with a person's (or the operator's) token: ``(status, JSON)``."""
+    token = user.token if isinstance(user, User) else user
+    async with aiohttp.ClientSession() as s, s.request(method, base + API + path, json=body,
+                                                       headers={"Authorization": f"Bearer {token}"}) as r:
+        return r.status, await r.json(content_type=None)
+
+
+async def rooms_of(hs, org: str, names: dict[str, RoomRef]) -> dict[str, str]:
+    """Room ids of ``names`` (name → RoomRef), found by their aliases."""
+    return {k: await hs.bot.resolve_alias(f"#{T.alias_localpart(r)}:{hs.server_name}") for k, r in names.items()}
+
+
+async def eventually(predicate, timeout: float = 15.0):
+    """Await ``predicate()`` until it is truthy or ``timeout`` seconds pass; returns its last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.2)

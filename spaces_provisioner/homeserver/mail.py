@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 
-from spaces_provisioner.install.homeserver_config import read_synapse_config
+from spaces_provisioner.homeserver.config_file import read_synapse_config
 
 
 class MailError(RuntimeError):

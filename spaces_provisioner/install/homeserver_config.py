@@ -6,7 +6,7 @@ Parta's settings from :data:`PARTA_SETTINGS` (privacy, registration by token onl
 no federation) plus the module, listeners and database.
 
 Sources: Synapse "Configuration Manual" (config_documentation.md) for every key;
-DESIGN.md "Facts about Synapse 1.163" for why each one is set.
+docs/ARCHITECTURE.md "Synapse facts" for why each one is set.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from policies.state_events import REGISTRY_ALIAS_LOCALPART
+
 
 BOT_LOCALPART = "parta"
 
@@ -51,7 +52,7 @@ PARTA_SETTINGS: list[tuple[str, object, str]] = [
     ("trusted_key_servers", [], "Parta: no key servers, since there is no federation"),
     ("suppress_key_server_warning", True, None),
     ("encryption_enabled_by_default_for_room_type", DoubleQuotedScalarString("off"),
-     "Parta: school rooms are not encrypted by default so that the school can moderate (DESIGN.md)"),
+     "Parta: school rooms are not encrypted by default so that the school can moderate (docs/ARCHITECTURE.md)"),
 ]
 
 
@@ -151,8 +152,3 @@ def _point_log_config_to(root: Path, log_config: str, log_file: Path) -> None:
         handler["filename"] = str(log_file)
     with path.open("w", encoding="utf-8") as f:
         y.dump(data, f)
-
-
-def read_synapse_config(config_path: Path) -> dict:
-    """The homeserver.yaml as plain data (for the shared secret, port and database)."""
-    return YAML(typ="safe").load(config_path.read_text(encoding="utf-8"))

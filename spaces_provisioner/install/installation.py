@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from spaces_provisioner.homeserver.config_file import read_synapse_config
 from spaces_provisioner.install import homeserver_config as hc
 from spaces_provisioner.homeserver.bot import BotClient, MatrixRequestError, register_with_shared_secret
 from spaces_provisioner.install.processes import start_synapse
@@ -48,7 +49,7 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
     config_path = root / "homeserver.yaml"
     old_secrets = {}
     if config_path.exists():
-        old = hc.read_synapse_config(config_path) or {}
+        old = read_synapse_config(config_path) or {}
         old_secrets = {k: old[k] for k in SECRET_KEYS if old.get(k)}
         shutil.move(config_path, root / "homeserver.yaml.bak")
     hc.generate_synapse_config(root, server_name)
@@ -77,7 +78,7 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
     synapse = start_synapse(config_path, homeserver_url, settings.logs_dir)
     try:
         synapse.wait_healthy()
-        shared_secret = hc.read_synapse_config(config_path)["registration_shared_secret"]
+        shared_secret = read_synapse_config(config_path)["registration_shared_secret"]
         settings.bot_access_token = asyncio.run(_bootstrap_bot(settings, shared_secret))
     finally:
         synapse.stop()

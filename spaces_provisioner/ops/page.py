@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from policies.capabilities import Account
-from policies.links import Link
+from policies.capabilities import Account, Decision
+from policies.links import Link, may_redeem, usable
 from policies.model import FullName
 
 from spaces_provisioner.db import schema as st
@@ -66,6 +66,15 @@ class RegistrationPage:
                     person = FullName(r.family_name, r.given_name, r.middle_name)
             young = young_link(tx, link.org, link.role, link.class_id, link.person_id)
         return LinkView(link, org.name, title, person, young)
+
+    def open_link(self, code: str) -> tuple[LinkView | None, Decision]:
+        """The link of ``code`` and whether it can be used now (``policies.links.usable``)."""
+        view = self.link_view(code)
+        return view, usable(view.link if view else None, st.now_ms())
+
+    def may_redeem(self, link: Link, user_id: str) -> Decision:
+        """Whether the signed-in ``user_id`` may use ``link`` now (``policies.links.may_redeem``)."""
+        return may_redeem(link, self.account(user_id), st.now_ms())
 
     def start_email_code(self, code: str, address: str) -> tuple[str, str]:
         """Record a new 6-digit code for ``address`` (a young pupil's parent) on link ``code``;

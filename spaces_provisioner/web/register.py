@@ -26,11 +26,9 @@ from zxcvbn import zxcvbn
 from policies import names
 from policies.i18n import LANGUAGES, current_language, gettext_, ngettext, set_language
 from policies.labels import role_noun
-from policies.links import may_redeem, usable
 from policies.model import FullName
 
 from spaces_provisioner.api.keys import OPS, SETTINGS
-from spaces_provisioner.db.schema import now_ms
 from spaces_provisioner.errors import Refused
 from spaces_provisioner.homeserver import user as hs_user
 from spaces_provisioner.homeserver.mail import MailError, send_mail
@@ -82,8 +80,7 @@ async def register_page(request: web.Request) -> web.Response:
     code = request.query.get("code", "").strip().upper()
     if not code:
         return render("code.html", title=_("Registration"), code="", error=None)
-    view = request.app[OPS].page.link_view(code)
-    d = usable(view.link if view else None, now_ms())
+    view, d = request.app[OPS].page.open_link(code)
     if not d:
         return render("code.html", 404 if view is None else 410, title=_("Registration"), code=code,
                       error=d.message())
@@ -116,8 +113,7 @@ async def register_post(request: web.Request) -> web.Response:
                       error=_("The form could not be read; please fill it in again"))
     _set_page_language(request, form)
     code = str(form.get("code", "")).strip().upper()
-    view = request.app[OPS].page.link_view(code)
-    d = usable(view.link if view else None, now_ms())
+    view, d = request.app[OPS].page.open_link(code)
     if not d:
         return render("error.html", 404 if view is None else 410, title=_("Registration"), message=d.message(),
                       code=code)
@@ -222,7 +218,7 @@ async def _signin(request: web.Request, view: LinkView, code: str, form) -> web.
                                             "again")], None, 429)
         return _form(view, code, {}, [_("Wrong login name or password")], None, 403)
     try:
-        d = may_redeem(view.link, ops.page.account(user_id), now_ms())
+        d = ops.page.may_redeem(view.link, user_id)
         if not d:
             return _form(view, code, {}, [d.message()], None, 403)
         await ops.registrations.redeem(code, user_id)

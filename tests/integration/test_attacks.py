@@ -2,13 +2,13 @@
 with Parta by an outsider (another school's user or a user in no organization), a student,
 a parent or an unconfirmed teacher; it asserts the refusal (status, errcode, Parta's reason and
 message) and, next to it, that the legitimate version of the same action succeeds for the
-right person. docs/security.md lists every test here (tests/unit/test_security_doc.py checks).
+right person. docs/security.md lists every test here (tests/unit/repository/test_security_doc.py checks).
 
-World (module fixture): school A from the example application and the SDS v2.1 sample
-(class 112002 "Biology 10": teacher 114007, students 114001/114003/114004, guardians 114002
-(of 114001 and 114003) and 114005 (of 114004); class 112001: student 114008, unconfirmed
-teacher 114006), school B (demo roster: teacher b-usr-001, student b-usr-002) and an
-account in no organization.
+World (module fixture): school A from the example application and a two-class school made by
+Parta's generator (``tests.schools.attack_cast``: class 5А with its class teacher, three pupils,
+a parent of one of them and a parent of another; an unconfirmed teacher and a pupil of class
+1А), school B (demo roster: teacher b-usr-001, student b-usr-002) and an account in no
+organization.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pytest
 from policies.templates import RoomRef, default_templates
 
 from ..helpers import SCHOOL_B_APPLICATION, SCHOOL_B_ROSTER, User, q
+from ..schools import attack_cast, write_attack_roster
 
 pytestmark = pytest.mark.synapse
 T = default_templates()
@@ -37,31 +38,32 @@ class World:
     aliases: dict[str, str]
     admin: User
     head: User
-    teacher: User             # 114007, confirmed, teaches Biology 10
-    unconfirmed: User         # 114006
-    student: User             # 114001, Biology 10
-    classmate: User           # 114003, Biology 10
-    student3: User            # 114004, Biology 10, guardian 114005
-    other_class: User         # 114008, Computer Science 101
-    parent: User              # 114002, guardian of 114001 and 114003
-    parent3: User             # 114005, guardian of 114004
+    teacher: User             # confirmed, class teacher of the class (5А)
+    unconfirmed: User         # teaches another class
+    student: User             # of the class
+    classmate: User           # of the class
+    student3: User            # of the class, child of parent3
+    other_class: User         # a pupil of another class
+    parent: User              # a parent of student
+    parent3: User             # a parent of student3
     teacher_b: User
     student_b: User
     outsider: User
 
 
 @pytest.fixture(scope="module")
-async def w(hs, sds_sample) -> World:
-    a = await hs.new_school(roster=sds_sample)
+async def w(hs, tmp_path_factory) -> World:
+    c = attack_cast()
+    a = await hs.new_school(roster=write_attack_roster(tmp_path_factory.mktemp("attack-roster")))
     b = await hs.new_school(roster=SCHOOL_B_ROSTER, application=SCHOOL_B_APPLICATION)
     org, org_b = a["org"], b["org"]
     acc = {x["role"]: x for x in a["approve"]["accounts"]}
     refs = {
         "space": RoomRef(org, "school_space"), "announcements": RoomRef(org, "announcements"),
         "staff": RoomRef(org, "staff_room"), "administration": RoomRef(org, "administration"),
-        "class_space": RoomRef(org, "class_space", "112002"), "class_chat": RoomRef(org, "class_chat", "112002"),
-        "class_parents": RoomRef(org, "class_parents", "112002"),
-        "class_announcements": RoomRef(org, "class_announcements", "112002"),
+        "class_space": RoomRef(org, "class_space", c.class_id), "class_chat": RoomRef(org, "class_chat", c.class_id),
+        "class_parents": RoomRef(org, "class_parents", c.class_id),
+        "class_announcements": RoomRef(org, "class_announcements", c.class_id),
         "b_space": RoomRef(org_b, "school_space"), "b_staff": RoomRef(org_b, "staff_room"),
     }
     aliases = {k: f"#{T.alias_localpart(r)}:{hs.server_name}" for k, r in refs.items()}
@@ -70,14 +72,19 @@ async def w(hs, sds_sample) -> World:
         org_a=org, org_b=org_b, rooms=rooms, aliases=aliases,
         admin=await hs.login(acc["admin"]["user_id"], acc["admin"]["password"]),
         head=await hs.login(acc["head"]["user_id"], acc["head"]["password"]),
-        teacher=await hs.person(org, "114007", confirmed=True),
-        unconfirmed=await hs.person(org, "114006", confirmed=False),
-        student=await hs.person(org, "114001"), classmate=await hs.person(org, "114003"),
-        student3=await hs.person(org, "114004"), other_class=await hs.person(org, "114008"),
-        parent=await hs.person(org, "114002"), parent3=await hs.person(org, "114005"),
+        teacher=await hs.person(org, c.teacher, confirmed=True),
+        unconfirmed=await hs.person(org, c.unconfirmed, confirmed=False),
+        student=await hs.person(org, c.student), classmate=await hs.person(org, c.classmate),
+        student3=await hs.person(org, c.student3), other_class=await hs.person(org, c.other_class),
+        parent=await hs.person(org, c.parent), parent3=await hs.person(org, c.parent3),
         teacher_b=await hs.person(org_b, "b-usr-001", confirmed=True), student_b=await hs.person(org_b, "b-usr-002"),
         outsider=await hs.outsider(),
     )
+
+
+def login_word(user: User) -> str:
+    """The family-name part of a login name (``roman.zaytsev`` → ``zaytsev``), to search the directory."""
+    return user.user_id[1:].split(":", 1)[0].rsplit(".", 1)[-1].rstrip("0123456789")
 
 
 def refused(resp: tuple[int, dict], reason: str | None = None, *, status: int = 403,
@@ -188,7 +195,7 @@ async def test_unconfirmed_teacher_joins_staff_room(w):
 
 
 async def test_parent_joins_class_chat(w):
-    refused(await join(w.parent, w.rooms["class_chat"]), "not_for_class_chat", says="class Biology 10")
+    refused(await join(w.parent, w.rooms["class_chat"]), "not_for_class_chat", says=f"class {attack_cast().class_title}")
     await rejoin(w.student, w.rooms["class_chat"])
 
 
@@ -198,7 +205,7 @@ async def test_student_joins_parents_chat(w):
 
 
 async def test_student_of_another_class_joins_class_chat(w):
-    refused(await join(w.other_class, w.rooms["class_chat"]), "not_for_class_chat", says="class Biology 10")
+    refused(await join(w.other_class, w.rooms["class_chat"]), "not_for_class_chat", says=f"class {attack_cast().class_title}")
     await rejoin(w.classmate, w.rooms["class_chat"])
 
 
@@ -552,21 +559,21 @@ async def test_parent_reads_class_chat_messages(w):
 
 
 async def test_outsider_searches_directory(w):
-    assert await w.outsider.search_users("Craig") == []
-    assert w.student.user_id in await finds(w.teacher, "Craig", w.student)
+    assert await w.outsider.search_users(login_word(w.student)) == []
+    assert w.student.user_id in await finds(w.teacher, login_word(w.student), w.student)
 
 
 async def test_other_school_searches_directory(w):
-    assert await w.teacher_b.search_users("Fein") == []
-    assert w.teacher.user_id in await finds(w.head, "Fein", w.teacher)
+    assert w.teacher.user_id not in await w.teacher_b.search_users(login_word(w.teacher))
+    assert w.teacher.user_id in await finds(w.head, login_word(w.teacher), w.teacher)
 
 
 async def test_student_finds_only_people_they_may_reach(w):
-    # 114004 shares the school and class spaces with 114002 (another family's parent): hidden
-    assert w.parent.user_id not in await w.student3.search_users("Jean")
-    assert w.parent3.user_id in await finds(w.student3, "Bob", w.parent3)  # her own parent
-    assert w.classmate.user_id in await finds(w.student3, "Hutch", w.classmate)  # a classmate
-    assert w.parent3.user_id in await finds(w.teacher, "Bob", w.parent3)
+    # student3 shares the school and class spaces with parent (another family's parent): hidden
+    assert w.parent.user_id not in await w.student3.search_users(login_word(w.parent))
+    assert w.parent3.user_id in await finds(w.student3, login_word(w.parent3), w.parent3)  # own parent
+    assert w.classmate.user_id in await finds(w.student3, login_word(w.classmate), w.classmate)  # a classmate
+    assert w.parent3.user_id in await finds(w.teacher, login_word(w.parent3), w.parent3)
 
 
 async def test_nobody_finds_the_bot(w, hs):
@@ -576,7 +583,7 @@ async def test_nobody_finds_the_bot(w, hs):
 async def test_outsider_fetches_profiles(w):
     code, body = await w.outsider.attempt("GET", f"{V}/profile/{q(w.student.user_id)}")
     assert code == 403 and body["errcode"] == "M_FORBIDDEN", body
-    assert ok(await w.classmate.attempt("GET", f"{V}/profile/{q(w.student.user_id)}"))["displayname"] == "Craig Jack"
+    assert ok(await w.classmate.attempt("GET", f"{V}/profile/{q(w.student.user_id)}"))["displayname"] == attack_cast().name(attack_cast().student).display
 
 
 async def test_other_school_fetches_profiles(w):
@@ -590,7 +597,7 @@ async def test_user_sets_own_display_name(w):
                                          {"displayname": "Учитель Иванов"})
     assert code == 403 and body["errcode"] == "M_FORBIDDEN", body
     assert ok(await w.teacher.attempt("GET", f"{V}/profile/{q(w.student.user_id)}/displayname"))[
-        "displayname"] == "Craig Jack"
+        "displayname"] == attack_cast().name(attack_cast().student).display
 
 
 async def test_lookup_by_email(w):
@@ -685,7 +692,8 @@ async def test_student_starts_or_fakes_a_call_membership(w):
 
 
 async def test_room_named_with_the_teachers_badge(w):
-    refused(await dm(w.student, w.parent, name="Fein Kristen ✓"), "badge_imitation")
+    teacher = attack_cast().name(attack_cast().teacher)
+    refused(await dm(w.student, w.parent, name=f"{teacher.family_name} {teacher.given_name} ✓"), "badge_imitation")
     room = ok(await dm(w.student, w.parent, name="Мама"))["room_id"]
     refused(await put_state(w.student, room, "m.room.name", "", {"name": "Учитель Фейн ✔"}), "badge_imitation")
     refused(await put_state(w.student, room, "m.room.topic", "", {"topic": "классный руководитель ✓"}),

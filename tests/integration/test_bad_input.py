@@ -24,10 +24,12 @@ from spaces_provisioner.api.client import ApiError
 from spaces_provisioner.roster.source import zip_folder
 
 from ..helpers import EXAMPLE_APPLICATION, REPO
+from ..schools import attack_school
 
 pytestmark = pytest.mark.synapse
 T = default_templates()
-SDS_CLASSES = ("112001", "112002")
+#: The classes of the generated roster the roster cases start from (tests.schools.attack_school).
+CLASSES = tuple(c.source_id for c in attack_school().classes)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -83,7 +85,7 @@ async def application_ids(hs) -> set[str]:
     return {a["id"] for a in (await hs.api.list_applications())["applications"]}
 
 
-async def class_rooms(hs, org: str, class_ids=SDS_CLASSES) -> dict[str, str | None]:
+async def class_rooms(hs, org: str, class_ids=CLASSES) -> dict[str, str | None]:
     """Every class-scoped room of ``org`` for ``class_ids``: ref key → room id (None when absent)."""
     refs = [r for r in T.refs_for_org(org, list(class_ids)) if r.class_id is not None]
     return {r.key: await hs.bot.resolve_alias(f"#{T.alias_localpart(r)}:{hs.server_name}") for r in refs}
@@ -91,11 +93,11 @@ async def class_rooms(hs, org: str, class_ids=SDS_CLASSES) -> dict[str, str | No
 
 def added_classes(result: dict) -> set[str]:
     """The class ids an import reported as added (``class TITLE (ID): added``)."""
-    return {cid for cid in SDS_CLASSES for line in result["details"] if line.endswith(f"({cid}): added")}
+    return {cid for cid in CLASSES for line in result["details"] if line.endswith(f"({cid}): added")}
 
 
-def copy_sample(sds_sample: Path, dest: Path) -> Path:
-    shutil.copytree(sds_sample, dest)
+def copy_roster(roster: Path, dest: Path) -> Path:
+    shutil.copytree(roster, dest)
     return dest
 
 
@@ -264,9 +266,8 @@ def _no_required_column(root: Path) -> tuple[Path, str]:
 
 
 def _cp1251_users(root: Path) -> tuple[Path, str]:
-    users = root / "users.csv"
-    text = users.read_text(encoding="utf-8").replace(",Jack,Craig,", ",Яков,Крейг,")
-    users.write_bytes(text.encode("cp1251"))
+    users = root / "users.csv"  # Russian names: line 2 is the first with a letter cp1251 spells otherwise
+    users.write_bytes(users.read_text(encoding="utf-8").encode("cp1251"))
     return root, "users.csv:2: "
 
 
@@ -292,9 +293,9 @@ NOTHING_WRITTEN = {"en": "nothing was written", "ru": "ничего не зап�
 
 
 @pytest.mark.parametrize("case", list(ROSTER_CASES))
-async def test_bad_roster_is_refused_and_nothing_is_written(hs, installation, sds_sample, tmp_path, case):
+async def test_bad_roster_is_refused_and_nothing_is_written(hs, installation, school_roster, tmp_path, case):
     make, lang = ROSTER_CASES[case]
-    path, where = make(copy_sample(sds_sample, tmp_path / "roster"))
+    path, where = make(copy_roster(school_roster, tmp_path / "roster"))
     school = await hs.new_school()
     org = school["org"]
     # the command line checks the roster on the operator's disk before it sends anything
@@ -315,9 +316,9 @@ async def test_bad_roster_is_refused_and_nothing_is_written(hs, installation, sd
     # nothing half-made: no class room exists ...
     assert set((await class_rooms(hs, org)).values()) == {None}
     # ... and re-running the import with the file fixed takes both classes as new
-    fixed = copy_sample(sds_sample, tmp_path / "fixed")
+    fixed = copy_roster(school_roster, tmp_path / "fixed")
     result = await hs.api.import_roster(org, zip_folder(fixed))
-    assert added_classes(result) == set(SDS_CLASSES), result["details"]
+    assert added_classes(result) == set(CLASSES), result["details"]
     assert result["problems"] == []
     assert None not in (await class_rooms(hs, org)).values()
     if case == "no-required-column":  # re-running is always safe: once more changes nothing
@@ -325,20 +326,20 @@ async def test_bad_roster_is_refused_and_nothing_is_written(hs, installation, sd
         assert again["changes"] == 0, again["details"]
 
 
-async def test_bad_rows_are_reported_and_the_rest_is_imported(hs, sds_sample, tmp_path):
-    root = copy_sample(sds_sample, tmp_path / "roster")
+async def test_bad_rows_are_reported_and_the_rest_is_imported(hs, school_roster, tmp_path):
+    root = copy_roster(school_roster, tmp_path / "roster")
     enrollments = root / "enrollments.csv"
     text = enrollments.read_text(encoding="utf-8")
     text = text if text.endswith("\n") else text + "\n"
     bad_line = text.count("\n") + 1
-    enrollments.write_text(text + "999999,114001,student\n", encoding="utf-8")
+    enrollments.write_text(text + "enr-bad,,,999999,org-1,pupil-0001,student,false,,\n", encoding="utf-8")
 
     school = await hs.new_school(roster=root)
     result = school["roster"]
-    assert result["format"] == "sds-2.1"
+    assert result["format"] == "oneroster-1.2"
     bad = [p for p in result["problems"] if p.startswith(f"enrollments.csv:{bad_line}: ")]
     assert len(bad) == 1 and "999999" in bad[0], result["problems"]
-    assert added_classes(result) == set(SDS_CLASSES), result["details"]
+    assert added_classes(result) == set(CLASSES), result["details"]
     assert None not in (await class_rooms(hs, school["org"])).values()
     ghost = RoomRef(school["org"], "class_space", "999999")
     assert await hs.bot.resolve_alias(f"#{T.alias_localpart(ghost)}:{hs.server_name}") is None

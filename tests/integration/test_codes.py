@@ -11,8 +11,7 @@ import pytest
 from policies.templates import RoomRef, default_templates
 from spaces_provisioner.homeserver.user import register as matrix_register
 
-from ..helpers import q
-from .test_registration import Page, api, write_classes_roster
+from ..helpers import Page, api, q, write_classes_roster
 
 pytestmark = pytest.mark.synapse
 T = default_templates()

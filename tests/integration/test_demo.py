@@ -10,15 +10,10 @@ checks that no Synapse is left behind.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import select
 import signal
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 from mautrix.api import HTTPAPI, Method
@@ -29,8 +24,8 @@ from spaces_provisioner.homeserver.bot import BotClient
 from spaces_provisioner.roster.generate import generate_school
 from spaces_provisioner.settings import Settings
 
-from ..conftest import free_port
 from ..helpers import REPO, password_login, q
+from ..processes import alive, children_of, group_exists, port_pair, read_json_line
 
 pytestmark = [
     pytest.mark.synapse,
@@ -44,80 +39,6 @@ ROLES_A = {"admin", "head", "teacher", "teacher_unconfirmed", "student", "parent
 ROLES_B = {"teacher", "student"}
 #: The demo's school A: the generator's small school, seed 7 (spaces_provisioner.cli.demo.SEED)
 SCHOOL_A = generate_school("small", seed=7)
-
-
-def port_pair() -> int:
-    """A port P such that P and P+1 are both free (the demo's homeserver and provisioning service)."""
-    for _ in range(50):
-        port = free_port()
-        if port >= 65535:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two adjacent free ports")
-
-
-def children_of(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (from /proc)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat_text = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat_text[stat_text.rindex(")") + 2:].split()
-            if int(fields[1]) == pid:
-                out.append(int(entry.name))
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead too
-        return (Path("/proc") / str(pid) / "stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def read_json_line(proc: subprocess.Popen, timeout: float) -> tuple[dict, list[str]]:
-    """Read the demo's stdout until a line that is a JSON object; returns it and the lines before."""
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    buf = b""
-    fd = proc.stdout.fileno()
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                text = line.decode("utf-8", errors="replace").strip()
-                if text.startswith("{"):
-                    return json.loads(text), seen
-                seen.append(text)
-        elif proc.poll() is not None:
-            break
-    raise AssertionError(f"no JSON line from the demo within {timeout:.0f} s (exit code {proc.poll()}); "
-                         f"stdout so far: {seen + [buf.decode(errors='replace')]}")
 
 
 async def login(base_url: str, user_id: str, password: str) -> HTTPAPI:

@@ -31,8 +31,7 @@ from policies.templates import RoomRef, default_templates
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.homeserver.user import register as matrix_register
 
-from ..helpers import User, q
-from .test_registration import Page, api, eventually, write_classes_roster
+from ..helpers import Page, User, api, eventually, q, write_classes_roster
 
 pytestmark = pytest.mark.synapse
 T = default_templates()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_demo import port_pair, read_json_line
+from ..processes import port_pair, read_json_line
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,6 +13,7 @@ from spaces_provisioner.api.client import ApiError
 from spaces_provisioner.roster.source import zip_folder
 
 from ..helpers import SCHOOL_B_ROSTER, q
+from ..schools import attack_cast, attack_school
 
 pytestmark = pytest.mark.synapse
 T = default_templates()
@@ -23,14 +24,14 @@ async def admin_of(hs, school) -> "User":  # noqa: F821
     return await hs.login(account["user_id"], account["password"])
 
 
-async def test_admin_sees_the_hierarchy_of_application_and_roster(hs, sds_sample):
-    school = await hs.new_school(roster=sds_sample)
+async def test_admin_sees_the_hierarchy_of_application_and_roster(hs, school_roster):
+    school = await hs.new_school(roster=school_roster)
     org = school["org"]
     admin = await admin_of(hs, school)
     rooms = {r["room_id"]: r for r in await admin.hierarchy(school["space_id"])}
 
-    # every room of the templates for the organization and its two SDS classes, nothing else
-    refs = T.refs_for_org(org, ["112001", "112002"])
+    # every room of the templates for the organization and its two classes, nothing else
+    refs = T.refs_for_org(org, [c.source_id for c in attack_school().classes])
     ids = {ref.key: await hs.bot.resolve_alias(f"#{T.alias_localpart(ref)}:{hs.server_name}") for ref in refs}
     assert set(rooms) == set(ids.values())
     root = rooms[school["space_id"]]
@@ -38,8 +39,8 @@ async def test_admin_sees_the_hierarchy_of_application_and_roster(hs, sds_sample
     assert root["room_type"] == "m.space"
 
     names = {rooms[ids[ref.key]]["name"] for ref in refs}
-    assert {"Объявления", "Учительская", "Администрация", "Biology 10", "Computer Science 101",
-            "Biology 10 · класс", "Biology 10 · родители", "Biology 10 · объявления"} <= names
+    assert {"Объявления", "Учительская", "Администрация", "1А", "5А",
+            "5А · класс", "5А · родители", "5А · объявления"} <= names
 
     for ref in refs:
         room_id = ids[ref.key]
@@ -77,11 +78,21 @@ async def test_admin_sees_the_hierarchy_of_application_and_roster(hs, sds_sample
     assert pl["users"] == {admin.user_id: 100, head["user_id"]: 90}
 
 
-async def test_same_application_and_roster_again_change_nothing(hs, sds_sample):
-    school = await hs.new_school(roster=sds_sample)
+async def test_same_application_and_roster_again_change_nothing(hs, school_roster):
+    school = await hs.new_school(roster=school_roster)
     again = await hs.api.apply_application(school["application"])
     assert again["changes"] == 0 and again["status"] == "approved"
     assert (await hs.api.approve(school["org"]))["changes"] == 0
+    assert (await hs.api.import_roster(school["org"], zip_folder(school_roster)))["changes"] == 0
+
+
+async def test_sds_21_sample_imports(hs, sds_sample):
+    school = await hs.new_school(roster=sds_sample)
+    assert school["roster"]["format"] == "sds-2.1"
+    assert school["roster"]["problems"] == []
+    for class_id in ("112001", "112002"):
+        ref = RoomRef(school["org"], "class_chat", class_id)
+        assert await hs.bot.resolve_alias(f"#{T.alias_localpart(ref)}:{hs.server_name}"), class_id
     assert (await hs.api.import_roster(school["org"], zip_folder(sds_sample)))["changes"] == 0
 
 
@@ -102,31 +113,34 @@ async def test_oneroster_11_roster_imports(hs):
     assert school["roster"]["problems"] == []
 
 
-async def test_roster_person_lands_in_the_class_rooms(hs, sds_sample):
-    school = await hs.new_school(roster=sds_sample)
-    student = await hs.person(school["org"], "114001")        # Biology 10 (112002)
+async def test_roster_person_lands_in_the_class_rooms(hs, school_roster):
+    school = await hs.new_school(roster=school_roster)
+    cast = attack_cast()
+    student = await hs.person(school["org"], cast.student)        # of class 5А
+    other_class = next(p.class_id for p in attack_school().pupils if p.source_id == cast.other_class)
     joined = await student.joined_rooms()
-    org = school["org"]
-    expect = {RoomRef(org, "school_space"), RoomRef(org, "announcements"), RoomRef(org, "class_space", "112002"),
-              RoomRef(org, "class_chat", "112002"), RoomRef(org, "class_announcements", "112002")}
-    not_expect = {RoomRef(org, "staff_room"), RoomRef(org, "class_parents", "112002"),
-                  RoomRef(org, "class_chat", "112001")}
+    org, mine = school["org"], cast.class_id
+    expect = {RoomRef(org, "school_space"), RoomRef(org, "announcements"), RoomRef(org, "class_space", mine),
+              RoomRef(org, "class_chat", mine), RoomRef(org, "class_announcements", mine)}
+    not_expect = {RoomRef(org, "staff_room"), RoomRef(org, "class_parents", mine),
+                  RoomRef(org, "class_chat", other_class)}
     for ref in expect:
         assert await hs.bot.resolve_alias(f"#{T.alias_localpart(ref)}:{hs.server_name}") in joined, ref.key
     for ref in not_expect:
         assert await hs.bot.resolve_alias(f"#{T.alias_localpart(ref)}:{hs.server_name}") not in joined, ref.key
     profile = await student.get(f"/_matrix/client/v3/profile/{q(student.user_id)}")
-    assert profile["displayname"] == "Craig Jack"
-    assert student.user_id.startswith("@jack.craig")
+    name = cast.name(cast.student)
+    assert profile["displayname"] == name.display  # "Зайцев Роман Вячеславович"
+    assert student.user_id.startswith("@roman.zaytsev")  # the login name carries the name only
 
 
-async def test_unknown_application_or_organization_is_refused_clearly(hs, sds_sample):
+async def test_unknown_application_or_organization_is_refused_clearly(hs, school_roster):
     with pytest.raises(ApiError) as e:
         await hs.api.approve("no-such-school")
     assert e.value.status == 404 and "no-such-school" in e.value.error
     with pytest.raises(ApiError) as e:
-        await hs.api.import_roster("no-such-school", zip_folder(sds_sample))
-    assert e.value.status == 404
+        await hs.api.import_roster("no-such-school", zip_folder(school_roster))
+    assert e.value.status == 404 and e.value.errcode == "M_NOT_FOUND"
 
 
 async def test_operator_token_is_required(hs):
@@ -138,8 +152,8 @@ async def test_operator_token_is_required(hs):
     assert e.value.status == 401 and e.value.errcode == "M_UNKNOWN_TOKEN"
 
 
-async def test_parta_bot_is_the_only_server_admin(hs, sds_sample):
-    school = await hs.new_school(roster=sds_sample)
+async def test_parta_bot_is_the_only_server_admin(hs, school_roster):
+    school = await hs.new_school(roster=school_roster)
     admin = await admin_of(hs, school)
     info = await hs.bot.request(Method.GET, f"/_synapse/admin/v2/users/{q(admin.user_id)}")
     assert info["admin"] is False

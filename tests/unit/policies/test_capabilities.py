@@ -1,8 +1,8 @@
-"""The capability matrix (policies.capabilities) against DESIGN.md's role table and issue 3.
+"""The capability matrix (policies.capabilities) against the role table of docs/ARCHITECTURE.md and issue 3.
 
 Table-driven: one cast of people in one school (``school-7``) plus a person of another
 organization and an outsider; the expected answers are written out as tables below, the
-way DESIGN.md's "Roles and default powers" and "Room kinds" state them. Pure: no Synapse,
+way docs/ARCHITECTURE.md's "Roles and default powers" and "Room kinds" state them. Pure: no Synapse,
 no network.
 """
 
@@ -90,7 +90,7 @@ def has_cyrillic(text: str) -> bool:
 # ----------------------------------------------------------------------------- may_contact
 # Who may be together in a direct chat or a chat people create. Y: allowed; N: refused;
 # C: allowed only while the school's setting students_may_message_classmates is true.
-# DESIGN.md's role table ("message a teacher / a student 1:1") narrowed by issue 3: a student
+# the role table of docs/ARCHITECTURE.md ("message a teacher / a student 1:1") narrowed by issue 3: a student
 # only with own teachers, own guardians, classmates (setting) and the school's admin/head;
 # a parent with the teachers of own children; an unconfirmed teacher with no student or parent;
 # nobody across organizations. The diagonal ("-") is oneself: always allowed.
@@ -199,7 +199,7 @@ def test_may_find_is_may_contact(caps):
 
 
 # ----------------------------------------------------------------------------- may_join
-# The school's own rooms of rooms.yaml for class 5a: who may join (DESIGN.md "Room kinds").
+# The school's own rooms of rooms.yaml for class 5a: who may join (docs/ARCHITECTURE.md "Room kinds").
 # Admin and head get power in class rooms, so they may join them; the parents' chat holds
 # the class teacher (homeroom) only; unconfirmed teachers see the school space and nothing else.
 KINDS = ["school_space", "announcements", "staff_room", "administration",

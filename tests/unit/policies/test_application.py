@@ -24,7 +24,7 @@ from policies.application import EXAMPLE_PATH, load_schema
 from spaces_provisioner.cli.application_file import load_application_file, read_application_data
 from spaces_provisioner.cli.demo import DEMO_DATA
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = EXAMPLE_PATH
 SCHOOL_B = DEMO_DATA / "school-b.yaml"
 

@@ -14,7 +14,7 @@ from spaces_provisioner.cli.demo import DEMO_DATA
 from spaces_provisioner.roster import RosterError, load_roster
 from tests.samples import shared_rosters_dir
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 SAMPLES = shared_rosters_dir() or REPO.parent / "shared" / "data" / "rosters"
 ONEROSTER_12 = SAMPLES / "oneroster-v1p2-sample"
 SDS_21 = SAMPLES / "sds-v2.1-sample"

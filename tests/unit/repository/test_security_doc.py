@@ -9,7 +9,7 @@ import ast
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ATTACKS = REPO / "tests" / "integration" / "test_attacks.py"
 DOC = REPO / "docs" / "security.md"
 MIN_ATTACKS = 40  # issue 3: at least 40 distinct attacks

@@ -22,7 +22,7 @@ from spaces_provisioner.api.app import OPENAPI, build_app
 from spaces_provisioner.errors import Errcode
 from spaces_provisioner.settings import Settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 APP_SCHEMA = SCHEMA_PATH
 EXAMPLE_APPLICATION = EXAMPLE_PATH
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

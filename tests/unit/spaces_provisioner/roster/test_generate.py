@@ -29,7 +29,7 @@ from spaces_provisioner.roster.generate import (
 )
 from spaces_provisioner.roster.oneroster import COMMON_HEADERS, HEADERS, ONEROSTER_12
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 DATA = YAML(typ="safe").load(DATA_FILE.read_text(encoding="utf-8"))
 PATRONYMICS = {name: tuple(pair) for name, pair in DATA["male_names"].items()}
 FILES = [

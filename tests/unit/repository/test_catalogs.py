@@ -24,7 +24,7 @@ from ruamel.yaml import YAML
 
 from policies.i18n import LOCALE_DIR, translations
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SOURCE_DIRS = ("policies", "spaces_provisioner", "synapse_module", "bridge")
 ROOMS_YAML = REPO / "policies" / "data" / "rooms.yaml"
 ROOM_TEXT_FIELDS = ("name", "topic", "join_refusal")  # the fields of a room kind in rooms.yaml that are msgids
