@@ -1,6 +1,6 @@
 # Parta: the two commands of the README.
 #   make demo   - a homeserver with Parta and demo schools, ready for a Matrix client (Ctrl-C stops it)
-#   make test   - the whole test suite, on SQLite and then on PostgreSQL
+#   make test   - lint (ruff) and types (mypy), then the whole suite on SQLite and then on PostgreSQL
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -27,8 +27,10 @@ demo: $(STAMP)
 	$(BIN)/parta demo $(ARGS)
 
 test: $(TESTSTAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	PARTA_TEST_DB=postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) demo-data .pytest_cache
+	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache build

@@ -37,13 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from policies.application import EXAMPLE_PATH  # noqa: E402
 from policies.templates import RoomRef, default_templates  # noqa: E402
+
 from spaces_provisioner.api.client import ApiClient  # noqa: E402
 from spaces_provisioner.cli.application_file import read_application_data  # noqa: E402
-from spaces_provisioner.install.installation import init_installation  # noqa: E402
 from spaces_provisioner.homeserver.bot import BotClient  # noqa: E402
+from spaces_provisioner.install.installation import init_installation  # noqa: E402
+from spaces_provisioner.install.supervisor import running  # noqa: E402
 from spaces_provisioner.roster.source import zip_folder  # noqa: E402
 from spaces_provisioner.settings import Settings  # noqa: E402
-from spaces_provisioner.install.supervisor import running  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RELAXED = {"per_second": 100000, "burst_count": 100000}

@@ -367,7 +367,8 @@ def _check_values(data: Mapping, problems: dict[_Path, str], add, values: dict[_
             guess = difflib.get_close_matches(tz.strip(), sorted(_time_zones()), n=1, cutoff=0.75)
             if guess:
                 add(("timezone",), _("'{value}' is not a known time zone; did you mean {guess}? Write an "
-                                     "IANA time zone name such as Europe/Moscow").format(value=_show(tz), guess=guess[0]))
+                                     "IANA time zone name such as Europe/Moscow").format(
+                    value=_show(tz), guess=guess[0]))
             else:
                 add(("timezone",), _("'{value}' is not a known time zone; write an IANA time zone name "
                                      "such as Europe/Moscow, Asia/Yekaterinburg or "

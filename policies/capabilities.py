@@ -12,9 +12,9 @@ issue 3 for child safety in direct chats.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from ruamel.yaml import YAML
 
@@ -61,7 +61,7 @@ class Account:
     memberships: Mapping[str, Membership] = field(default_factory=dict)
 
     @classmethod
-    def from_registry(cls, user_id: str, content: Mapping | None) -> "Account":
+    def from_registry(cls, user_id: str, content: Mapping | None) -> Account:
         """Build from ``org.parta.person`` content ``{"orgs": {org: {...}}}`` (None: outsider)."""
         orgs = {}
         for org, m in ((content or {}).get("orgs") or {}).items():
@@ -100,7 +100,7 @@ class RoomInfo:
     creator: str | None = None
 
     @classmethod
-    def from_state(cls, content: Mapping | None) -> "RoomInfo | None":
+    def from_state(cls, content: Mapping | None) -> RoomInfo | None:
         """Build from the state content; None when the room is not Parta's (no such event).
 
         Present but unreadable content (e.g. a redacted event) gives kind ``unknown``, which
@@ -294,7 +294,8 @@ class Capabilities:
         return deny("not_allowed", N_("{user} cannot be reached from your account"), user=b.user_id)
 
     def may_find(self, requester: Account, candidate: Account, settings: Mapping[str, Mapping]) -> bool:
-        """The user directory shows exactly the people one may reach (docs/ARCHITECTURE.md, "Roles and default powers")."""
+        """The user directory shows exactly the people one may reach (docs/ARCHITECTURE.md,
+        "Roles and default powers")."""
         return bool(self.may_contact(requester, candidate, settings))
 
     # -- invitations -------------------------------------------------------------------
@@ -382,7 +383,7 @@ class Capabilities:
                 return deny("closed_rooms", N_("A room here cannot be made '{value}': rooms stay closed to "
                                                "everyone but their invited participants"), value=value)
         people_room = room is None or room.kind in ("dm", "chat")
-        if not people_room and event_type in self.room_settings_state:
+        if room is not None and not people_room and event_type in self.room_settings_state:
             m = person.memberships.get(room.org or "")
             if room.kind == "network" or not self.can(m, "change_room_settings"):
                 return deny("room_settings_admin_only", N_("Only the school's administrators can change the "

@@ -9,11 +9,11 @@ revoked. docs/ARCHITECTURE.md, "Registration and links".
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
-from .capabilities import Capabilities, Decision, Account, deny, ALLOW
 from . import org_settings
+from .capabilities import ALLOW, Account, Capabilities, Decision, deny
 from .i18n import N_
 from .labels import ROLE_NOUNS
 from .model import Role

@@ -13,9 +13,9 @@ from __future__ import annotations
 import copy
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from ruamel.yaml import YAML
 
@@ -180,8 +180,8 @@ class Templates:
         if parent is not None:
             state[("m.space.parent", room_ids[parent.key])] = {"via": via, "canonical": True}
         for child, child_id in children:
-            state[("m.space.child", child_id)] = {"via": via, "order": self.kinds[child.kind].order + (child.class_id or ""),
-                                                  "suggested": True}
+            order = self.kinds[child.kind].order + (child.class_id or "")
+            state[("m.space.child", child_id)] = {"via": via, "order": order, "suggested": True}
         return state
 
 

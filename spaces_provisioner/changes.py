@@ -15,7 +15,7 @@ class Changes:
         """Record one change."""
         self.lines.append(line)
 
-    def extend(self, other: "Changes") -> None:
+    def extend(self, other: Changes) -> None:
         """Append another operation's changes."""
         self.lines.extend(other.lines)
 

@@ -68,7 +68,7 @@ class Settings:
         return self.root / "logs"
 
     @classmethod
-    def load(cls, root: Path) -> "Settings":
+    def load(cls, root: Path) -> Settings:
         """Read ``root/parta.yaml``; raises SettingsError naming the file when absent or broken."""
         root = Path(root).resolve()
         path = root / SETTINGS_FILE
@@ -96,7 +96,8 @@ class Settings:
                 badge=data.get("badge", BADGE_DEFAULT),
             )
         except (KeyError, TypeError, ValueError) as e:
-            raise SettingsError(f"{path}: missing or invalid setting {e}; re-create it with `parta init --force`") from e
+            raise SettingsError(
+                f"{path}: missing or invalid setting {e}; re-create it with `parta init --force`") from e
 
     def to_yaml_data(self) -> dict:
         """The mapping written to ``parta.yaml``."""

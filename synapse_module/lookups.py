@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from typing import Any, Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from synapse.api.errors import SynapseError
 from synapse.module_api import ModuleApi

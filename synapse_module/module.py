@@ -31,9 +31,9 @@ from typing import Any
 from synapse.api.errors import Codes, SynapseError
 from synapse.module_api import NOT_SPAM, ModuleApi
 from synapse.module_api.errors import ConfigError
-from synapse.types import RoomAlias
+from synapse.types import RoomAlias, UserProfile
 
-from policies.capabilities import Capabilities, Decision, Account, RoomInfo, default_capabilities, deny
+from policies.capabilities import Account, Capabilities, Decision, RoomInfo, default_capabilities, deny
 from policies.i18n import N_
 from policies.state_events import PartaEventTypes
 
@@ -168,7 +168,7 @@ class PartaModule:
         for ev in request_content.get("initial_state") or []:
             if not isinstance(ev, dict):
                 continue
-            etype, content = ev.get("type"), ev.get("content") or {}
+            etype, content = str(ev.get("type") or ""), ev.get("content") or {}
             if etype == "m.room.encryption" and not self.caps.may_encrypt(person, settings):
                 continue
             self._check(self.caps.may_send_state(person, None, etype, content, settings))
@@ -274,7 +274,7 @@ class PartaModule:
             self._check(deny("no_state_redaction", N_("The settings of a room cannot be redacted; change them "
                                                       "instead if you may")))
 
-    async def check_username_for_spam(self, user_profile: dict, requester_id: str | None = None) -> bool:
+    async def check_username_for_spam(self, user_profile: UserProfile, requester_id: str = "") -> bool:
         """User directory: True hides a person. One finds exactly the people one may reach.
 
         Runs once per search result, so it returns early for the bot, outsiders and people
@@ -283,7 +283,7 @@ class PartaModule:
         candidate = user_profile.get("user_id", "")
         if candidate == self.bot:
             return True
-        if requester_id is None or requester_id == self.bot:
+        if not requester_id or requester_id == self.bot:
             return False
         requester = await self.look.person(requester_id)
         if not requester.memberships:

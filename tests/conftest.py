@@ -19,9 +19,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from spaces_provisioner.install.installation import init_installation
-from tests.samples import shared_rosters_dir
-from spaces_provisioner.settings import Settings
 from spaces_provisioner.install.supervisor import running
+from spaces_provisioner.settings import Settings
+from tests.samples import shared_rosters_dir
 
 from .helpers import Homeserver
 from .processes import free_port

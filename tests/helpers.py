@@ -6,23 +6,21 @@ request raises ``mautrix.errors.MatrixRequestError`` with ``errcode`` and ``mess
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 from pathlib import Path
 from urllib.parse import quote
 
-import asyncio
-
 import aiohttp
 from mautrix.api import HTTPAPI, Method
 
+from policies.application import EXAMPLE_PATH
 from policies.templates import RoomRef, default_templates
 
-from policies.application import EXAMPLE_PATH
-
 from spaces_provisioner.api.client import ApiClient
-from spaces_provisioner.cli.demo import DEMO_DATA
 from spaces_provisioner.cli.application_file import read_application_data
+from spaces_provisioner.cli.demo import DEMO_DATA
 from spaces_provisioner.homeserver.bot import BotClient
 from spaces_provisioner.roster.source import zip_folder
 from spaces_provisioner.settings import Settings

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as s:

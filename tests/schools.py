@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policies.model import FullName
+
 from spaces_provisioner.roster.generate import GeneratedSchool, SchoolSize, generate_school, write_oneroster
 
 ATTACK_SIZE = SchoolSize(grades=(1, 5), letters=1, pupils_per_class=(5, 6))

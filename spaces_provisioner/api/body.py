@@ -21,8 +21,8 @@ async def read_json(request: web.Request, *, required: bool = False) -> dict:
         return {}
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
-        raise ProvisioningError(400, Errcode.NOT_JSON, _("The request body is not JSON; send a JSON object"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:  # RecursionError: nested too deep
+        raise ProvisioningError(400, Errcode.NOT_JSON, _("The request body is not JSON; send a JSON object")) from e
     if not isinstance(body, dict):
         raise bad_json(_("The request body must be a JSON object"))
     return require_utf8(body)
@@ -32,8 +32,8 @@ def require_utf8(body: dict) -> dict:
     """Refuse JSON whose strings are not Unicode text (lone surrogates from ``\\ud800`` escapes)."""
     try:
         json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise bad_json(_("The request body has text that is not valid Unicode"))
+    except UnicodeEncodeError as e:
+        raise bad_json(_("The request body has text that is not valid Unicode")) from e
     return body
 
 

@@ -35,18 +35,20 @@ class ApiClient:
         self.token = token
         self.session: aiohttp.ClientSession | None = None
 
-    async def __aenter__(self) -> "ApiClient":
+    async def __aenter__(self) -> ApiClient:
         self.session = aiohttp.ClientSession(headers={
             "Authorization": f"Bearer {self.token}", "Accept-Language": current_language()})
         return self
 
     async def __aexit__(self, *exc) -> None:
-        await self.session.close()
+        if self.session is not None:
+            await self.session.close()
 
     async def call(self, method: str, path: str, *, json: dict | None = None, data: bytes | None = None,
                    raw: bool = False, query: dict | None = None):
         """One request to ``/api/v1{path}``; returns the JSON answer (bytes when ``raw``) or raises ApiError."""
         headers = {"Content-Type": "application/zip"} if data is not None else None
+        assert self.session is not None, "use ApiClient in 'async with'"
         async with self.session.request(method, f"{self.base_url}/api/v1{path}", json=json, data=data,
                                         headers=headers, params=query) as r:
             if raw and r.status < 400:

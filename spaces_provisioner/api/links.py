@@ -36,7 +36,7 @@ async def list_links(request: web.Request) -> web.Response:
     request.app[OPS].orgs.organization(org)
     if who.person is not None and org not in who.person.memberships:
         raise ProvisioningError(403, Errcode.FORBIDDEN, _("You are not a participant of this organization"))
-    return web.json_response({"links": request.app[OPS].links.list(org, who.person)})
+    return web.json_response({"links": request.app[OPS].links.of_org(org, who.person)})
 
 
 @routes.delete("/api/v1/links/{code}")

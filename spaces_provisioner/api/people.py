@@ -25,7 +25,7 @@ async def list_people(request: web.Request) -> web.Response:
     who = await actor(request)
     org = request.match_info["org"]
     require_org_admin(who, org)
-    return web.json_response({"people": request.app[OPS].people.list(org, request.query.get("role"))})
+    return web.json_response({"people": request.app[OPS].people.of_org(org, request.query.get("role"))})
 
 
 @routes.patch("/api/v1/organizations/{org}/people/{person}")

@@ -2,9 +2,10 @@
 
 An application is a YAML file (``.yaml``/``.yml``, YAML 1.2 read with ruamel.yaml's safe
 loader) or a JSON file (``.json``, RFC 8259), UTF-8 (a byte-order mark is tolerated). The
-schema is ``policies/data/application.schema.json`` (:func:`policies.application.load_schema`). Problems with the file itself
-(unreadable, not UTF-8, bad syntax, duplicate keys, not a mapping) are reported like problems
-with its content: an :class:`~policies.application.ApplicationError` with a problem at path ``""``.
+schema is ``policies/data/application.schema.json`` (:func:`policies.application.load_schema`).
+Problems with the file itself (unreadable, not UTF-8, bad syntax, duplicate keys, not a
+mapping) are reported like problems with its content: an
+:class:`~policies.application.ApplicationError` with a problem at path ``""``.
 """
 
 from __future__ import annotations

@@ -19,18 +19,17 @@ import os
 import sys
 from pathlib import Path
 
+from policies.application import EXAMPLE_PATH
 from policies.i18n import _
 
 from spaces_provisioner.api.client import ApiClient
-from policies.application import EXAMPLE_PATH
-
 from spaces_provisioner.cli.application_file import load_application_file
-from spaces_provisioner.install.installation import init_installation
 from spaces_provisioner.homeserver.bot import BotClient
+from spaces_provisioner.install.installation import init_installation
 from spaces_provisioner.install.processes import StartError
+from spaces_provisioner.install.supervisor import running, wait_until_stopped
 from spaces_provisioner.roster.source import zip_folder
 from spaces_provisioner.settings import SETTINGS_FILE, Settings
-from spaces_provisioner.install.supervisor import running, wait_until_stopped
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
 SERVER_NAME = "parta.localhost"

@@ -12,7 +12,7 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from policies.capabilities import Membership, Account
+from policies.capabilities import Account, Membership
 from policies.model import Role
 
 from spaces_provisioner.db import schema as st

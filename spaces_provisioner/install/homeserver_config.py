@@ -23,11 +23,10 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from policies.state_events import REGISTRY_ALIAS_LOCALPART
 
-
 BOT_LOCALPART = "parta"
 
 #: Parta's settings added to every generated homeserver.yaml (key → value, comment).
-PARTA_SETTINGS: list[tuple[str, object, str]] = [
+PARTA_SETTINGS: list[tuple[str, object, str | None]] = [
     # Privacy: people find and look up only the people they share a school with.
     ("user_directory", {"enabled": True, "search_all_users": False, "exclude_remote_users": True,
                         "prefer_local_users": True},

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from spaces_provisioner.homeserver.bot import BotClient, MatrixRequestError, register_with_shared_secret
 from spaces_provisioner.homeserver.config_file import read_synapse_config
 from spaces_provisioner.install import homeserver_config as hc
-from spaces_provisioner.homeserver.bot import BotClient, MatrixRequestError, register_with_shared_secret
 from spaces_provisioner.install.processes import start_synapse
 from spaces_provisioner.reconcile.registry import ensure_registry
 from spaces_provisioner.settings import SETTINGS_FILE, Settings

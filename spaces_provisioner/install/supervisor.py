@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from spaces_provisioner.install.processes import Service, start_provisioning, start_synapse
 from spaces_provisioner.settings import Settings

@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from policies.i18n import _
 from policies.model import FullName
 
+from spaces_provisioner.changes import Changes
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.errors import not_found
 from spaces_provisioner.homeserver.bot import BotClient
-from spaces_provisioner.changes import Changes
 from spaces_provisioner.ops.context import Context
 
 #: Characters of one-time passwords: no look-alikes (0/O, 1/l/I).

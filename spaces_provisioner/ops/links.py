@@ -28,7 +28,7 @@ from policies.state_events import PartaEventTypes
 
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.db.queries import class_title, guardian_count, person_row
-from spaces_provisioner.errors import check
+from spaces_provisioner.errors import Refused, check
 from spaces_provisioner.homeserver.bot import MatrixRequestError
 from spaces_provisioner.ops.context import Context
 
@@ -109,33 +109,34 @@ class Links:
             if req.rooms and creator is not None:
                 m = creator.memberships.get(org_id)
                 if not self.caps.can(m, "invite_to_chat", settings):
-                    check(deny("may_not_invite", N_("Only teachers and the school's administration can invite "
-                                                    "people into chats")))
+                    raise Refused(deny("may_not_invite", N_("Only teachers and the school's administration can invite "
+                                                            "people into chats")))
             if req.class_id is not None and tx.execute(sa.select(st.classes).where(
                     st.classes.c.org_id == org_id, st.classes.c.class_id == req.class_id)).one_or_none() is None:
-                check(deny("unknown_class", N_("Organization {org} has no class {cls}"), org=org_id,
-                           cls=req.class_id), 404)
+                raise Refused(deny("unknown_class", N_("Organization {org} has no class {cls}"), org=org_id,
+                                   cls=req.class_id), 404)
             if req.role == "parent" and req.child_user_id:
                 child = person_row(tx, org_id, req.child_user_id)
                 if child is None or child.role != Role.STUDENT:
-                    check(deny("unknown_child", N_("{user} is not a student of this organization"),
-                               user=req.child_user_id), 404)
+                    raise Refused(deny("unknown_child", N_("{user} is not a student of this organization"),
+                                       user=req.child_user_id), 404)
                 child_person_id = child.person_id
                 if creator is not None and not self.caps.can(creator.memberships.get(org_id), "issue_links"):
                     child_classes = {e.class_id for e in tx.execute(sa.select(st.enrollments.c.class_id).where(
                         st.enrollments.c.org_id == org_id, st.enrollments.c.person_id == child_person_id))}
                     mine = creator.memberships[org_id].classes if org_id in creator.memberships else frozenset()
                     if creator.user_id != req.child_user_id and not child_classes & mine:
-                        check(deny("link_own_classes", N_("A teacher issues student and parent links for own "
-                                                          "classes only")))
+                        raise Refused(deny("link_own_classes", N_("A teacher issues student and parent links for own "
+                                                                  "classes only")))
                 limit = org_settings.max_guardians(settings)
                 pending = tx.execute(sa.select(sa.func.count()).select_from(st.links).where(
                     st.links.c.org_id == org_id, st.links.c.child_person_id == child_person_id,
                     st.links.c.revoked.is_(False), st.links.c.uses == 0,
                     sa.or_(st.links.c.expires_at.is_(None), st.links.c.expires_at > now))).scalar() or 0
                 if guardian_count(tx, org_id, child_person_id) + pending >= limit:
-                    check(deny("too_many_guardians", N_("A student can have at most {n} parents linked; ask the "
-                                                        "school if someone else needs access"), n=limit))
+                    raise Refused(deny("too_many_guardians", N_(
+                        "A student can have at most {n} parents linked; ask the school if someone else needs "
+                        "access"), n=limit))
         rooms = []
         for room_id in req.rooms:
             rooms.append(await self._check_link_room(org_id, room_id, creator))
@@ -167,18 +168,19 @@ class Links:
             # the bot is not in the room: a people's chat invites the bot at creation
             try:
                 await self.ctx.bot.join(room_id)
-            except MatrixRequestError:
-                check(deny("room_not_linkable", N_("Parta cannot invite into this room; create the chat from "
-                                                   "a school account or ask the administrator")))
+            except MatrixRequestError as e:
+                raise Refused(deny("room_not_linkable", N_(
+                    "Parta cannot invite into this room; create the chat from a school account or ask the "
+                    "administrator"))) from e
             state = await self.ctx.bot.room_state_or_none(room_id)
         info = RoomInfo.from_state((state or {}).get((PartaEventTypes.ROOM, "")))
         if info is None or (info.org != org_id and not (info.kind == "network" and org_id in info.orgs)):
-            check(deny("room_other_org", N_("This room does not belong to the organization")))
+            raise Refused(deny("room_other_org", N_("This room does not belong to the organization")))
         if creator is not None and info.kind in ("chat", "dm") and info.creator != creator.user_id:
             pl = (state or {}).get(("m.room.power_levels", ""), {})
             if pl.get("users", {}).get(creator.user_id, pl.get("users_default", 0)) < pl.get("invite", 0):
-                check(deny("may_not_invite", N_("Only teachers and the school's administration can invite "
-                                                "people into chats")))
+                raise Refused(deny("may_not_invite", N_("Only teachers and the school's administration can invite "
+                                                        "people into chats")))
         return room_id
 
     async def one_time_token(self, code: str) -> str:
@@ -193,12 +195,12 @@ class Links:
         with self.ctx.store.begin() as tx:
             row = tx.execute(sa.select(st.links).where(st.links.c.code == code)).one_or_none()
             if row is None:
-                check(usable(None, 0), 404)
+                raise Refused(usable(None, 0), 404)
             if actor_person is not None and row.created_by != actor_person.user_id:
                 m = actor_person.memberships.get(row.org_id)
                 if not self.caps.can(m, "issue_links"):
-                    check(deny("may_not_revoke", N_("Only the link's creator or the school's administration can "
-                                                     "revoke it")))
+                    raise Refused(deny("may_not_revoke", N_(
+                        "Only the link's creator or the school's administration can revoke it")))
             changed = not row.revoked
             tx.execute(st.links.update().where(st.links.c.code == code).values(revoked=True))
             st.audit(tx, actor, "link.revoke", code=code)
@@ -206,7 +208,7 @@ class Links:
             await self.ctx.bot.delete_registration_token(code)
         return {"code": code, "revoked": True, "changes": int(changed)}
 
-    def list(self, org_id: str, actor_person: Account | None) -> list[dict]:
+    def of_org(self, org_id: str, actor_person: Account | None) -> list[dict]:
         """Links of an organization: all for its administration and the operator, own ones for others."""
         with self.ctx.store.begin() as tx:
             q = sa.select(st.links).where(st.links.c.org_id == org_id).order_by(st.links.c.created_at)
@@ -234,10 +236,10 @@ class Links:
                 st.people.c.org_id == org_id, st.people.c.user_id.is_(None), st.people.c.status == "active",
                 st.people.c.role.in_(list(roles))).order_by(
                 st.people.c.family_name, st.people.c.given_name)).all()
-            enrolled = {}
+            enrolled: dict[str, list[str]] = {}
             for e in tx.execute(sa.select(st.enrollments).where(st.enrollments.c.org_id == org_id)):
                 enrolled.setdefault(e.person_id, []).append(e.class_id)
-            wards = {}
+            wards: dict[str, list[str]] = {}
             for g in tx.execute(sa.select(st.guardianships).where(st.guardianships.c.org_id == org_id)):
                 wards.setdefault(g.guardian_id, []).append(g.student_id)
             names = {p.person_id: FullName(p.family_name, p.given_name, p.middle_name).display

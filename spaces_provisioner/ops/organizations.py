@@ -18,10 +18,10 @@ from policies.model import FullName, Role
 from policies.state_events import PartaEventTypes
 from policies.templates import RoomRef
 
+from spaces_provisioner.changes import Changes
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.errors import not_found
 from spaces_provisioner.ops.accounts import Accounts
-from spaces_provisioner.changes import Changes
 from spaces_provisioner.ops.context import Context
 from spaces_provisioner.ops.rosters import upsert_person
 

@@ -14,10 +14,10 @@ from policies.capabilities import Account
 from policies.i18n import _
 from policies.model import FullName, Role
 
+from spaces_provisioner.changes import Changes
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.db.queries import account_from_db
 from spaces_provisioner.errors import bad_json, not_found
-from spaces_provisioner.changes import Changes
 from spaces_provisioner.ops.context import Context
 
 
@@ -45,8 +45,9 @@ class People:
                 "Organization {org} has no person {person} in its roster").format(org=org_id, person=person_id))
         return row
 
-    def list(self, org_id: str, role: str | None = None) -> list[dict]:
-        """People of an organization: ``[{"person_id", "name", "role", "confirmed", "user_id", "status", "classes"}]``."""
+    def of_org(self, org_id: str, role: str | None = None) -> list[dict]:
+        """People of an organization:
+        ``[{"person_id", "name", "role", "confirmed", "user_id", "status", "classes"}]``."""
         with self.ctx.store.begin() as tx:
             self.ctx.org_row(tx, org_id)
             q = sa.select(st.people).where(st.people.c.org_id == org_id)
@@ -80,7 +81,7 @@ class People:
             changes = Changes()
             with self.ctx.store.begin() as tx:
                 row = self._row(tx, org_id, person_id)
-                values = {}
+                values: dict[str, object] = {}
                 if name is not None and (row.family_name, row.given_name, row.middle_name) != (
                         name.family_name, name.given_name, name.middle_name):
                     values.update(family_name=name.family_name, given_name=name.given_name,

@@ -23,10 +23,10 @@ from policies.links import Link, may_redeem, usable
 from policies.model import FullName
 from policies.state_events import PartaEventTypes
 
+from spaces_provisioner.changes import Changes
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.db.queries import account_from_db, guardian_count, person_row
-from spaces_provisioner.errors import check
-from spaces_provisioner.changes import Changes
+from spaces_provisioner.errors import Refused, check
 from spaces_provisioner.ops.context import Context
 from spaces_provisioner.ops.links import link_code_of_token, link_from_row
 
@@ -140,7 +140,9 @@ class Registrations:
             redeemer = account_from_db(tx, user_id)
             if link is not None and self._already_redeemed(tx, link, user_id):
                 return {"code": code, "user_id": user_id, "changes": 0}
-            check(may_redeem(link, redeemer, now) if link else usable(None, now), 404 if link is None else 403)
+            if link is None:
+                raise Refused(usable(None, now), 404)
+            check(may_redeem(link, redeemer, now))
         changes = Changes()
         if link.role is None:
             await self._join_link_rooms(link, user_id, dry_run=True)  # refuse before anything is counted
@@ -227,8 +229,7 @@ class Registrations:
             with self.ctx.store.begin() as tx:
                 people = [account_from_db(tx, u) for u in members]
                 creator = account_from_db(tx, link.created_by) if link.created_by.startswith("@") else None
-            settings = {}
-            decision = self._may_enter(info, creator, newcomer, people, settings)
+            decision = self._may_enter(info, creator, newcomer, people, {})
             check(decision)
             if dry_run:
                 continue

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection
 
 from policies.model import FullName, Role, Roster
 
-from spaces_provisioner.db import schema as st
 from spaces_provisioner.changes import Changes
+from spaces_provisioner.db import schema as st
 from spaces_provisioner.ops.context import Context
 
 

@@ -21,17 +21,17 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from policies.capabilities import RoomInfo, default_capabilities
 from policies import names
+from policies.capabilities import RoomInfo, default_capabilities
 from policies.model import FullName, Role
 from policies.placement import OrgPeople
 from policies.state_events import PartaEventTypes, user_state_key
 from policies.templates import RoomRef, Templates
 
-from spaces_provisioner.db import schema as st
 from spaces_provisioner.changes import Changes
-from spaces_provisioner.homeserver.bot import BotClient
+from spaces_provisioner.db import schema as st
 from spaces_provisioner.db.queries import account_from_db
+from spaces_provisioner.homeserver.bot import BotClient
 
 
 def server_display_name(name: FullName, badge: str | None, marker: str, fallback: str) -> str:
@@ -96,9 +96,9 @@ def load_snapshot(tx: Connection, org_id: str, default_language: str) -> OrgSnap
         student, guardian = by_person.get(g.student_id), by_person.get(g.guardian_id)
         if student is not None and guardian is not None:
             people.children.setdefault(guardian.user_id, set()).add(student.user_id)
-    for guardian, kids in people.children.items():
+    for guardian_id, kids in people.children.items():
         kid_classes = {c for kid in kids for c in person_classes.get(kid, [])}
-        person_classes.setdefault(guardian, []).extend(sorted(kid_classes))
+        person_classes.setdefault(guardian_id, []).extend(sorted(kid_classes))
     return OrgSnapshot(org_id=org_id, name=org.name, language=settings.get("language") or default_language,
                        settings=settings, classes=classes, people=people,
                        person_classes={u: sorted(set(c)) for u, c in person_classes.items()},
@@ -242,7 +242,7 @@ class Reconciler:
             if room_id is None:
                 t = self.templates.kinds[ref.kind]
                 state = self._desired_state(ref, snap, room_ids, [], placements)
-                creation = {"m.federate": False}
+                creation: dict[str, object] = {"m.federate": False}
                 if t.space:
                     creation["type"] = "m.space"
                 room_id = await self.bot.create_room({

@@ -213,7 +213,8 @@ class RosterBuilder:
             self.problem(file, line, _("unknown role {role}").format(role=role_word))
             return
         if role not in (Role.TEACHER, Role.STUDENT):
-            self.problem(file, line, _("role {role} cannot be enrolled in a class (only teacher or student)").format(role=role_word))
+            self.problem(file, line, _("role {role} cannot be enrolled in a class (only teacher or student)").format(
+                role=role_word))
             return
         key = (class_id, person_id, role)
         if key in self._enrollment_lines:

@@ -43,11 +43,12 @@ COMMON_HEADERS = {
 }
 
 REQUIRED_FILES = ("users.csv", "classes.csv", "enrollments.csv")
-REQUIRED_COLUMNS = {
+REQUIRED_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     ONEROSTER_11: {"users.csv": ("sourcedId", "role", "givenName", "familyName")},
-    ONEROSTER_12: {"users.csv": ("sourcedId", "givenName", "familyName"), "roles.csv": ("userSourcedId", "roleType", "role")},
+    ONEROSTER_12: {"users.csv": ("sourcedId", "givenName", "familyName"),
+                   "roles.csv": ("userSourcedId", "roleType", "role")},
 }
-COMMON_REQUIRED = {
+COMMON_REQUIRED: dict[str, tuple[str, ...]] = {
     "classes.csv": ("sourcedId", "title"),
     "enrollments.csv": ("classSourcedId", "userSourcedId", "role"),
 }
@@ -66,7 +67,7 @@ def read_oneroster(source: RosterSource, version: str) -> Roster:
     row becomes a problem of the returned roster.
     """
     source.require(REQUIRED_FILES, TITLES[version])
-    tables = {}
+    tables: dict[str, Table] = {}
     for name in ("users.csv", "roles.csv", "classes.csv", "enrollments.csv"):
         if name == "roles.csv" and (version != ONEROSTER_12 or not source.has(name)):
             continue

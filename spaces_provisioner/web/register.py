@@ -46,7 +46,7 @@ routes = web.RouteTableDef()
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                           extensions=["jinja2.ext.i18n"])
-_env.install_gettext_callables(gettext_, ngettext, newstyle=True)
+_env.install_gettext_callables(gettext_, ngettext, newstyle=True)  # type: ignore[attr-defined]  # i18n ext
 
 
 def render(name: str, status: int = 200, **context) -> web.Response:
@@ -81,7 +81,7 @@ async def register_page(request: web.Request) -> web.Response:
     if not code:
         return render("code.html", title=_("Registration"), code="", error=None)
     view, d = request.app[OPS].page.open_link(code)
-    if not d:
+    if view is None or not d:
         return render("code.html", 404 if view is None else 410, title=_("Registration"), code=code,
                       error=d.message())
     return _form(view, code, {}, [], None)
@@ -114,7 +114,7 @@ async def register_post(request: web.Request) -> web.Response:
     _set_page_language(request, form)
     code = str(form.get("code", "")).strip().upper()
     view, d = request.app[OPS].page.open_link(code)
-    if not d:
+    if view is None or not d:
         return render("error.html", 404 if view is None else 410, title=_("Registration"), message=d.message(),
                       code=code)
     action = form.get("action")
@@ -138,8 +138,8 @@ async def _send_code(request: web.Request, view: LinkView, code: str, values: di
                          email=values["parent_email"])], None, 400)
     code_id, digits = request.app[OPS].page.start_email_code(code, address)
     text = _("Hello!\n\nYour child is registering in the school messenger of {org}. If you agree, give them this "
-             "code: {digits}\n\nThe code is valid for 15 minutes. If you did not expect this e-mail, ignore it.").format(
-        org=view.org_name, digits=digits)
+             "code: {digits}\n\nThe code is valid for 15 minutes. If you did not expect this e-mail, "
+             "ignore it.").format(org=view.org_name, digits=digits)
     try:
         await send_mail(request.app[SETTINGS].homeserver_config, address,
                         _("Registration code: {digits}").format(digits=digits), text)
@@ -192,7 +192,7 @@ async def _register(request: web.Request, view: LinkView, code: str, values: dic
         errors.append(e.message(current_language()))
     errors += _password_problems(str(form.get("password", "")), str(form.get("password2", "")),
                                  [localpart, *((name.family_name, name.given_name) if name else ())])
-    if errors:
+    if errors or name is None:
         return _form(view, code, values, errors, None, 400)
     request.app[OPS].page.record_newcomer(localpart, code, name, guardian_email)
     token = await request.app[OPS].links.one_time_token(code) if view.young else code

@@ -38,7 +38,6 @@ from policies.i18n import gettext_
 from policies.labels import role_title
 
 
-
 @dataclass(frozen=True)
 class SheetEntry:
     """One card of a class sheet.

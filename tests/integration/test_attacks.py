@@ -195,7 +195,8 @@ async def test_unconfirmed_teacher_joins_staff_room(w):
 
 
 async def test_parent_joins_class_chat(w):
-    refused(await join(w.parent, w.rooms["class_chat"]), "not_for_class_chat", says=f"class {attack_cast().class_title}")
+    refused(await join(w.parent, w.rooms["class_chat"]), "not_for_class_chat",
+            says=f"class {attack_cast().class_title}")
     await rejoin(w.student, w.rooms["class_chat"])
 
 
@@ -205,7 +206,8 @@ async def test_student_joins_parents_chat(w):
 
 
 async def test_student_of_another_class_joins_class_chat(w):
-    refused(await join(w.other_class, w.rooms["class_chat"]), "not_for_class_chat", says=f"class {attack_cast().class_title}")
+    refused(await join(w.other_class, w.rooms["class_chat"]), "not_for_class_chat",
+            says=f"class {attack_cast().class_title}")
     await rejoin(w.classmate, w.rooms["class_chat"])
 
 
@@ -513,8 +515,8 @@ async def test_alias_in_another_schools_namespace(w):
     alias = f"#{w.org_a}.staff2:{w.aliases['space'].split(':', 1)[1]}"
     refused(await w.teacher_b.attempt("PUT", f"{V}/directory/room/{q(alias)}", {"room_id": room}),
             "alias_namespace")
-    ok(await w.teacher_b.attempt("PUT", f"{V}/directory/room/{q('#raduga-fan-club-' + str(next(_n)) + ':' + alias.split(':', 1)[1])}",
-                                 {"room_id": room}))
+    own = f"#raduga-fan-club-{next(_n)}:{alias.split(':', 1)[1]}"
+    ok(await w.teacher_b.attempt("PUT", f"{V}/directory/room/{q(own)}", {"room_id": room}))
 
 
 async def test_alias_in_own_schools_namespace_at_creation(w):
@@ -583,7 +585,8 @@ async def test_nobody_finds_the_bot(w, hs):
 async def test_outsider_fetches_profiles(w):
     code, body = await w.outsider.attempt("GET", f"{V}/profile/{q(w.student.user_id)}")
     assert code == 403 and body["errcode"] == "M_FORBIDDEN", body
-    assert ok(await w.classmate.attempt("GET", f"{V}/profile/{q(w.student.user_id)}"))["displayname"] == attack_cast().name(attack_cast().student).display
+    profile = ok(await w.classmate.attempt("GET", f"{V}/profile/{q(w.student.user_id)}"))
+    assert profile["displayname"] == attack_cast().name(attack_cast().student).display
 
 
 async def test_other_school_fetches_profiles(w):

@@ -20,6 +20,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from policies.templates import RoomRef, default_templates
+
 from spaces_provisioner.api.client import ApiError
 from spaces_provisioner.roster.source import zip_folder
 

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from policies.templates import RoomRef, default_templates
+
 from spaces_provisioner.homeserver.user import register as matrix_register
 
 from ..helpers import Page, api, q, write_classes_roster

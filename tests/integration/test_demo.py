@@ -20,6 +20,7 @@ from mautrix.api import HTTPAPI, Method
 from mautrix.errors import MatrixRequestError
 
 from policies.templates import default_templates
+
 from spaces_provisioner.homeserver.bot import BotClient
 from spaces_provisioner.roster.generate import generate_school
 from spaces_provisioner.settings import Settings
@@ -140,7 +141,8 @@ async def test_demo_reaches_its_json_line_and_shows_school_a(demo):
             assert f"{title} · класс" in names, sorted(n for n in names if n)
         # the student and the parent are people of the generated school, with Russian names
         student = SCHOOL_A.pupil_by_id()[SCHOOL_A.demo_people()["student"]]
-        profile = await admin.request(Method.GET, f"/_matrix/client/v3/profile/{q(account[school_a, 'student']['user_id'])}")
+        student_id = account[school_a, "student"]["user_id"]
+        profile = await admin.request(Method.GET, f"/_matrix/client/v3/profile/{q(student_id)}")
         assert profile["displayname"].startswith(f"{student.family_name} {student.given_name}"), profile
 
         # the account in no organization is refused the same request

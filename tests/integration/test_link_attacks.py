@@ -28,6 +28,7 @@ from mautrix.api import Method
 from policies.i18n import gettext_
 from policies.names import NameRefused, check_not_badge
 from policies.templates import RoomRef, default_templates
+
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.homeserver.user import register as matrix_register
 

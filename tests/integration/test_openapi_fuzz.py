@@ -37,8 +37,8 @@ from schemathesis.checks import (
 )
 from schemathesis.config import SchemathesisConfig
 
-from spaces_provisioner.cli.application_file import read_application_data
 from spaces_provisioner.api.app import OPENAPI
+from spaces_provisioner.cli.application_file import read_application_data
 from spaces_provisioner.roster.source import zip_folder
 
 from ..helpers import EXAMPLE_APPLICATION, SCHOOL_B_ROSTER

@@ -10,7 +10,7 @@ import pytest
 
 from policies.templates import RoomRef, default_templates
 
-from ..helpers import Page, SCHOOL_B_APPLICATION, api, q, write_classes_roster
+from ..helpers import SCHOOL_B_APPLICATION, Page, api, q, write_classes_roster
 
 pytestmark = pytest.mark.synapse
 T = default_templates()

@@ -9,6 +9,7 @@ import pytest
 from mautrix.api import Method
 
 from policies.templates import RoomRef, default_templates
+
 from spaces_provisioner.api.client import ApiError
 from spaces_provisioner.roster.source import zip_folder
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.synapse
 T = default_templates()
 
 
-async def admin_of(hs, school) -> "User":  # noqa: F821
+async def admin_of(hs, school) -> User:  # noqa: F821
     account = next(a for a in school["approve"]["accounts"] if a["role"] == "admin")
     return await hs.login(account["user_id"], account["password"])
 

@@ -15,6 +15,7 @@ import re
 import pytest
 
 from policies.templates import RoomRef, default_templates
+
 from spaces_provisioner.homeserver.user import register as matrix_register
 
 from ..helpers import Page, User, api, eventually, q, rooms_of, write_classes_roster

@@ -12,15 +12,17 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
 
 from policies import i18n
 from policies.application import (
+    EXAMPLE_PATH,
     SLUG_PATTERN,
     Application,
     ApplicationError,
     ApplicationProblem,
+    load_schema,
     parse_application,
     slugify,
 )
 from policies.model import OrgKind
-from policies.application import EXAMPLE_PATH, load_schema
+
 from spaces_provisioner.cli.application_file import load_application_file, read_application_data
 from spaces_provisioner.cli.demo import DEMO_DATA
 

@@ -13,7 +13,7 @@ import itertools
 import pytest
 
 from policies import i18n
-from policies.capabilities import ALLOW, Decision, Membership, Account, RoomInfo, default_capabilities
+from policies.capabilities import ALLOW, Account, Decision, Membership, RoomInfo, default_capabilities
 from policies.model import Role
 from policies.templates import default_templates
 
@@ -64,7 +64,7 @@ def parse_table(text: str) -> dict[tuple[str, str], str]:
     table = {}
     for row in lines[1:]:
         assert len(row) == len(header) + 1, row
-        for col, cell in zip(header, row[1:]):
+        for col, cell in zip(header, row[1:], strict=True):
             table[(row[0], col)] = cell
     return table
 

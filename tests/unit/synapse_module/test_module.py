@@ -14,6 +14,7 @@ from synapse.module_api.errors import ConfigError
 
 from policies.capabilities import Account, Membership, RoomInfo
 from policies.model import Role
+
 from synapse_module import PartaModule
 from synapse_module.module import Refusal
 

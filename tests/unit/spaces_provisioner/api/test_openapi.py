@@ -18,6 +18,7 @@ from openapi_spec_validator import validate
 from ruamel.yaml import YAML
 
 from policies.application import EXAMPLE_PATH, SCHEMA_PATH
+
 from spaces_provisioner.api.app import OPENAPI, build_app
 from spaces_provisioner.errors import Errcode
 from spaces_provisioner.settings import Settings

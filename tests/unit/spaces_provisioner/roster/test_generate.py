@@ -17,6 +17,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from policies.model import Role
+
 from spaces_provisioner.roster import generate, load_roster
 from spaces_provisioner.roster.generate import (
     DATA_FILE,
