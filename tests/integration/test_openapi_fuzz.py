@@ -1,6 +1,6 @@
 """Property-based run against the running provisioning service (issue 4 item 8: "finds no 5xx").
 
-Schemathesis generates requests from ``spaces_provisioner/openapi.json`` (valid ones and
+Schemathesis generates requests from ``spaces_provisioner/api/openapi.json`` (valid ones and
 invalid ones: wrong types, missing fields, values outside the documented ranges) and sends
 them to the service of the session fixture: without a token, with the operator token, and
 with an organization administrator's Matrix access token. Every answer must not be a server

@@ -1,4 +1,4 @@
-"""The OpenAPI document of the provisioning API (``spaces_provisioner/openapi.json``, issue 4 item 8).
+"""The OpenAPI document of the provisioning API (``spaces_provisioner/api/openapi.json``, issue 4 item 8).
 
 It validates as OpenAPI 3.1; it documents exactly the routes the aiohttp application
 registers (built with a dummy configuration, never started), with their parameters,
