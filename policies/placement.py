@@ -17,6 +17,7 @@ class OrgPeople:
 
     ``roles``: user id → Role. ``confirmed``: teachers the school has confirmed.
     ``class_students`` / ``class_teachers`` / ``homeroom``: class id → user ids.
+    ``named_homeroom``: classes whose roster names a class teacher, with an account or not yet.
     ``children``: guardian's user id → the user ids of their children in this organization.
     """
 
@@ -25,6 +26,7 @@ class OrgPeople:
     class_students: dict[str, set[str]] = field(default_factory=dict)
     class_teachers: dict[str, set[str]] = field(default_factory=dict)
     homeroom: dict[str, set[str]] = field(default_factory=dict)
+    named_homeroom: set[str] = field(default_factory=set)
     children: dict[str, set[str]] = field(default_factory=dict)
 
     def with_role(self, role: Role) -> set[str]:
@@ -37,7 +39,11 @@ class OrgPeople:
         return {p for p, kids in self.children.items() if kids & students}
 
     def homeroom_of(self, class_id: str) -> set[str]:
-        """The class teacher(s) of a class: primary teachers, else every teacher of the class."""
+        """The class teacher(s) of a class: its primary teachers; for a class whose roster names
+        none, every teacher of the class. A named class teacher without an account yet leaves the
+        place empty: the parents' chat does not fill up with subject teachers meanwhile."""
+        if class_id in self.named_homeroom:
+            return set(self.homeroom.get(class_id, set()))
         return set(self.homeroom.get(class_id) or self.class_teachers.get(class_id, set()))
 
     def select(self, selector: str, class_id: str | None = None) -> set[str]:

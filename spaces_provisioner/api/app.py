@@ -25,6 +25,7 @@ from aiohttp import web
 from policies.templates import default_templates
 
 from spaces_provisioner.api import applications, links, organizations, people, registrations
+from spaces_provisioner.api.body import reply
 from spaces_provisioner.api.keys import OPS, SETTINGS
 from spaces_provisioner.api.middleware import errors_and_language
 from spaces_provisioner.db.schema import Store
@@ -45,7 +46,7 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/health")
 async def health(_request: web.Request) -> web.Response:
     """``{"status": "ok"}`` once the service is up (``parta run`` polls it)."""
-    return web.json_response({"status": "ok"})
+    return reply({"status": "ok"})
 
 
 @routes.get("/api/v1/openapi.json")

@@ -12,7 +12,7 @@ from aiohttp import web
 from policies.application import load_schema, parse_application
 
 from spaces_provisioner.api.auth import require_operator
-from spaces_provisioner.api.body import read_json
+from spaces_provisioner.api.body import read_json, reply
 from spaces_provisioner.api.keys import OPS
 
 routes = web.RouteTableDef()
@@ -21,17 +21,17 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/applications")
 async def list_applications(request: web.Request) -> web.Response:
     require_operator(request)
-    return web.json_response({"applications": request.app[OPS].orgs.list_applications()})
+    return reply({"applications": request.app[OPS].orgs.list_applications()})
 
 
 @routes.post("/api/v1/applications")
 async def post_application(request: web.Request) -> web.Response:
     who = require_operator(request)
     app = parse_application(await read_json(request, required=True), load_schema())
-    return web.json_response(await request.app[OPS].orgs.apply_application(app, who.name))
+    return reply(await request.app[OPS].orgs.apply_application(app, who.name))
 
 
 @routes.post("/api/v1/applications/{id}/approve")
 async def approve_application(request: web.Request) -> web.Response:
     who = require_operator(request)
-    return web.json_response(await request.app[OPS].orgs.approve(request.match_info["id"], who.name))
+    return reply(await request.app[OPS].orgs.approve(request.match_info["id"], who.name))

@@ -37,6 +37,15 @@ def require_utf8(body: dict) -> dict:
     return body
 
 
+def reply(data: object, status: int = 200) -> web.Response:
+    """A JSON answer, UTF-8 without ``\\u`` escapes (Russian stays readable in a terminal)."""
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
 def optional_bool(body: dict, key: str) -> bool | None:
     """``body[key]`` when it is true or false, None when absent; 400 ``M_BAD_JSON`` otherwise."""
     value = body.get(key)

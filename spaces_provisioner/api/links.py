@@ -13,7 +13,7 @@ from policies.i18n import _, current_language
 from policies.links import check_link_request
 
 from spaces_provisioner.api.auth import Actor, actor
-from spaces_provisioner.api.body import read_json
+from spaces_provisioner.api.body import read_json, reply
 from spaces_provisioner.api.keys import OPS, SETTINGS
 from spaces_provisioner.errors import Errcode, ProvisioningError, bad_json, not_found
 from spaces_provisioner.web.sheets import SheetEntry, class_sheet_html, class_sheet_pdf
@@ -26,7 +26,7 @@ async def create_link(request: web.Request) -> web.Response:
     who = await actor(request)
     req = check_link_request(await read_json(request))
     link = await request.app[OPS].links.create(request.match_info["org"], req, who.person, who.name)
-    return web.json_response(link, status=201)
+    return reply(link, status=201)
 
 
 @routes.get("/api/v1/organizations/{org}/links")
@@ -36,13 +36,13 @@ async def list_links(request: web.Request) -> web.Response:
     request.app[OPS].orgs.organization(org)
     if who.person is not None and org not in who.person.memberships:
         raise ProvisioningError(403, Errcode.FORBIDDEN, _("You are not a participant of this organization"))
-    return web.json_response({"links": request.app[OPS].links.of_org(org, who.person)})
+    return reply({"links": request.app[OPS].links.of_org(org, who.person)})
 
 
 @routes.delete("/api/v1/links/{code}")
 async def revoke_link(request: web.Request) -> web.Response:
     who = await actor(request)
-    return web.json_response(await request.app[OPS].links.revoke(request.match_info["code"], who.person, who.name))
+    return reply(await request.app[OPS].links.revoke(request.match_info["code"], who.person, who.name))
 
 
 @routes.post("/api/v1/links/{code}/redeem")
@@ -51,7 +51,7 @@ async def redeem_link(request: web.Request) -> web.Response:
     if who.person is None:
         raise ProvisioningError(403, Errcode.FORBIDDEN, _("A link is redeemed by a person signed in with their "
                                                           "own Matrix account, not with the operator token"))
-    return web.json_response(await request.app[OPS].registrations.redeem(request.match_info["code"],
+    return reply(await request.app[OPS].registrations.redeem(request.match_info["code"],
                                                                          who.person.user_id))
 
 
@@ -75,7 +75,7 @@ async def personal_codes(request: web.Request) -> web.Response:
     if class_id is not None and not isinstance(class_id, str):
         raise bad_json(_("'class_id' must be text"))
     roles = _may_print_codes(who, org, class_id)
-    return web.json_response({"codes": await request.app[OPS].links.personal_codes(org, class_id, who.name, roles)})
+    return reply({"codes": await request.app[OPS].links.personal_codes(org, class_id, who.name, roles)})
 
 
 @routes.get("/api/v1/organizations/{org}/classes/{class_id}/sheet")

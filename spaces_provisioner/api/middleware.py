@@ -18,6 +18,7 @@ from policies.application import ApplicationError
 from policies.i18n import _, current_language, set_language
 from policies.links import LinkRequestError
 
+from spaces_provisioner.api.body import reply
 from spaces_provisioner.errors import Errcode, ProvisioningError
 from spaces_provisioner.homeserver.bot import MatrixRequestError
 from spaces_provisioner.roster import RosterError
@@ -47,7 +48,18 @@ def as_provisioning_error(e: Exception) -> ProvisioningError | None:
 
 def error_response(status: int, errcode: Errcode, message: str) -> web.Response:
     """A JSON error body without details."""
-    return web.json_response(ProvisioningError(status, errcode, message).to_json(), status=status)
+    return reply(ProvisioningError(status, errcode, message).to_json(), status=status)
+
+
+def _router_message(e: web.HTTPException) -> str:
+    """aiohttp's own refusals (no such path, method not allowed, body too large) in the request's language."""
+    if e.status == 404:
+        return _("There is no such address in the API; /api/v1/openapi.json lists them")
+    if e.status == 405:
+        return _("This address does not take this method; /api/v1/openapi.json lists what it takes")
+    if e.status == 413:
+        return _("The request is too large")
+    return e.reason
 
 
 @web.middleware
@@ -60,7 +72,7 @@ async def errors_and_language(request: web.Request, handler: Handler) -> web.Str
     except web.HTTPException as e:
         if e.status >= 400 and e.content_type != "application/json":
             return error_response(e.status, Errcode.UNRECOGNIZED if e.status in (404, 405) else Errcode.UNKNOWN,
-                                  e.reason)
+                                  _router_message(e))
         raise
     except MatrixRequestError as e:
         log.exception("the homeserver refused a request")
@@ -71,4 +83,4 @@ async def errors_and_language(request: web.Request, handler: Handler) -> web.Str
         err = as_provisioning_error(e)
         if err is None:
             raise
-        return web.json_response(err.to_json(), status=err.status)
+        return reply(err.to_json(), status=err.status)

@@ -19,7 +19,7 @@ from aiohttp import web
 from policies.i18n import _
 
 from spaces_provisioner.api.auth import require_operator
-from spaces_provisioner.api.body import optional_bool, read_full_name, read_json
+from spaces_provisioner.api.body import optional_bool, read_full_name, read_json, reply
 from spaces_provisioner.api.keys import OPS
 from spaces_provisioner.errors import Errcode, ProvisioningError, bad_json
 from spaces_provisioner.roster import load_roster
@@ -30,19 +30,19 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/organizations")
 async def list_organizations(request: web.Request) -> web.Response:
     require_operator(request)
-    return web.json_response({"organizations": request.app[OPS].orgs.list_organizations()})
+    return reply({"organizations": request.app[OPS].orgs.list_organizations()})
 
 
 @routes.get("/api/v1/organizations/{org}")
 async def get_organization(request: web.Request) -> web.Response:
     require_operator(request)
-    return web.json_response(request.app[OPS].orgs.organization(request.match_info["org"]))
+    return reply(request.app[OPS].orgs.organization(request.match_info["org"]))
 
 
 @routes.post("/api/v1/organizations/{org}/reconcile")
 async def reconcile_organization(request: web.Request) -> web.Response:
     require_operator(request)
-    return web.json_response(await request.app[OPS].orgs.reconcile(request.match_info["org"]))
+    return reply(await request.app[OPS].orgs.reconcile(request.match_info["org"]))
 
 
 @routes.post("/api/v1/organizations/{org}/roster")
@@ -58,14 +58,14 @@ async def post_roster(request: web.Request) -> web.Response:
         path = Path(tmp) / "roster.zip"
         path.write_bytes(data)
         roster = await asyncio.to_thread(load_roster, path)
-    return web.json_response(await request.app[OPS].rosters.import_roster(org, roster, who.name))
+    return reply(await request.app[OPS].rosters.import_roster(org, roster, who.name))
 
 
 @routes.post("/api/v1/organizations/{org}/people/{person}/account")
 async def post_person_account(request: web.Request) -> web.Response:
     who = require_operator(request)
     confirmed = optional_bool(await read_json(request), "confirmed")
-    return web.json_response(await request.app[OPS].accounts.provision_person(
+    return reply(await request.app[OPS].accounts.provision_person(
         request.match_info["org"], request.match_info["person"], who.name, confirmed=confirmed))
 
 
@@ -73,7 +73,7 @@ async def post_person_account(request: web.Request) -> web.Response:
 async def post_account(request: web.Request) -> web.Response:
     who = require_operator(request)
     name = read_full_name(await read_json(request, required=True))
-    return web.json_response(await request.app[OPS].accounts.create_unaffiliated_account(name, who.name))
+    return reply(await request.app[OPS].accounts.create_unaffiliated_account(name, who.name))
 
 
 @routes.post("/api/v1/network-rooms")
@@ -84,5 +84,5 @@ async def post_network_room(request: web.Request) -> web.Response:
     if not (isinstance(name, str) and name.strip() and isinstance(orgs, list) and len(orgs) >= 1
             and all(isinstance(o, str) for o in orgs)):
         raise bad_json(_("Give 'name' as text and 'orgs' as a list of organization ids"))
-    return web.json_response(await request.app[OPS].orgs.create_network_room(name.strip(), orgs, who.name),
+    return reply(await request.app[OPS].orgs.create_network_room(name.strip(), orgs, who.name),
                              status=201)

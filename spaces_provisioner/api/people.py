@@ -13,7 +13,7 @@ from aiohttp import web
 from policies.i18n import _
 
 from spaces_provisioner.api.auth import actor, require_org_admin
-from spaces_provisioner.api.body import optional_bool, read_full_name, read_json
+from spaces_provisioner.api.body import optional_bool, read_full_name, read_json, reply
 from spaces_provisioner.api.keys import OPS, SETTINGS
 from spaces_provisioner.errors import bad_json
 
@@ -25,7 +25,7 @@ async def list_people(request: web.Request) -> web.Response:
     who = await actor(request)
     org = request.match_info["org"]
     require_org_admin(who, org)
-    return web.json_response({"people": request.app[OPS].people.of_org(org, request.query.get("role"))})
+    return reply({"people": request.app[OPS].people.of_org(org, request.query.get("role"))})
 
 
 @routes.patch("/api/v1/organizations/{org}/people/{person}")
@@ -44,7 +44,7 @@ async def update_person(request: web.Request) -> web.Response:
         name = read_full_name(body, badge=request.app[SETTINGS].badge)
     people = request.app[OPS].people
     person_id = people.find(org, request.match_info["person"])
-    return web.json_response(await people.update(org, person_id, who.name, confirmed=confirmed, role=role,
+    return reply(await people.update(org, person_id, who.name, confirmed=confirmed, role=role,
                                                  classes=classes, name=name))
 
 
@@ -54,4 +54,4 @@ async def remove_person(request: web.Request) -> web.Response:
     org = request.match_info["org"]
     require_org_admin(who, org)
     people = request.app[OPS].people
-    return web.json_response(await people.remove(org, people.find(org, request.match_info["person"]), who.name))
+    return reply(await people.remove(org, people.find(org, request.match_info["person"]), who.name))

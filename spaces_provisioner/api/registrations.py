@@ -9,7 +9,7 @@ from aiohttp import web
 from policies.i18n import _
 from policies.links import USER_ID
 
-from spaces_provisioner.api.body import read_json
+from spaces_provisioner.api.body import read_json, reply
 from spaces_provisioner.api.keys import OPS
 from spaces_provisioner.errors import bad_json
 
@@ -21,4 +21,4 @@ async def nudge(request: web.Request) -> web.Response:
     user_id = (await read_json(request)).get("user_id")
     if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
         raise bad_json(_("'user_id' must be a Matrix user id"))
-    return web.json_response(await request.app[OPS].registrations.place_registration(user_id))
+    return reply(await request.app[OPS].registrations.place_registration(user_id))

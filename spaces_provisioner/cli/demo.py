@@ -176,7 +176,10 @@ def run_demo(port: int, data_dir: Path, as_json: bool, size: str = "small") -> i
                 print(json.dumps(summary, ensure_ascii=False), flush=True)
             else:
                 print_table(summary)
-            return wait_until_stopped(services)
+            code = wait_until_stopped(services)
+        if not as_json:
+            print(_("Stopped."))
+        return code
     except StartError as e:
         print(e, file=sys.stderr)
         return 1

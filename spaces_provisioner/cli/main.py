@@ -28,6 +28,7 @@ from pathlib import Path
 
 from policies.application import ApplicationError
 from policies.i18n import _, set_language
+from policies.labels import role_title
 
 from spaces_provisioner.api.client import ApiClient, ApiError
 from spaces_provisioner.settings import Settings, SettingsError
@@ -94,7 +95,7 @@ def cmd_codes(args) -> int:
         print(_("Class sheet written to {path}").format(path=out))
         return 0
     result = asyncio.run(_with_api(args, lambda api: api.personal_codes(args.org, args.class_id)))
-    return _show(args, result, lambda r: [print(f"{c['code']}\t{c['role']}\t{c['name']}\t{c['url']}")
+    return _show(args, result, lambda r: [print(f"{c['code']}\t{role_title(c['role'])}\t{c['name']}\t{c['url']}")
                                           for c in r["codes"]])
 
 

@@ -82,8 +82,12 @@ def load_snapshot(tx: Connection, org_id: str, default_language: str) -> OrgSnap
         if r.confirmed:
             people.confirmed.add(r.user_id)
         full_names[r.user_id] = FullName(r.family_name, r.given_name, r.middle_name)
+    active = {r.person_id for r in tx.execute(sa.select(st.people.c.person_id).where(
+        st.people.c.org_id == org_id, st.people.c.status == "active"))}
     person_classes: dict[str, list[str]] = {}
     for e in tx.execute(sa.select(st.enrollments).where(st.enrollments.c.org_id == org_id)):
+        if e.role == Role.TEACHER and e.is_primary and e.class_id in classes and e.person_id in active:
+            people.named_homeroom.add(e.class_id)
         p = by_person.get(e.person_id)
         if p is None or e.class_id not in classes:
             continue

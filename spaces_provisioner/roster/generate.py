@@ -58,7 +58,7 @@ LETTERS = "АБВГ"
 LATIN = {"А": "a", "Б": "b", "В": "v", "Г": "g"}
 
 ORG_ID = "org-1"
-ORG_NAME = "Средняя общеобразовательная школа № 1"
+ORG_NAME = "Средняя общеобразовательная школа № 7"  # the demo's example application
 YEAR_ID = "year-2026-2027"
 YEAR_TITLE = "2026/2027 учебный год"
 YEAR_START, YEAR_END = "2026-09-01", "2027-05-31"

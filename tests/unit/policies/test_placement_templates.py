@@ -168,6 +168,15 @@ def test_no_members_no_grants(people):
     assert people.placement([], {}, "5a") == (set(), {})
 
 
+def test_named_class_teacher_without_an_account_is_not_replaced(people):
+    # the roster names 6b's class teacher, who has no account yet: no subject teacher stands in
+    people.named_homeroom.add("6b")
+    assert people.homeroom_of("6b") == set()
+    assert people.select("homeroom_teacher", "6b") == set()
+    people.named_homeroom.add("5a")
+    assert people.homeroom_of("5a") == {T1}
+
+
 def test_homeroom_falls_back_to_all_class_teachers(people):
     assert people.homeroom_of("5a") == {T1}
     assert people.homeroom_of("6b") == {T6, U}          # fallback: every teacher of the class
