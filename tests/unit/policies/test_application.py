@@ -31,14 +31,6 @@ EXAMPLE = EXAMPLE_PATH
 SCHOOL_B = DEMO_DATA / "school-b.yaml"
 
 
-@pytest.fixture(autouse=True)
-def russian(monkeypatch):
-    """Every test starts in the default language (Russian), whatever the environment says."""
-    monkeypatch.delenv("PARTA_LANG", raising=False)
-    i18n.set_language(None)
-    yield
-    i18n.set_language(None)
-
 
 @pytest.fixture(scope="module")
 def schema() -> dict:

@@ -69,14 +69,6 @@ def parse_table(text: str) -> dict[tuple[str, str], str]:
     return table
 
 
-@pytest.fixture(autouse=True)
-def russian(monkeypatch):
-    """Every test starts in the default language (Russian), whatever the environment says."""
-    monkeypatch.delenv("PARTA_LANG", raising=False)
-    i18n.set_language(None)
-    yield
-    i18n.set_language(None)
-
 
 @pytest.fixture(scope="module")
 def caps():

@@ -24,13 +24,6 @@ LATIN_WORD_BADGE = " [teacher]"
 BADGES = (BADGE_DEFAULT, WORD_BADGE, LATIN_WORD_BADGE)
 
 
-@pytest.fixture(autouse=True)
-def default_language(monkeypatch):
-    monkeypatch.delenv("PARTA_LANG", raising=False)
-    set_language(None)
-    yield
-    set_language(None)
-
 
 def refused(reason: str, fn, *args, **kwargs) -> NameRefused:
     with pytest.raises(NameRefused) as info:

@@ -13,7 +13,6 @@ import re
 import pytest
 from ruamel.yaml import YAML
 
-from policies import i18n
 from policies.model import Role
 from policies.placement import OrgPeople
 from policies.state_events import PartaEventTypes
@@ -41,14 +40,6 @@ T1, T2, T6, U = uid("t1"), uid("t2"), uid("t6"), uid("unc")      # T1: class tea
 S1, S2, S6 = uid("s1"), uid("s2"), uid("s6")
 P1, P6, P16 = uid("p1"), uid("p6"), uid("p16")                    # P16: a child in each class
 
-
-@pytest.fixture(autouse=True)
-def russian(monkeypatch):
-    """Every test starts in the default language (Russian), whatever the environment says."""
-    monkeypatch.delenv("PARTA_LANG", raising=False)
-    i18n.set_language(None)
-    yield
-    i18n.set_language(None)
 
 
 @pytest.fixture
