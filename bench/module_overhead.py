@@ -113,7 +113,8 @@ async def prepare(settings: Settings, roster: Path, students: int) -> tuple[list
     """Provision the school and its students; returns signed-in students and the class chat's id."""
     app = read_application_data(EXAMPLE_PATH)
     app["slug"] = "bench"
-    bot = BotClient(settings.homeserver_url, settings.bot_access_token, settings.bot_user_id)
+    bot = BotClient(settings.homeserver_url, settings.bot_access_token, settings.bot_user_id,
+                    unix_socket=settings.admin_socket)
     async with ApiClient(settings.provisioning_url, settings.operator_token) as api:
         await api.apply_application(app)
         await api.approve("bench")

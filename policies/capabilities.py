@@ -12,6 +12,7 @@ issue 3 for child safety in direct chats.
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -438,9 +439,20 @@ class Capabilities:
 
     def may_post(self, person: Account, room: RoomInfo, event_type: str, settings: Mapping | None,
                  content: Mapping | None = None) -> Decision:
-        """May ``person`` send an event of ``event_type`` (with ``content``) in ``room`` (announcement rooms)?"""
+        """May ``person`` send an event of ``event_type`` (with ``content``) in ``room`` (announcement rooms)?
+
+        Those who may not post may still react (with an emoji: a reaction key is not a way to
+        post text) and answer polls."""
         t = self.templates.kinds.get(room.kind)
-        if t is None or t.posting is None or self.is_open_event(event_type, content):
+        if t is None or t.posting is None:
+            return ALLOW
+        if self.is_open_event(event_type, content):
+            m = person.memberships.get(room.org or "")
+            if event_type == "m.reaction" and not self.can(m, t.posting, settings, room.class_id):
+                key = ((content or {}).get("m.relates_to") or {}).get("key")
+                if not is_emoji_key(key):
+                    return deny("reaction_not_emoji", N_("A reaction here is an emoji; write text where you may "
+                                                         "post"))
             return ALLOW
         m = person.memberships.get(room.org or "")
         if self.can(m, t.posting, settings, room.class_id):
@@ -449,14 +461,63 @@ class Capabilities:
                                                   "can post here; you can react and answer polls"))
 
     # -- aliases -----------------------------------------------------------------------
-    def may_create_alias(self, person: Account, localpart: str, org_ids: Iterable[str],
-                         reserved: Iterable[str] = ("parta",)) -> Decision:
-        """An alias in an organization's namespace (``slug`` or ``slug.*``) is Parta's."""
-        for ns in [*org_ids, *reserved]:
-            if localpart == ns or localpart.startswith(ns + "."):
-                return deny("alias_namespace", N_("The address #{alias} is reserved for {org}"),
-                            alias=localpart, org=ns)
-        return ALLOW
+    def may_create_alias(self, person: Account, localpart: str) -> Decision:
+        """Room addresses (``#alias:server``) are Parta's: people make none.
+
+        A closed school publishes nothing, and every room is reached by invitation or a Parta
+        link; an address made by a person could claim a school's name in another letter case or
+        with look-alike letters, claim a school that is not approved yet, or point at a school
+        room. So the bot alone creates aliases (the school's rooms at approval)."""
+        return deny("no_aliases", N_("Room addresses (#{alias}) are given only to the school's rooms, by Parta; "
+                                     "to bring people into a chat, invite them or share a Parta link"),
+                    alias=localpart)
+
+
+#: Unicode categories an emoji (with its modifiers, joiners and variation selectors) is made of.
+_EMOJI_CATEGORIES = frozenset({"So", "Sk", "Mn", "Me", "Cf"})
+#: A reaction key longer than this is text, not an emoji (the longest family emoji is 11 code points).
+MAX_REACTION_KEY = 16
+
+
+def is_emoji_key(key: object) -> bool:
+    """Whether a reaction ``key`` is an emoji (or a short run of them), not text.
+
+    Letters, digits, spaces and punctuation make text; keycap emoji (a digit or #, *, then
+    U+FE0F U+20E3) are the one exception.
+    """
+    if not isinstance(key, str) or not key or len(key) > MAX_REACTION_KEY:
+        return False
+    for i, ch in enumerate(key):
+        cat = unicodedata.category(ch)
+        if cat in _EMOJI_CATEGORIES:
+            continue
+        if ch in "0123456789#*" and key[i + 1: i + 3] in ("\ufe0f\u20e3", "\u20e3"):
+            continue  # keycap
+        return False
+    return True
+
+
+def call_member_live(content: Mapping | None, origin_server_ts: int, now_ms: int) -> bool:
+    """Whether a group-call membership state event (MSC4143 / MSC3401) still counts.
+
+    Empty content means the person left. ``expires`` (ms, MSC4143) counts from ``created_ts`` or
+    the event's ``origin_server_ts``; ``expires_ts`` is absolute; the legacy MSC3401 form lists
+    ``memberships`` with their own ``expires_ts``. An entry with no expiry counts.
+    """
+    if not content:
+        return False
+    memberships = content.get("memberships")
+    if isinstance(memberships, list):
+        return any(isinstance(m, Mapping) and call_member_live(m, origin_server_ts, now_ms) for m in memberships)
+    expires_ts = content.get("expires_ts")
+    if isinstance(expires_ts, int) and not isinstance(expires_ts, bool):
+        return now_ms < expires_ts
+    expires = content.get("expires")
+    if isinstance(expires, int) and not isinstance(expires, bool):
+        created = content.get("created_ts")
+        start = created if isinstance(created, int) and not isinstance(created, bool) else origin_server_ts
+        return now_ms < start + expires
+    return True
 
 
 @functools.cache

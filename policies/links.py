@@ -99,6 +99,9 @@ def may_create_link(caps: Capabilities, creator: Account, org: str, role: str | 
         return deny("not_in_organization", N_("You are not a participant of this organization"))
     if role not in LINK_ROLES:
         return deny("link_bad_role", N_("A link registers one of: admin, head, teacher, student, parent"))
+    if role == Role.ADMIN.value and m.role is not Role.ADMIN:
+        return deny("admin_by_admin_only", N_("Only the school's administrator can make someone an administrator "
+                                              "or change or remove an administrator"))
     if caps.can(m, "issue_links", settings):
         return ALLOW
     if m.cap_role == "teacher" and role in ("student", "parent"):
@@ -132,6 +135,10 @@ def may_redeem(link: Link, redeemer: Account, now_ms: int) -> Decision:
     if (m is not None and m.role.value != link.role) or (is_student and link.role != "student"):
         return deny("link_wrong_role", N_("This link is for {role}; your account has another role"),
                     role=role_label(link.role))
+    if (m is not None and m.role is Role.STUDENT and link.class_id is not None
+            and link.class_id not in m.classes):
+        return deny("class_change_by_school", N_("You are already a student of this school; a move to another "
+                                                 "class is made by the school's administration"))
     return ALLOW
 
 

@@ -11,6 +11,8 @@ Shape (YAML mapping)::
     language: ru                         # default language of room names and messages
     badge: " ✓"                          # the mark a confirmed teacher's display name carries
     public_url: https://school.example   # optional: where people open links (behind a proxy)
+    homeserver_admin_socket: synapse-admin.sock  # the bot's Unix socket with the Admin API (relative to DIR)
+    nudge_secret: "..."                  # the Synapse module's token for POST /api/v1/registrations/nudge
 
 The file holds secrets (the bot's access token, the operator token): it is written
 with mode 0600 and never belongs in a repository.
@@ -50,6 +52,8 @@ class Settings:
     language: str = "ru"
     public_url_override: str | None = None
     badge: str = BADGE_DEFAULT
+    admin_socket: Path | None = None
+    nudge_secret: str | None = None
 
     @property
     def public_url(self) -> str:
@@ -94,6 +98,10 @@ class Settings:
                 language=data.get("language", "ru"),
                 public_url_override=data.get("public_url"),
                 badge=data.get("badge", BADGE_DEFAULT),
+                # an installation from before these settings: the Admin API on the public listener,
+                # anonymous nudges (they still change nothing: the service reads the record back)
+                admin_socket=root / data["homeserver_admin_socket"] if data.get("homeserver_admin_socket") else None,
+                nudge_secret=data.get("nudge_secret"),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SettingsError(
@@ -115,6 +123,8 @@ class Settings:
             "language": self.language,
             "badge": self.badge,
             **({"public_url": self.public_url_override} if self.public_url_override else {}),
+            **({"homeserver_admin_socket": os.path.relpath(self.admin_socket, self.root)} if self.admin_socket else {}),
+            **({"nudge_secret": self.nudge_secret} if self.nudge_secret else {}),
         }
 
     def save(self) -> None:

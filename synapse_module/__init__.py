@@ -9,6 +9,7 @@ Configured in homeserver.yaml (``parta init`` writes it)::
           registry_alias: "#parta.registry:school.example"
 """
 
+from .admin_gate import ClosedAdminApi
 from .module import PartaModule
 
-__all__ = ["PartaModule"]
+__all__ = ["ClosedAdminApi", "PartaModule"]

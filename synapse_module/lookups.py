@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from synapse.api.errors import SynapseError
 from synapse.module_api import ModuleApi
 
-from policies.capabilities import Account, RoomInfo
+from policies.capabilities import Account, RoomInfo, call_member_live
 from policies.state_events import PartaEventTypes, user_state_key
 
 MAX_PARSED = 50_000  # parsed state contents kept per process (by immutable event id)
@@ -119,19 +119,25 @@ class Lookups:
         orgs = {o for p in people for o in p.memberships}
         return {o: (await self.org(o)).get("settings") or {} for o in sorted(orgs)}
 
-    async def org_ids(self) -> list[str]:
-        """Every organization id (a wildcard state read: used only for rare alias creation)."""
-        registry = await self.registry_id()
-        if registry is None:
-            return []
-        state = await self.api.get_room_state(registry, [(PartaEventTypes.ORG, None)])
-        return [key for (_t, key) in state]
-
     async def call_running(self, room_id: str, event_type: str, exclude: str) -> bool:
-        """Whether someone else has an active call membership in the room (a wildcard read:
-        call joins are rare next to messages)."""
+        """Whether someone else has a live call membership in the room (a wildcard read: call
+        joins are rare next to messages). Entries past their expiry do not count."""
         state = await self.api.get_room_state(room_id, [(event_type, None)])
-        return any(key != exclude and ev.content for (_t, key), ev in state.items())
+        now = self.api.get_current_time_msec()
+        return any(key != exclude and call_member_live(ev.content, ev.origin_server_ts, now)
+                   for (_t, key), ev in state.items())
+
+    async def joined_users(self, room_id: str) -> list[str]:
+        """Users joined to the room, from Synapse's cached ``get_users_in_room`` (invalidated on
+        every membership change, on every worker)."""
+        if self._store is not None and hasattr(self._store, "get_users_in_room"):
+            return list(await self._store.get_users_in_room(room_id))
+        state = await self.api.get_room_state(room_id, [("m.room.member", None)])
+        return [key for (_t, key), ev in state.items() if ev.content.get("membership") == "join"]
+
+    async def encrypted(self, room_id: str) -> bool:
+        """Whether the room has turned on end-to-end encryption (``m.room.encryption`` state)."""
+        return await self._state(room_id, "m.room.encryption", "", bool)
 
     async def member_ids(self, room_id: str) -> list[str]:
         """Users joined or invited to a room (a wildcard read: used for invites, which are rare)."""

@@ -37,6 +37,7 @@ from policies.capabilities import Account, Capabilities, Decision, RoomInfo, def
 from policies.i18n import N_
 from policies.state_events import PartaEventTypes
 
+from . import hooks
 from .lookups import Lookups
 from .registrations import Registrations
 
@@ -51,6 +52,7 @@ class ModuleConfig:
     registry_alias: str
     language: str = "ru"
     provisioning_url: str | None = None
+    nudge_secret: str | None = None
 
 
 class Refusal(SynapseError):
@@ -82,11 +84,18 @@ class PartaModule:
             check_event_for_spam=self.check_event_for_spam,
             check_username_for_spam=self.check_username_for_spam,
         )
-        self.registrations = Registrations(api, self.bot, config.provisioning_url, config.language)
+        self.registrations = Registrations(api, self.bot, config.provisioning_url, config.language,
+                                           config.nudge_secret)
         api.register_third_party_rules_callbacks(
             on_create_room=self.on_create_room,
             check_visibility_can_be_modified=self.check_visibility_can_be_modified,
         )
+        hs = getattr(api, "_hs", None)  # None under a Mock(spec=ModuleApi) in unit tests
+        if hs is not None:
+            hooks.install(hs, bot=self.bot, caps=self.caps, person=self.look.person, settings=self.look.settings,
+                          refusal=lambda d: Refusal(d, self.config.language),
+                          login_names_taken=self.registrations.taken_like, language=config.language,
+                          may_post_here=self.may_post_here)
 
     @staticmethod
     def parse_config(config: dict) -> ModuleConfig:
@@ -94,9 +103,21 @@ class PartaModule:
         try:
             return ModuleConfig(bot_user_id=config["bot_user_id"], registry_alias=config["registry_alias"],
                                 language=config.get("language", "ru"),
-                                provisioning_url=config.get("provisioning_url"))
+                                provisioning_url=config.get("provisioning_url"),
+                                nudge_secret=config.get("nudge_secret"))
         except (KeyError, TypeError) as e:
             raise ConfigError(f"synapse_module.PartaModule: missing setting {e}") from e
+
+    async def may_post_here(self, user_id: str, room_id: str) -> bool:
+        """Whether ``user_id`` may post text in ``room_id`` (False only in read-only school rooms)."""
+        room = await self.look.room(room_id)
+        if room is None or room.kind in PEOPLE_ROOMS:
+            return True
+        t = self.caps.templates.kinds.get(room.kind)
+        if t is None or t.posting is None:
+            return True
+        settings = (await self.look.org(room.org or "")).get("settings")
+        return bool(self.caps.may_post(await self.look.person(user_id), room, "m.room.message", settings))
 
     def _check(self, decision: Decision) -> None:
         if not decision.allowed:
@@ -161,8 +182,8 @@ class PartaModule:
         for text in (request_content.get("name"), request_content.get("topic")):
             self._check(self.caps.check_room_text(text))
         alias = request_content.get("room_alias_name")
-        if isinstance(alias, str):
-            self._check(self.caps.may_create_alias(person, alias, await self.look.org_ids()))
+        if alias is not None:
+            self._check(self.caps.may_create_alias(person, str(alias)))
         settings = await self.look.settings(person)
         initial_state = []
         for ev in request_content.get("initial_state") or []:
@@ -194,12 +215,9 @@ class PartaModule:
         """
         if user_id == self.bot:
             return NOT_SPAM
-        predecessor = (room_config.get("creation_content") or {}).get("predecessor")
-        if predecessor:
-            old = await self.look.room(predecessor.get("room_id", ""))
-            if old is not None and old.kind not in PEOPLE_ROOMS:
-                self._check(deny("no_upgrades", N_("School rooms can only be upgraded by Parta")))
-            return NOT_SPAM
+        if (room_config.get("creation_content") or {}).get("predecessor") is not None:
+            # an upgrade (or a made-up predecessor): upgrades lose Parta's state, so only Parta upgrades
+            self._check(deny("no_upgrades", N_("Rooms here can only be upgraded by Parta")))
         person = await self.look.person(user_id)
         invitees = [await self.look.person(u) for u in room_config.get("invite") or []
                     if isinstance(u, str) and u != self.bot]
@@ -212,11 +230,10 @@ class PartaModule:
         return NOT_SPAM
 
     async def user_may_create_room_alias(self, user_id: str, room_alias: RoomAlias):
-        """Each organization's alias namespace (``slug``, ``slug.*``) belongs to Parta."""
+        """Room addresses are Parta's: only the bot creates them (``may_create_alias``)."""
         if user_id == self.bot:
             return NOT_SPAM
-        person = await self.look.person(user_id)
-        self._check(self.caps.may_create_alias(person, room_alias.localpart, await self.look.org_ids()))
+        self._check(self.caps.may_create_alias(await self.look.person(user_id), room_alias.localpart))
         return NOT_SPAM
 
     async def user_may_publish_room(self, user_id: str, room_id: str):
@@ -237,6 +254,8 @@ class PartaModule:
         room = await self.look.room(room_id)
         settings = await self.look.settings(person)
         self._check(self.caps.may_send_state(person, room, event_type, content, settings))
+        if room is not None and room.kind in PEOPLE_ROOMS and event_type != "m.room.member":
+            await self._check_still_together(user_id, room_id)
         if event_type in self.caps.call_member_state:
             running = await self.look.call_running(room_id, event_type, exclude=state_key)
             org_settings = settings.get(room.org) if room is not None and room.org else None
@@ -244,24 +263,51 @@ class PartaModule:
         return NOT_SPAM
 
     async def check_event_for_spam(self, event: Any):
-        """Posting in announcement rooms: reactions, poll answers and call membership stay open.
+        """Messages and other non-state events, in the room's current state of relationships.
 
-        One cached state read per event; people's rooms and non-Parta rooms return at once.
+        - Encrypted events only where the room turned encryption on (the school keeps it off
+          so that it can moderate; an encrypted event elsewhere would hide from it).
+        - People's chats: the sender must still be allowed to be with everyone joined
+          (``may_contact``): a relationship that ended (a teacher no longer confirmed, a parent
+          removed, a class changed) ends the writing at once.
+        - Announcement rooms: only the posting roles post; others react (with an emoji) and
+          answer polls.
+
+        One cached state read per event for school rooms; non-Parta rooms return at once.
         """
         if event.sender == self.bot:
             return NOT_SPAM
         if event.type == "m.room.redaction":
             await self._check_redaction(event)
-        if self.caps.is_open_event(event.type, event.content):
-            return NOT_SPAM
         room = await self.look.room(event.room_id)
-        if room is None or room.kind in PEOPLE_ROOMS or self.caps.templates.kinds.get(room.kind) is None \
-                or self.caps.templates.kinds[room.kind].posting is None:
+        if room is None:
+            return NOT_SPAM
+        if event.type == "m.room.encrypted" and not await self.look.encrypted(event.room_id):
+            self._check(deny("encryption_off", N_("This room is not encrypted: the school keeps its rooms readable "
+                                                  "so that it can keep them safe; send the message unencrypted")))
+        if room.kind in PEOPLE_ROOMS:
+            await self._check_still_together(event.sender, event.room_id)
+            return NOT_SPAM
+        t = self.caps.templates.kinds.get(room.kind)
+        if t is None or t.posting is None:
             return NOT_SPAM
         person = await self.look.person(event.sender)
         settings = (await self.look.org(room.org or "")).get("settings")
         self._check(self.caps.may_post(person, room, event.type, settings, event.content))
         return NOT_SPAM
+
+    async def _check_still_together(self, sender: str, room_id: str) -> None:
+        """Refuse ``sender`` in a people's chat unless they may still be with every joined member."""
+        me = await self.look.person(sender)
+        others = [await self.look.person(u) for u in await self.look.joined_users(room_id)
+                  if u not in (sender, self.bot)]
+        if not others:
+            return
+        settings = await self.look.settings(me, *others)
+        for other in others:
+            d = self.caps.may_contact(me, other, settings)
+            if not d:
+                self._check(deny("chat_no_longer_allowed", N_("You can no longer write in this chat: {why}"), why=d))
 
     async def _check_redaction(self, event: Any) -> None:
         """Nobody but the bot redacts state: a redacted ``org.parta.room`` or power-levels event

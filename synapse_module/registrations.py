@@ -47,8 +47,10 @@ SCHEMA = [
 class Registrations:
     """Registration capture for one Synapse process (state in Synapse's database only)."""
 
-    def __init__(self, api: ModuleApi, bot_user_id: str, provisioning_url: str | None, language: str):
+    def __init__(self, api: ModuleApi, bot_user_id: str, provisioning_url: str | None, language: str,
+                 nudge_secret: str | None = None):
         self.api = api
+        self.nudge_secret = nudge_secret
         self.bot = bot_user_id
         self.provisioning_url = provisioning_url.rstrip("/") if provisioning_url else None
         self.language = language
@@ -72,30 +74,28 @@ class Registrations:
         return await self.api.run_db_interaction(desc, run)
 
     async def get_username_for_registration(self, uia_results: dict, params: dict) -> str | None:
-        """Check the requested login name and remember the token it registers with.
+        """Remember the token the account registers with (keyed by the login name).
 
-        Refuses (400 ``M_INVALID_USERNAME``) names with a phone number or an e-mail, names
-        outside the localpart grammar, and look-alikes of existing login names.
+        The login name itself was checked earlier, on every registration path, by the wrap of
+        Synapse's ``check_username`` (:mod:`synapse_module.hooks`), which refuses with a clear
+        400 ``M_INVALID_USERNAME``; an exception here would reach the client as a bare 500.
         """
         token = uia_results.get("m.login.registration_token")
         username = params.get("username")
         localpart = username.lower() if isinstance(username, str) and username else None
         if localpart is None:
             localpart = f"user-{secrets.token_hex(4)}"
-        skeleton = names.skeleton(localpart)
-        rows = await self._db("parta_lookalikes", "SELECT user_id FROM parta_login_skeletons WHERE skeleton = ?",
-                              (skeleton,))
-        taken = [r[0].split(":", 1)[0].lstrip("@") for r in rows]
-        try:
-            names.check_login_name(localpart, taken)
-        except names.NameRefused as e:
-            raise SynapseError(400, e.message(self.language), Codes.INVALID_USERNAME,
-                               additional_fields={"org.parta.reason": e.reason}) from e
         if isinstance(token, str):
             await self._db("parta_pending", "DELETE FROM parta_registration_pending WHERE localpart = ?", (localpart,))
             await self._db("parta_pending", "INSERT INTO parta_registration_pending (localpart, token, ts) "
                            "VALUES (?, ?, ?)", (localpart, token, self.api.get_current_time_msec()))
         return localpart
+
+    async def taken_like(self, localpart: str) -> list[str]:
+        """Existing login names with the same skeleton as ``localpart`` (look-alike candidates)."""
+        rows = await self._db("parta_lookalikes", "SELECT user_id FROM parta_login_skeletons WHERE skeleton = ?",
+                              (names.skeleton(localpart),))
+        return [r[0].split(":", 1)[0].lstrip("@") for r in rows]
 
     async def on_user_registration(self, user_id: str) -> None:
         """The account exists: record its token and its login-name skeleton; nudge the service."""
@@ -116,8 +116,9 @@ class Registrations:
 
     async def _nudge(self, user_id: str) -> None:
         try:
+            headers = {b"Authorization": [f"Bearer {self.nudge_secret}".encode()]} if self.nudge_secret else None
             await self.api.http_client.post_json_get_json(
-                f"{self.provisioning_url}/api/v1/registrations/nudge", {"user_id": user_id})
+                f"{self.provisioning_url}/api/v1/registrations/nudge", {"user_id": user_id}, headers=headers)
         except Exception as e:  # noqa: BLE001 - the service's periodic sweep catches up
             log.warning("could not nudge the provisioning service about %s: %s", user_id, e)
 

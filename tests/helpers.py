@@ -146,7 +146,8 @@ class Homeserver:
         self._users: list[User] = []
 
     async def open(self) -> None:
-        self.bot = BotClient(self.url, self.settings.bot_access_token, self.settings.bot_user_id)
+        self.bot = BotClient(self.url, self.settings.bot_access_token, self.settings.bot_user_id,
+                             unix_socket=self.settings.admin_socket)
         self.api = await ApiClient(self.settings.provisioning_url, self.settings.operator_token).__aenter__()
 
     async def close(self) -> None:

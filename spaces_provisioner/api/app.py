@@ -62,7 +62,8 @@ def build_app(settings: Settings) -> web.Application:
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         store = Store(settings.database)
-        bot = BotClient(settings.homeserver_url, settings.bot_access_token, settings.bot_user_id)
+        bot = BotClient(settings.homeserver_url, settings.bot_access_token, settings.bot_user_id,
+                        unix_socket=settings.admin_socket)
         ops = Operations(settings, store, bot, default_templates())
         await ops.start()
         app[OPS] = ops

@@ -70,7 +70,8 @@ async def provision_demo(settings: Settings, size: str = "small") -> dict:
     known = json.loads(keep_path.read_text()) if keep_path.exists() else {}
     accounts: list[dict] = []
     organizations: list[dict] = []
-    bot = BotClient(settings.homeserver_url, settings.bot_access_token, settings.bot_user_id)
+    bot = BotClient(settings.homeserver_url, settings.bot_access_token, settings.bot_user_id,
+                    unix_socket=settings.admin_socket)
 
     async def remember(role: str, org: str | None, user_id: str, password: str | None) -> None:
         if password is None:

@@ -2,7 +2,7 @@
 
 ::
 
-    parta init DIR --server-name NAME [--postgres DSN] [--port 8008] [--force]
+    parta init DIR --server-name NAME [--postgres DSN] [--port 8008] [--behind-proxy] [--force]
     parta run DIR
     parta org example           (prints the example application)
     parta org apply FILE        [-d DIR]
@@ -142,7 +142,8 @@ def cmd_init(args) -> int:
 
     try:
         settings = init_installation(Path(args.dir), args.server_name, postgres_dsn=args.postgres, port=args.port,
-                                     public_baseurl=args.public_baseurl, force=args.force, language=args.lang or "ru")
+                                     public_baseurl=args.public_baseurl, force=args.force, language=args.lang or "ru",
+                                     behind_proxy=args.behind_proxy)
     except AlreadyInitialized as e:
         print(_("{dir} already holds a Parta installation; nothing was changed (use --force to regenerate "
                 "its configuration, keeping its data)").format(dir=e))
@@ -283,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--postgres", metavar="DSN", help=_("a PostgreSQL database (created with C collation)"))
     sp.add_argument("--port", type=int, default=8008)
     sp.add_argument("--public-baseurl")
+    sp.add_argument("--behind-proxy", action="store_true",
+                    help=_("a reverse proxy is in front: trust its X-Forwarded-For (never without a proxy)"))
     sp.add_argument("--force", action="store_true")
     sp.set_defaults(func=cmd_init)
 

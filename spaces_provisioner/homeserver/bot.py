@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from pathlib import Path
 from urllib.parse import quote
 
+import aiohttp
 from mautrix.api import HTTPAPI, Method
 from mautrix.errors import MatrixRequestError, MNotFound
 
@@ -25,16 +27,26 @@ def _q(s: str) -> str:
     return quote(s, safe="")
 
 
+def _api(base_url: str, token: str, unix_socket: Path | None) -> HTTPAPI:
+    """mautrix's HTTP client, over ``unix_socket`` (the homeserver's Admin API listener) when given."""
+    if unix_socket is None:
+        return HTTPAPI(base_url=base_url, token=token)
+    session = aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(unix_socket)))
+    return HTTPAPI(base_url="http://homeserver", token=token, client_session=session)
+
+
 class BotClient:
     """The Parta bot (the only server admin) acting on one homeserver.
 
-    ``base_url`` like ``http://127.0.0.1:8008``; ``token`` the bot's access token.
+    ``base_url`` like ``http://127.0.0.1:8008``; ``token`` the bot's access token; ``unix_socket``:
+    the homeserver's listener with the Admin API (``parta init`` serves it only there), used
+    instead of ``base_url`` when given.
     Methods raise ``MatrixRequestError`` (``errcode``, ``message``, ``http_status``).
     """
 
-    def __init__(self, base_url: str, token: str, user_id: str):
+    def __init__(self, base_url: str, token: str, user_id: str, unix_socket: Path | None = None):
         self.user_id = user_id
-        self.api = HTTPAPI(base_url=base_url, token=token)
+        self.api = _api(base_url, token, unix_socket)
         self.api.default_retry_count = 2
 
     async def close(self) -> None:
@@ -177,13 +189,14 @@ class BotClient:
 
 
 async def register_with_shared_secret(base_url: str, shared_secret: str, localpart: str,
-                                      password: str, admin: bool, displayname: str | None = None) -> dict:
+                                      password: str, admin: bool, displayname: str | None = None,
+                                      unix_socket: Path | None = None) -> dict:
     """Synapse Admin API ``/_synapse/admin/v1/register`` (nonce + HMAC-SHA1 of the shared secret).
 
     Returns the response (``user_id``, ``access_token``, ``device_id``); raises
     MatrixRequestError (``M_USER_IN_USE`` when the account exists).
     """
-    api = HTTPAPI(base_url=base_url)
+    api = _api(base_url, "", unix_socket)
     try:
         nonce = (await api.request(Method.GET, "/_synapse/admin/v1/register"))["nonce"]
         mac = hmac.new(shared_secret.encode(), digestmod=hashlib.sha1)

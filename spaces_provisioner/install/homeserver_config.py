@@ -50,6 +50,8 @@ PARTA_SETTINGS: list[tuple[str, object, str | None]] = [
     ("federation_domain_whitelist", [], "Parta: federation is off (an empty list blocks every server)"),
     ("trusted_key_servers", [], "Parta: no key servers, since there is no federation"),
     ("suppress_key_server_warning", True, None),
+    ("presence", {"enabled": False},
+     "Parta: no presence: a status message would be free text to everyone one shares a room with"),
     ("encryption_enabled_by_default_for_room_type", DoubleQuotedScalarString("off"),
      "Parta: school rooms are not encrypted by default so that the school can moderate (docs/ARCHITECTURE.md)"),
 ]
@@ -100,25 +102,52 @@ def database_section(postgres_dsn: str | None, root: Path) -> dict:
     return {"name": "psycopg2", "args": args}
 
 
+#: The Unix socket where only the installation's user reaches the Admin API (relative to DIR).
+ADMIN_SOCKET = "synapse-admin.sock"
+#: Longest Unix socket path the kernel takes (sun_path is 108 bytes with its NUL).
+MAX_SOCKET_PATH = 107
+
+
+def listeners(port: int, admin_socket: Path, behind_proxy: bool) -> list[dict]:
+    """Synapse's listeners: the one people use, and the bot's Unix socket with the Admin API.
+
+    The public listener binds to loopback, serves the client API without federation, trusts
+    ``X-Forwarded-For`` only when a reverse proxy is in front (``behind_proxy``; else anyone could
+    pick the address Synapse's per-address rate limits count), and answers nothing under
+    ``/_synapse/admin`` (``synapse_module.ClosedAdminApi``). Raises InitError for a socket path
+    longer than the kernel allows.
+    """
+    if len(str(admin_socket).encode()) > MAX_SOCKET_PATH:
+        raise InitError(f"{admin_socket}: the path is too long for a Unix socket ({MAX_SOCKET_PATH} bytes at most); "
+                        "create the installation in a directory with a shorter path")
+    return [
+        {"port": port, "tls": False, "type": "http", "x_forwarded": behind_proxy,
+         "bind_addresses": ["127.0.0.1"],
+         "resources": [{"names": ["client"], "compress": False}],
+         "additional_resources": {"/_synapse/admin": {"module": "synapse_module.ClosedAdminApi"}}},
+        {"path": str(admin_socket), "mode": 0o600, "type": "http",
+         "resources": [{"names": ["client"], "compress": False}]},
+    ]
+
+
 def edit_synapse_config(config_path: Path, *, root: Path, port: int, server_name: str,
                         postgres_dsn: str | None, public_baseurl: str,
-                        provisioning_url: str | None = None) -> None:
+                        provisioning_url: str | None = None, nudge_secret: str | None = None,
+                        behind_proxy: bool = False) -> None:
     """Add Parta's settings to a generated homeserver.yaml, in place (comments kept).
 
-    The listener binds to loopback only and serves the client API without federation;
-    the module ``synapse_module.PartaModule`` is configured with the bot's user id.
+    Listeners as :func:`listeners` says; the module ``synapse_module.PartaModule`` is configured
+    with the bot's user id, the registry alias, and where (and with which secret) to nudge the
+    provisioning service. Raises InitError.
     """
     y = _yaml()
     data: CommentedMap = y.load(config_path.read_text(encoding="utf-8"))
     data["public_baseurl"] = public_baseurl
-    data["listeners"] = [{
-        "port": port, "tls": False, "type": "http", "x_forwarded": True,
-        "bind_addresses": ["127.0.0.1"],
-        "resources": [{"names": ["client"], "compress": False}],
-    }]
+    data["listeners"] = listeners(port, root / ADMIN_SOCKET, behind_proxy)
     data.yaml_set_comment_before_after_key(
-        "listeners", before="Parta: loopback only, client API only (no federation listener); "
-        "put a reverse proxy in front for production")
+        "listeners", before="Parta: people's listener on loopback, client API only, no Admin API, no federation "
+        "(put a reverse proxy in front for production: parta init --behind-proxy); the Admin API only on the "
+        "bot's Unix socket")
     data["database"] = database_section(postgres_dsn, root)
     for key, value, comment in PARTA_SETTINGS:
         data[key] = copy.deepcopy(value)
@@ -130,6 +159,7 @@ def edit_synapse_config(config_path: Path, *, root: Path, port: int, server_name
             "bot_user_id": f"@{BOT_LOCALPART}:{server_name}",
             "registry_alias": f"#{REGISTRY_ALIAS_LOCALPART}:{server_name}",
             **({"provisioning_url": provisioning_url} if provisioning_url else {}),
+            **({"nudge_secret": nudge_secret} if nudge_secret else {}),
         },
     }]
     data.yaml_set_comment_before_after_key(

@@ -34,12 +34,12 @@ SECRET_KEYS = ("registration_shared_secret", "macaroon_secret_key", "form_secret
 def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None = None,
                       port: int = 8008, provisioning_port: int | None = None,
                       public_baseurl: str | None = None, force: bool = False,
-                      language: str = "ru") -> Settings:
+                      language: str = "ru", behind_proxy: bool = False) -> Settings:
     """Create (or with ``force`` regenerate) the installation in ``root``; returns its Settings.
 
     Starts Synapse once to create the Parta bot (server admin, exempt from rate limits)
     and the registry room, then stops it. Raises AlreadyInitialized, InitError,
-    StartError.
+    StartError. ``behind_proxy``: a reverse proxy sets ``X-Forwarded-For`` (trusted only then).
     """
     root = Path(root).resolve()
     if (root / SETTINGS_FILE).exists() and not force:
@@ -55,9 +55,11 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
     hc.generate_synapse_config(root, server_name)
     homeserver_url = f"http://127.0.0.1:{port}"
     provisioning_port = provisioning_port or port + 1
+    nudge_secret = (old_settings.nudge_secret if old_settings else None) or secrets.token_urlsafe(32)
     hc.edit_synapse_config(config_path, root=root, port=port, server_name=server_name,
                            postgres_dsn=postgres_dsn, public_baseurl=public_baseurl or homeserver_url + "/",
-                           provisioning_url=f"http://127.0.0.1:{provisioning_port}")
+                           provisioning_url=f"http://127.0.0.1:{provisioning_port}", nudge_secret=nudge_secret,
+                           behind_proxy=behind_proxy)
     if old_secrets:
         y = YAML()
         data = y.load(config_path.read_text(encoding="utf-8"))
@@ -72,7 +74,7 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
         operator_token=old_settings.operator_token if old_settings else secrets.token_urlsafe(32),
         bot_user_id=f"@{hc.BOT_LOCALPART}:{server_name}",
         bot_access_token=old_settings.bot_access_token if old_settings else "",
-        language=language,
+        language=language, admin_socket=root / hc.ADMIN_SOCKET, nudge_secret=nudge_secret,
     )
     _fast_background_updates(config_path, True)
     synapse = start_synapse(config_path, homeserver_url, settings.logs_dir)
@@ -107,7 +109,8 @@ async def _bootstrap_bot(settings: Settings, shared_secret: str) -> str:
     if not token:
         try:
             r = await register_with_shared_secret(settings.homeserver_url, shared_secret, hc.BOT_LOCALPART,
-                                                  secrets.token_urlsafe(32), admin=True, displayname="Parta")
+                                                  secrets.token_urlsafe(32), admin=True, displayname="Parta",
+                                                  unix_socket=settings.admin_socket)
         except MatrixRequestError as e:
             if e.errcode == "M_USER_IN_USE":
                 raise hc.InitError(
@@ -115,7 +118,7 @@ async def _bootstrap_bot(settings: Settings, shared_secret: str) -> str:
                     "with its access token is gone; start from an empty directory (and database)") from e
             raise
         token = r["access_token"]
-    bot = BotClient(settings.homeserver_url, token, settings.bot_user_id)
+    bot = BotClient(settings.homeserver_url, token, settings.bot_user_id, unix_socket=settings.admin_socket)
     try:
         await bot.exempt_from_ratelimit(settings.bot_user_id)
         await ensure_registry(bot, settings.server_name)

@@ -125,7 +125,8 @@ async def test_demo_reaches_its_json_line_and_shows_school_a(demo):
     admin = await login(base, account[school_a, "admin"]["user_id"], account[school_a, "admin"]["password"])
     outsider = await login(base, account[None, "none"]["user_id"], account[None, "none"]["password"])
     settings = Settings.load(data_dir)
-    bot = BotClient(settings.homeserver_url, settings.bot_access_token, settings.bot_user_id)
+    bot = BotClient(settings.homeserver_url, settings.bot_access_token, settings.bot_user_id,
+                    unix_socket=settings.admin_socket)
     try:
         space_a = orgs[0]["space_id"]
         seen = {r["room_id"]: r for r in await hierarchy(admin, space_a)}

@@ -193,17 +193,18 @@ def test_unreadable_registration_form_is_a_4xx(installation, services, content_t
                                   "/api/v1/registrations/nudge"])
 def test_deeply_nested_json_is_a_400(installation, known, path):
     """Found by this suite: json.loads raised RecursionError (a 500) for JSON nested 100,000 deep."""
+    token = installation.nudge_secret if "nudge" in path else installation.operator_token
     r = requests.post(installation.provisioning_url + path.format(org=known["org"][0]),
                       data=b"[" * 100_000 + b"]" * 100_000, timeout=30,
-                      headers={"Authorization": f"Bearer {installation.operator_token}",
-                               "Content-Type": "application/json"})
+                      headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["errcode"] == "M_NOT_JSON", (r.status_code, r.text[:200])
 
 
 def test_user_id_with_a_trailing_newline_is_refused(installation, services):
     """Found by this suite: the nudge's user id check let "@a:b\\n" through ("$" matches before a final newline)."""
     r = requests.post(f"{installation.provisioning_url}/api/v1/registrations/nudge",
-                      json={"user_id": "@a:school.test\n"}, timeout=10)
+                      json={"user_id": "@a:school.test\n"}, timeout=10,
+                      headers={"Authorization": f"Bearer {installation.nudge_secret}"})
     assert r.status_code == 400, (r.status_code, r.text[:200])
 
 

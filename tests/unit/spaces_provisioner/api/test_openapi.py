@@ -85,7 +85,7 @@ def test_path_parameters_match_the_paths(doc):
 
 def test_every_operation_says_who_may_call_it(doc):
     schemes = set(doc["components"]["securitySchemes"])
-    assert schemes == {"operatorToken", "matrixAccessToken"}
+    assert schemes == {"operatorToken", "matrixAccessToken", "nudgeSecret"}
     for path, method, op in operations(doc):
         assert "security" in op, (method, path)
         for requirement in op["security"]:
