@@ -10,9 +10,14 @@ same workload:
 - join: every student leaves and re-joins the class chat (a restricted join);
 - search: every student searches the user directory for a classmate's family name.
 
-Printed: per operation the p50/p95 latencies of both and the ratios Parta/vanilla, the
-message-send throughput ratio, and last the line
-``send_p95_ratio=X join_p95_ratio=Y search_p95_ratio=Z``. Goal: every ratio at most 1.10.
+Printed: per operation the p50/p95 latencies of both and the ratios Parta/vanilla (over all
+rounds, and the spread of the per-round ratios), the message-send throughput ratio, and the
+module's own share of Synapse's CPU time per operation: the CPU its callbacks took over the CPU
+the whole Synapse process took during that operation, both measured inside the process
+(``GET /_synapse/client/parta/stats``, ``synapse_module.metrics``), so the share does not move
+with other load on the machine. Last the line ``send_p95_ratio=X join_p95_ratio=Y
+search_p95_ratio=Z send_cpu_share=A join_cpu_share=B search_cpu_share=C``. Goals: every
+latency ratio at most 1.10, every CPU share at most 3 %.
 
 Run: ``.venv/bin/python bench/module_overhead.py [--students 20] [--rounds 5] [--messages 10]``
 """
@@ -109,6 +114,15 @@ class Client:
         return time.perf_counter() - start
 
 
+async def module_stats(settings: Settings) -> dict:
+    """The module's CPU meter in the Parta side's Synapse (``synapse_module.metrics``)."""
+    api = HTTPAPI(base_url=settings.homeserver_url, token=settings.bot_access_token)
+    try:
+        return await api.request(Method.GET, "/_synapse/client/parta/stats")
+    finally:
+        await api.session.close()
+
+
 async def prepare(settings: Settings, roster: Path, students: int) -> tuple[list[Client], str]:
     """Provision the school and its students; returns signed-in students and the class chat's id."""
     app = read_application_data(EXAMPLE_PATH)
@@ -160,36 +174,62 @@ def p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
 
-async def workload(sides: dict, rounds: int, messages: int) -> dict:
-    results = {name: {"send": [], "tput": [], "join": [], "search": []} for name in sides}
+async def measured(parta: Settings | None, totals: list[int], run):
+    """Await ``run``; with ``parta``, add the module's and the process's CPU ns it took to ``totals``."""
+    before = await module_stats(parta) if parta is not None else None
+    out = await run
+    if parta is not None and before is not None:
+        after = await module_stats(parta)
+        totals[0] += after["module_cpu_ns"] - before["module_cpu_ns"]
+        totals[1] += after["process_cpu_ns"] - before["process_cpu_ns"]
+    return out
+
+
+async def workload(sides: dict, rounds: int, messages: int, parta: Settings | None = None) -> dict:
+    """Rounds of send, join, search on every side; with ``parta``, also the module's CPU meter
+    around each operation of the Parta side (``results["parta"]["cpu"][op]``: [module ns, process ns])."""
+    results = {name: {"send": [], "tput": [], "join": [], "search": [], "rounds": [],
+                      "cpu": {op: [0, 0] for op in ("send", "join", "search")}} for name in sides}
     for r in range(rounds):
         order = list(sides) if r % 2 == 0 else list(reversed(sides))
         for name in order:
             clients, room = sides[name]
-            lat, tput = await send_round(clients, room, messages)
-            results[name]["send"] += lat
-            results[name]["tput"].append(tput)
-            results[name]["join"] += await join_round(clients, room)
-            results[name]["search"] += await search_round(clients)
+            res = results[name]
+            this_round: dict[str, list[float]] = {}
+            meter = parta if name == "parta" else None
+            lat, tput = await measured(meter, res["cpu"]["send"], send_round(clients, room, messages))
+            this_round["send"] = lat
+            this_round["join"] = await measured(meter, res["cpu"]["join"], join_round(clients, room))
+            this_round["search"] = await measured(meter, res["cpu"]["search"], search_round(clients))
+            res["tput"].append(tput)
+            for op, values in this_round.items():
+                res[op] += values
+            res["rounds"].append(this_round)
     return results
 
 
 async def main_async(args, installs: dict[str, Settings], roster: Path) -> None:
     sides = {name: await prepare(s, roster, args.students) for name, s in installs.items()}
     await workload(sides, 1, 2)  # warm the caches of both sides
-    res = await workload(sides, args.rounds, args.messages)
+    res = await workload(sides, args.rounds, args.messages, parta=installs["parta"])
     v, x = res["vanilla"], res["parta"]
-    print(f"{'operation':<10} {'vanilla p50':>12} {'vanilla p95':>12} {'parta p50':>10} {'parta p95':>10}  ratio p95")
-    ratios = {}
+    print(f"{'operation':<10} {'vanilla p50':>12} {'vanilla p95':>12} {'parta p50':>10} {'parta p95':>10}  "
+          f"ratio p95  (rounds: min-max)  module CPU share")
+    ratios, shares = {}, {}
     for op in ("send", "join", "search"):
         ratios[op] = p(x[op], 95) / p(v[op], 95)
+        per_round = [p(xr[op], 95) / p(vr[op], 95) for xr, vr in zip(x["rounds"], v["rounds"], strict=True)]
+        module_ns, process_ns = x["cpu"][op]
+        shares[op] = module_ns / process_ns if process_ns else 0.0
         print(f"{op:<10} {p(v[op], 50) * 1000:>10.1f}ms {p(v[op], 95) * 1000:>10.1f}ms "
-              f"{p(x[op], 50) * 1000:>8.1f}ms {p(x[op], 95) * 1000:>8.1f}ms  {ratios[op]:.3f}")
+              f"{p(x[op], 50) * 1000:>8.1f}ms {p(x[op], 95) * 1000:>8.1f}ms  {ratios[op]:.3f}      "
+              f"({min(per_round):.3f}-{max(per_round):.3f})    {shares[op] * 100:.2f} %")
     tput_ratio = statistics.mean(x["tput"]) / statistics.mean(v["tput"])
     print(f"send throughput: vanilla {statistics.mean(v['tput']):.1f}/s, parta {statistics.mean(x['tput']):.1f}/s, "
           f"ratio parta/vanilla {tput_ratio:.3f}")
     print(f"send_p95_ratio={ratios['send']:.3f} join_p95_ratio={ratios['join']:.3f} "
-          f"search_p95_ratio={ratios['search']:.3f}")
+          f"search_p95_ratio={ratios['search']:.3f} send_cpu_share={shares['send']:.4f} "
+          f"join_cpu_share={shares['join']:.4f} search_cpu_share={shares['search']:.4f}")
 
 
 def main() -> None:

@@ -50,25 +50,43 @@ PINNED_SYNAPSE = "1.163.2"
 #: Attribute marking an already wrapped method (a module loaded twice wraps once).
 _MARK = "_parta_wrapped"
 
-#: (handler getter on HomeServer, method, parameters the wrap relies on, in order)
-TARGETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("get_device_message_handler", "send_device_message", ("requester", "message_type", "messages")),
-    ("get_registration_handler", "check_username", ("localpart",)),
-    ("get_room_member_handler", "update_membership", ("requester", "target", "room_id", "action")),
+#: (handler getter on HomeServer, the handler's class, method, parameters the wrap relies on, in order)
+TARGETS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("get_device_message_handler", "synapse.handlers.devicemessage.DeviceMessageHandler", "send_device_message",
+     ("requester", "message_type", "messages")),
+    ("get_registration_handler", "synapse.handlers.register.RegistrationHandler", "check_username",
+     ("localpart",)),
+    ("get_room_member_handler", "synapse.handlers.room_member.RoomMemberHandler", "update_membership",
+     ("requester", "target", "room_id", "action")),
 )
+
+
+def synapse_version() -> str:
+    """The installed Synapse release (the package's version, without a build suffix)."""
+    from importlib.metadata import version
+
+    return version("matrix-synapse")
 
 
 class HookError(RuntimeError):
     """Synapse's internals no longer have the shape the wraps need; Parta refuses to run unguarded."""
 
 
-def check_targets(hs: Any) -> None:
-    """Raise :class:`HookError` unless every wrapped method exists with the expected leading parameters."""
-    for getter, method, params in TARGETS:
-        fn = getattr(getattr(hs, getter)(), method, None)
+def check_targets(hs: Any = None) -> None:
+    """Raise :class:`HookError` unless every wrapped method exists with the expected leading
+    parameters: on ``hs``'s handler objects, or (``hs`` None) on Synapse's handler classes."""
+    import importlib
+
+    for getter, class_path, method, params in TARGETS:
+        if hs is not None:
+            fn = getattr(getattr(hs, getter)(), method, None)
+        else:
+            module, _, name = class_path.rpartition(".")
+            fn = getattr(getattr(importlib.import_module(module), name, None), method, None)
         if fn is None:
-            raise HookError(f"Synapse has no {getter}().{method}; Parta's wrap cannot be installed")
-        actual = tuple(inspect.signature(fn).parameters)[: len(params)]
+            raise HookError(f"Synapse has no {class_path}.{method}; Parta's wrap cannot be installed")
+        names = [n for n in inspect.signature(fn).parameters if n != "self"]
+        actual = tuple(names)[: len(params)]
         if actual != params:
             raise HookError(f"Synapse's {method}{actual} no longer starts with {params}; "
                             "update synapse_module/hooks.py")
@@ -90,11 +108,9 @@ def install(hs: Any, *, bot: str, caps: Capabilities, person: PersonLookup, sett
     Raises :class:`HookError` when Synapse's methods changed shape.
     """
     check_targets(hs)
-    import synapse
-
-    if synapse.__version__ != PINNED_SYNAPSE:
+    if synapse_version() != PINNED_SYNAPSE:
         log.warning("Parta's Synapse wraps were written for %s; this is %s (their shape still matches)",
-                    PINNED_SYNAPSE, synapse.__version__)
+                    PINNED_SYNAPSE, synapse_version())
     devices = hs.get_device_message_handler()
     if not getattr(devices.send_device_message, _MARK, False):
         devices.send_device_message = _wrap_to_device(devices.send_device_message, bot, caps, person, settings,

@@ -39,6 +39,7 @@ from policies.state_events import PartaEventTypes
 
 from . import hooks
 from .lookups import Lookups
+from .metrics import Meter, StatsResource
 from .registrations import Registrations
 
 PEOPLE_ROOMS = ("dm", "chat")
@@ -72,24 +73,17 @@ class PartaModule:
         self.bot = config.bot_user_id
         self.caps = capabilities or default_capabilities()
         self.look = Lookups(api, config.registry_alias)
-        api.register_spam_checker_callbacks(
-            user_may_join_room=self.user_may_join_room,
-            user_may_invite=self.user_may_invite,
-            federated_user_may_invite=self.federated_user_may_invite,
-            user_may_send_3pid_invite=self.user_may_send_3pid_invite,
-            user_may_create_room=self.user_may_create_room,
-            user_may_create_room_alias=self.user_may_create_room_alias,
-            user_may_publish_room=self.user_may_publish_room,
-            user_may_send_state_event=self.user_may_send_state_event,
-            check_event_for_spam=self.check_event_for_spam,
-            check_username_for_spam=self.check_username_for_spam,
-        )
+        self.meter = Meter()
+        m = self.meter.wrap
+        api.register_spam_checker_callbacks(**{name: m(name, getattr(self, name)) for name in (
+            "user_may_join_room", "user_may_invite", "federated_user_may_invite", "user_may_send_3pid_invite",
+            "user_may_create_room", "user_may_create_room_alias", "user_may_publish_room",
+            "user_may_send_state_event", "check_event_for_spam", "check_username_for_spam")})
+        api.register_web_resource("/_synapse/client/parta/stats", StatsResource(api, self.bot, self.meter))
         self.registrations = Registrations(api, self.bot, config.provisioning_url, config.language,
                                            config.nudge_secret)
-        api.register_third_party_rules_callbacks(
-            on_create_room=self.on_create_room,
-            check_visibility_can_be_modified=self.check_visibility_can_be_modified,
-        )
+        api.register_third_party_rules_callbacks(**{name: m(name, getattr(self, name)) for name in (
+            "on_create_room", "check_visibility_can_be_modified")})
         hs = getattr(api, "_hs", None)  # None under a Mock(spec=ModuleApi) in unit tests
         if hs is not None:
             hooks.install(hs, bot=self.bot, caps=self.caps, person=self.look.person, settings=self.look.settings,
@@ -215,10 +209,16 @@ class PartaModule:
         """
         if user_id == self.bot:
             return NOT_SPAM
-        if (room_config.get("creation_content") or {}).get("predecessor") is not None:
-            # an upgrade (or a made-up predecessor): upgrades lose Parta's state, so only Parta upgrades
-            self._check(deny("no_upgrades", N_("Rooms here can only be upgraded by Parta")))
         person = await self.look.person(user_id)
+        predecessor = (room_config.get("creation_content") or {}).get("predecessor")
+        if predecessor is not None:
+            # an upgrade keeps only the chat its creator made: school rooms lose Parta's state in an
+            # upgrade, and a made-up predecessor must not skip the decision below
+            old_id = predecessor.get("room_id") if isinstance(predecessor, dict) else None
+            old = await self.look.room(old_id) if isinstance(old_id, str) else None
+            if old is None or old.kind not in PEOPLE_ROOMS or old.creator != user_id:
+                self._check(deny("no_upgrades", N_("Only Parta upgrades rooms here; a chat is upgraded by the "
+                                                   "person who made it")))
         invitees = [await self.look.person(u) for u in room_config.get("invite") or []
                     if isinstance(u, str) and u != self.bot]
         settings = await self.look.settings(person, *invitees)

@@ -45,7 +45,7 @@ async def update_person(request: web.Request) -> web.Response:
     people = request.app[OPS].people
     person_id = people.find(org, request.match_info["person"])
     return reply(await people.update(org, person_id, who.name, confirmed=confirmed, role=role,
-                                                 classes=classes, name=name))
+                                     classes=classes, name=name, by=who.person))
 
 
 @routes.delete("/api/v1/organizations/{org}/people/{person}")
@@ -54,4 +54,4 @@ async def remove_person(request: web.Request) -> web.Response:
     org = request.match_info["org"]
     require_org_admin(who, org)
     people = request.app[OPS].people
-    return reply(await people.remove(org, people.find(org, request.match_info["person"]), who.name))
+    return reply(await people.remove(org, people.find(org, request.match_info["person"]), who.name, by=who.person))

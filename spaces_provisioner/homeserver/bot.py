@@ -46,6 +46,7 @@ class BotClient:
 
     def __init__(self, base_url: str, token: str, user_id: str, unix_socket: Path | None = None):
         self.user_id = user_id
+        self._base_url, self._unix_socket = base_url, unix_socket
         self.api = _api(base_url, token, unix_socket)
         self.api.default_retry_count = 2
 
@@ -153,6 +154,33 @@ class BotClient:
             status = await self.request(Method.GET, "/_synapse/admin/v1/background_updates/status")
             quiet = quiet + 1 if not status.get("current_updates") else 0
             await asyncio.sleep(0.3)
+
+    async def room_events_as_admin(self, room_id: str) -> list[dict]:
+        """Admin API ``GET /_synapse/admin/v1/rooms/{id}/state``: the current state events (with
+        their senders) of any room, the bot a member or not."""
+        r = await self.request(Method.GET, f"/_synapse/admin/v1/rooms/{_q(room_id)}/state")
+        return list(r.get("state") or [])
+
+    async def delete_alias(self, alias: str) -> None:
+        """``DELETE /directory/room/{alias}`` (the bot is a server admin: any alias)."""
+        await self.request(Method.DELETE, f"/_matrix/client/v3/directory/room/{_q(alias)}")
+
+    async def joined_rooms_of(self, user_id: str) -> list[str]:
+        """Admin API ``GET /_synapse/admin/v1/users/{id}/joined_rooms``."""
+        r = await self.request(Method.GET, f"/_synapse/admin/v1/users/{_q(user_id)}/joined_rooms")
+        return list(r.get("joined_rooms") or [])
+
+    async def leave_as(self, user_id: str, room_id: str, reason: str) -> None:
+        """Make ``user_id`` leave ``room_id`` (a people's chat the bot is not in): a short session
+        through the Admin API's login-as, ``POST /rooms/{id}/leave``, then ``/logout``."""
+        token = await self.login_as(user_id)
+        api = _api(self._base_url, token, self._unix_socket)
+        try:
+            await api.request(Method.POST, f"/_matrix/client/v3/rooms/{_q(room_id)}/leave", {"reason": reason})
+            await api.request(Method.POST, "/_matrix/client/v3/logout", {})
+        finally:
+            if api.session is not None:
+                await api.session.close()
 
     async def join(self, room_id: str) -> None:
         """``POST /join/{room}`` as the bot itself (a people's chat the bot was invited to)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from policies.administration import may_change_person
 from policies.capabilities import Account
 from policies.i18n import _
 from policies.model import FullName, Role
@@ -17,7 +18,7 @@ from policies.model import FullName, Role
 from spaces_provisioner.changes import Changes
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.db.queries import account_from_db
-from spaces_provisioner.errors import bad_json, not_found
+from spaces_provisioner.errors import bad_json, check, not_found
 from spaces_provisioner.ops.context import Context
 
 
@@ -74,13 +75,20 @@ class People:
 
     async def update(self, org_id: str, person_id: str, actor: str, *, confirmed: bool | None = None,
                      role: str | None = None, classes: list[str] | None = None,
-                     name: FullName | None = None) -> dict:
+                     name: FullName | None = None, by: Account | None = None) -> dict:
         """Confirm a teacher, change a role, replace a person's classes, or correct a name (the
-        server-set display name follows); rooms and powers follow."""
+        server-set display name follows); rooms and powers follow.
+
+        ``by``: the administrator or head acting (None: the operator); nobody changes their own
+        role or confirmation, and only an administrator touches the administrator role
+        (``policies.administration``); raises Refused."""
         async with self.ctx.lock:
             changes = Changes()
             with self.ctx.store.begin() as tx:
                 row = self._row(tx, org_id, person_id)
+                check(may_change_person(by, org_id, row.user_id, row.role, new_role=role,
+                                        changes_confirmation=confirmed is not None
+                                        and bool(row.confirmed) != confirmed))
                 values: dict[str, object] = {}
                 if name is not None and (row.family_name, row.given_name, row.middle_name) != (
                         name.family_name, name.given_name, name.middle_name):
@@ -135,13 +143,14 @@ class People:
             changes.extend(rchanges)
             return {"person_id": person_id, **changes.to_json()}
 
-    async def remove(self, org_id: str, person_id: str, actor: str) -> dict:
+    async def remove(self, org_id: str, person_id: str, actor: str, by: Account | None = None) -> dict:
         """Remove a person from the organization: out of its rooms; the account is suspended
         when no organization remains. Nothing is erased (the row stays, status ``removed``)."""
         async with self.ctx.lock:
             changes = Changes()
             with self.ctx.store.begin() as tx:
                 row = self._row(tx, org_id, person_id)
+                check(may_change_person(by, org_id, row.user_id, row.role, removes=True))
                 if row.status != "removed":
                     tx.execute(st.people.update().where(st.people.c.org_id == org_id,
                                                         st.people.c.person_id == person_id).values(status="removed"))

@@ -27,6 +27,7 @@ from spaces_provisioner.changes import Changes
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.db.queries import account_from_db, guardian_count, person_row
 from spaces_provisioner.errors import Refused, check
+from spaces_provisioner.homeserver.bot import MatrixRequestError
 from spaces_provisioner.ops.context import Context
 from spaces_provisioner.ops.links import link_code_of_token, link_from_row
 
@@ -218,19 +219,33 @@ class Registrations:
         with self.ctx.store.begin() as tx:
             newcomer = account_from_db(tx, user_id)
         for room_id in link.rooms:
-            state = await self.ctx.bot.room_state_or_none(room_id)
-            if state is None:
-                continue
-            if ("m.room.member", user_id) in state and state[("m.room.member", user_id)].get("membership") == "join":
+            try:
+                events = {(e["type"], str(e.get("state_key", ""))): e
+                          for e in await self.ctx.bot.room_events_as_admin(room_id)}
+            except MatrixRequestError:
+                continue  # the room is gone
+            state = {k: e.get("content") or {} for k, e in events.items()}
+            mine = events.get(("m.room.member", user_id))
+            membership = (mine or {}).get("content", {}).get("membership")
+            if membership == "join":
                 continue
             info = RoomInfo.from_state(state.get((PartaEventTypes.ROOM, "")))
+            if membership == "ban" or (membership == "leave" and mine is not None and mine.get("sender") != user_id):
+                raise Refused(deny("removed_from_chat", N_(
+                    "You were removed from this chat; a link does not bring you back: ask the people in it")))
+            people_room = info is not None and info.kind in ("dm", "chat")
+            if people_room and link.created_by.startswith("@") and state.get(
+                    ("m.room.member", link.created_by), {}).get("membership") != "join":
+                raise Refused(deny("link_creator_left", N_(
+                    "The person who made this link is no longer in the chat; ask someone in it for a new link")))
             members = [u for (t, u), c in state.items() if t == "m.room.member"
                        and c.get("membership") in ("join", "invite") and u != self.ctx.bot.user_id]
             with self.ctx.store.begin() as tx:
                 people = [account_from_db(tx, u) for u in members]
                 creator = account_from_db(tx, link.created_by) if link.created_by.startswith("@") else None
-            decision = self._may_enter(info, creator, newcomer, people, {})
-            check(decision)
+                orgs = {o for a in (newcomer, *people) for o in a.memberships}
+                settings = {o: self.ctx.org_settings(tx, o) for o in orgs}
+            check(self._may_enter(info, creator, newcomer, people, settings))
             if dry_run:
                 continue
             await self.ctx.bot.force_join(user_id, room_id)

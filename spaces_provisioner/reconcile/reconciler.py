@@ -15,6 +15,7 @@ then the registry entries the Synapse module reads.
 from __future__ import annotations
 
 import json
+import logging
 import unicodedata
 from dataclasses import dataclass
 
@@ -30,8 +31,10 @@ from policies.templates import RoomRef, Templates
 
 from spaces_provisioner.changes import Changes
 from spaces_provisioner.db import schema as st
-from spaces_provisioner.db.queries import account_from_db
-from spaces_provisioner.homeserver.bot import BotClient
+from spaces_provisioner.db.queries import account_from_db, org_own_settings
+from spaces_provisioner.homeserver.bot import BotClient, MatrixRequestError
+
+log = logging.getLogger("parta.reconcile")
 
 
 def server_display_name(name: FullName, badge: str | None, marker: str, fallback: str) -> str:
@@ -122,6 +125,7 @@ class Reconciler:
         self.language = language
         self.badge = badge
         self._stale_roles: dict[str, list[str]] = {}
+        self._touched: set[str] = set()  # accounts whose registry entry the last reconcile wrote
 
     async def reconcile(self, org_id: str, only_users: set[str] | None = None) -> tuple[Changes, dict[str, str]]:
         """Reconcile ``org_id``; returns (changes, {room key: room id}).
@@ -156,9 +160,12 @@ class Reconciler:
                                          and k[1:] not in snap.people.roles]
         else:
             self._stale_roles[org_id] = []
+        banned: dict[str, set[str]] = {}
         for ref in sync:
             desired = self._desired_state(ref, snap, room_ids, children.get(ref.key, []), placements)
             current = await self.bot.room_state(room_ids[ref.key])
+            banned[ref.key] = {k for (t, k), c in current.items() if t == "m.room.member"
+                               and c.get("membership") == "ban"}
             for (etype, skey), content in desired.items():
                 if current.get((etype, skey)) != content:
                     await self.bot.send_state(room_ids[ref.key], etype, skey, content)
@@ -169,17 +176,52 @@ class Reconciler:
         for ref in sync:
             members, _levels = placements[ref.key]
             joined = await self.bot.joined_members(room_ids[ref.key])
-            for user_id in sorted(members - joined):
-                await self.bot.force_join(user_id, room_ids[ref.key])
+            # someone a teacher banned from the room stays out: the school lifts a ban, not a re-run
+            for user_id in sorted(members - joined - banned.get(ref.key, set())):
+                try:
+                    await self.bot.force_join(user_id, room_ids[ref.key])
+                except MatrixRequestError as e:  # one person's join must not stop the school's reconcile
+                    log.warning("%s: could not join %s: %s %s", ref.key, user_id, e.errcode, e.message)
+                    continue
                 changes.add(f"{ref.key}: join {user_id}")
             for user_id in sorted(joined - members - {self.bot.user_id}):
                 if not self._may_stay(snap, ref, user_id):
                     await self.bot.kick(room_ids[ref.key], user_id, "no longer a participant of this room")
                     changes.add(f"{ref.key}: removed {user_id}")
+        # relationships that ended end the people's chats they made (before a suspension, which
+        # would keep the account from leaving)
+        await self._leave_chats_no_longer_allowed(self._touched | gone, changes)
         for user_id in sorted(gone):
             await self.bot.suspend(user_id, True)
             changes.add(f"{user_id}: suspended (in no organization any more)")
         return changes, room_ids
+
+    async def _leave_chats_no_longer_allowed(self, users: set[str], changes: Changes) -> None:
+        """Each of ``users`` leaves the people's chats (direct and group) where someone joined is
+        no longer someone they may be with (``Capabilities.may_contact``): a teacher no longer
+        confirmed, a person removed from the school, a pupil moved to another class."""
+        caps = default_capabilities()
+        for user_id in sorted(users):
+            rooms = await self.bot.joined_rooms_of(user_id)
+            if not rooms:
+                continue
+            with self.store.begin() as tx:
+                me = account_from_db(tx, user_id)
+            for room_id in rooms:
+                events = await self.bot.room_events_as_admin(room_id)
+                state = {(e["type"], str(e.get("state_key", ""))): e.get("content") or {} for e in events}
+                info = RoomInfo.from_state(state.get((PartaEventTypes.ROOM, "")))
+                if info is None or info.kind not in ("dm", "chat"):
+                    continue
+                others = [k for (t, k), c in state.items() if t == "m.room.member" and c.get("membership") == "join"
+                          and k not in (user_id, self.bot.user_id)]
+                with self.store.begin() as tx:
+                    accounts = [account_from_db(tx, u) for u in others]
+                    orgs = {o for a in (me, *accounts) for o in a.memberships}
+                    settings = {o: org_own_settings(tx, o) for o in orgs}
+                if any(not caps.may_contact(me, other, settings) for other in accounts):
+                    await self.bot.leave_as(user_id, room_id, "no longer a participant of this chat")
+                    changes.add(f"{user_id}: left chat {room_id} (no longer allowed with its members)")
 
     @staticmethod
     def _related(snap: OrgSnapshot, users: set[str]) -> set[str]:
@@ -242,7 +284,15 @@ class Reconciler:
         room_id = known.get(ref.key)
         alias_local = self.templates.alias_localpart(ref)
         if room_id is None:
-            room_id = await self.bot.resolve_alias(f"#{alias_local}:{self.server_name}")
+            alias = f"#{alias_local}:{self.server_name}"
+            room_id = await self.bot.resolve_alias(alias)
+            if room_id is not None and not await self._made_by_the_bot(room_id):
+                # someone else's room under the school's address (made before people were refused
+                # aliases): never adopt it; free the address and build the school's own room
+                log.warning("%s: the alias %s pointed at %s, not made by Parta; removed", ref.key, alias, room_id)
+                await self.bot.delete_alias(alias)
+                changes.add(f"{ref.key}: alias {alias} taken back from {room_id}")
+                room_id = None
             if room_id is None:
                 t = self.templates.kinds[ref.kind]
                 state = self._desired_state(ref, snap, room_ids, [], placements)
@@ -262,6 +312,11 @@ class Reconciler:
                 tx.execute(st.rooms.insert().values(key=ref.key, org_id=ref.org, room_id=room_id))
         return room_id
 
+    async def _made_by_the_bot(self, room_id: str) -> bool:
+        """Whether the bot created ``room_id`` (its ``m.room.create`` event's sender)."""
+        events = await self.bot.room_events_as_admin(room_id)
+        return any(e.get("type") == "m.room.create" and e.get("sender") == self.bot.user_id for e in events)
+
     async def _update_registry(self, snap: OrgSnapshot, space_id: str, changes: Changes,
                                only: set[str] | None = None) -> set[str]:
         """Write the organization's and its people's registry entries (``only`` these people when
@@ -269,6 +324,7 @@ class Reconciler:
         left in no organization."""
         current = await self.bot.room_state(self.registry_id)
         gone: set[str] = set()
+        self._touched = set()
         for (etype, skey), content in current.items() if only is None else ():
             if etype != PartaEventTypes.PERSON or snap.org_id not in (content.get("orgs") or {}):
                 continue
@@ -277,6 +333,7 @@ class Reconciler:
                 orgs = {o: e for o, e in content["orgs"].items() if o != snap.org_id}
                 await self.bot.send_state(self.registry_id, PartaEventTypes.PERSON, skey, {"orgs": orgs})
                 changes.add(f"registry: {user_id} left {snap.org_id}")
+                self._touched.add(user_id)
                 if not orgs:
                     gone.add(user_id)
         org_entry = {"space": space_id, "name": snap.name, "settings": snap.settings}
@@ -298,6 +355,7 @@ class Reconciler:
                 new = {"orgs": {**old.get("orgs", {}), snap.org_id: entry}}
                 await self.bot.send_state(self.registry_id, PartaEventTypes.PERSON, user_state_key(user_id), new)
                 changes.add(f"registry: {user_id} in {snap.org_id}")
+                self._touched.add(user_id)
                 if (PartaEventTypes.PERSON, user_state_key(user_id)) in current and not old.get("orgs"):
                     await self.bot.suspend(user_id, False)  # back in an organization
         return gone

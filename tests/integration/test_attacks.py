@@ -498,6 +498,11 @@ async def test_upgrading_class_chat(w):
     refused(await w.admin.attempt("POST", f"{V}/rooms/{q(w.rooms['class_chat'])}/upgrade",
                                   {"new_version": "12"}), None)
     room = ok(await create(w.teacher, {"name": "Старая комната"}))["room_id"]
+    # a made-up predecessor does not make a room creation an "upgrade" that skips the decision
+    refused(await create(w.student, {"name": "Новый класс", "creation_content": {
+        "predecessor": {"room_id": w.rooms["class_chat"]}}}), "no_upgrades")
+    refused(await create(w.student, {"name": "Новый класс", "creation_content": {
+        "predecessor": {"room_id": room}}}), "no_upgrades")
     ok(await w.teacher.attempt("POST", f"{V}/rooms/{q(room)}/upgrade", {"new_version": "12"}))
 
 
@@ -514,17 +519,30 @@ async def test_publishing_class_chat_to_the_directory(w):
 
 async def test_alias_in_another_schools_namespace(w):
     room = ok(await create(w.teacher_b, {"name": "Фальшивая школа"}))["room_id"]
-    alias = f"#{w.org_a}.staff2:{w.aliases['space'].split(':', 1)[1]}"
-    refused(await w.teacher_b.attempt("PUT", f"{V}/directory/room/{q(alias)}", {"room_id": room}),
-            "alias_namespace")
-    own = f"#raduga-fan-club-{next(_n)}:{alias.split(':', 1)[1]}"
-    ok(await w.teacher_b.attempt("PUT", f"{V}/directory/room/{q(own)}", {"room_id": room}))
+    server = w.aliases["space"].split(":", 1)[1]
+    for alias in (f"#{w.org_a}.staff2:{server}", f"#{w.org_a.upper()}.staff:{server}",  # another letter case
+                  f"#{w.org_a.replace('o', 'о')}.staff:{server}",                       # Cyrillic look-alike "о"
+                  f"#raduga-fan-club-{next(_n)}:{server}"):                             # no school's name at all
+        refused(await w.teacher_b.attempt("PUT", f"{V}/directory/room/{q(alias)}", {"room_id": room}), "no_aliases")
+    # the school's own address leads to the school's room; a chat is shared by inviting
+    assert ok(await w.teacher.attempt("GET", f"{V}/directory/room/{q(w.aliases['staff'])}"))["room_id"] == \
+        w.rooms["staff"]
+    ok(await invite(w.teacher_b, room, w.student_b.user_id))
 
 
 async def test_alias_in_own_schools_namespace_at_creation(w):
     refused(await create(w.teacher, {"name": "Учительская 2", "room_alias_name": f"{w.org_a}.staff-2"}),
-            "alias_namespace")
-    ok(await create(w.teacher, {"name": "Кружок", "room_alias_name": f"krujok-{next(_n)}"}))
+            "no_aliases")
+    refused(await create(w.teacher, {"name": "Кружок", "room_alias_name": f"krujok-{next(_n)}"}), "no_aliases")
+    ok(await create(w.teacher, {"name": "Кружок"}))
+
+
+async def test_alias_pointing_at_a_school_room(w):
+    alias = f"#our-class-{next(_n)}:{w.aliases['space'].split(':', 1)[1]}"
+    refused(await w.teacher.attempt("PUT", f"{V}/directory/room/{q(alias)}", {"room_id": w.rooms["class_chat"]}),
+            "no_aliases")
+    assert ok(await w.student.attempt("GET", f"{V}/directory/room/{q(w.aliases['class_chat'])}"))["room_id"] == \
+        w.rooms["class_chat"]
 
 
 # --- seeing what one is not part of ----------------------------------------------------------------

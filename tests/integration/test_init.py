@@ -48,11 +48,20 @@ def test_homeserver_config_is_synapses_own_with_partas_settings(installation):
     assert c["federation_domain_whitelist"] == []
     assert c["trusted_key_servers"] == []
     listeners = c["listeners"]
-    assert listeners
+    assert len(listeners) == 2
     for listener in listeners:
         names = {n for r in listener["resources"] for n in r["names"]}
         assert "federation" not in names, listener
-        assert listener["bind_addresses"] == ["127.0.0.1"], listener
+    public, internal = listeners
+    # people's listener: loopback, no X-Forwarded-For trust without a proxy, no Admin API
+    assert public["bind_addresses"] == ["127.0.0.1"] and public["x_forwarded"] is False, public
+    assert public["additional_resources"]["/_synapse/admin"]["module"] == "synapse_module.ClosedAdminApi"
+    # the bot's listener: a Unix socket only the installation's user may open
+    assert internal["path"] == str(installation.admin_socket) and internal["mode"] == 0o600, internal
+    assert stat.S_IMODE(installation.admin_socket.stat().st_mode) == 0o600 if installation.admin_socket.exists() \
+        else True
+    assert c["presence"] == {"enabled": False}
+    assert modules_config(c)["nudge_secret"] == installation.nudge_secret
     # the module, configured with the bot
     modules = {m["module"]: m.get("config") or {} for m in c["modules"]}
     assert "synapse_module.PartaModule" in modules
@@ -68,6 +77,11 @@ def test_homeserver_config_is_synapses_own_with_partas_settings(installation):
     # parta.yaml holds the bot's token and the operator token: the owner's only
     mode = stat.S_IMODE((installation.root / "parta.yaml").stat().st_mode)
     assert mode == 0o600, oct(mode)
+
+
+def modules_config(c: dict) -> dict:
+    """The Parta module's ``config`` in a homeserver.yaml."""
+    return next(m.get("config") or {} for m in c["modules"] if m["module"] == "synapse_module.PartaModule")
 
 
 def test_init_again_changes_nothing(installation):

@@ -36,12 +36,12 @@ def installed(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("package")
     wheels = root / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
-                   check=True, cwd=root, capture_output=True)
+                   check=True, cwd=root, capture_output=True, env=clean_env())
     [wheel] = wheels.glob("parta-*.whl")
     env_dir = root / "venv"
     venv.create(env_dir, with_pip=True)
     subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
-                   check=True, cwd=root, capture_output=True)
+                   check=True, cwd=root, capture_output=True, env=clean_env())
     return env_dir / "bin"
 
 
@@ -55,9 +55,11 @@ def test_wheel_installs_and_its_demo_runs_outside_the_repository(installed, tmp_
     work = tmp_path / "empty"
     work.mkdir()
     # the package itself is imported from the fresh environment, not from this checkout
-    where = subprocess.run([str(installed / "python"), "-c", "import spaces_provisioner, policies; "
-                            "print(spaces_provisioner.__file__); print(policies.__file__)"],
-                           cwd=work, env=clean_env(), capture_output=True, text=True, check=True).stdout
+    imported = subprocess.run([str(installed / "python"), "-c", "import spaces_provisioner, policies; "
+                               "print(spaces_provisioner.__file__); print(policies.__file__)"],
+                              cwd=work, env=clean_env(), capture_output=True, text=True)
+    assert imported.returncode == 0, imported.stderr
+    where = imported.stdout
     assert str(REPO) not in where and str(installed.parent) in where, where
 
     port = port_pair()

@@ -1,4 +1,5 @@
-"""docs/security.md lists every attack of tests/integration/test_attacks.py, and nothing else.
+"""docs/security.md lists every attack of the attack suites (tests/integration/test_attacks.py and
+test_lifecycle_attacks.py), and nothing else.
 
 The attack suite is parsed (``ast``), not imported, so this runs without Synapse.
 """
@@ -10,16 +11,19 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-ATTACKS = REPO / "tests" / "integration" / "test_attacks.py"
+ATTACK_FILES = [REPO / "tests" / "integration" / name for name in ("test_attacks.py", "test_lifecycle_attacks.py")]
 DOC = REPO / "docs" / "security.md"
 MIN_ATTACKS = 40  # issue 3: at least 40 distinct attacks
 
 
 def attack_tests() -> list[str]:
-    """Names of the ``async def test_*`` functions of the attack suite, in file order."""
-    tree = ast.parse(ATTACKS.read_text(encoding="utf-8"), filename=str(ATTACKS))
-    return [node.name for node in tree.body
-            if isinstance(node, ast.AsyncFunctionDef) and node.name.startswith("test_")]
+    """Names of the ``async def test_*`` functions of the attack suites, in file order."""
+    names = []
+    for path in ATTACK_FILES:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        names += [node.name for node in tree.body
+                  if isinstance(node, ast.AsyncFunctionDef) and node.name.startswith("test_")]
+    return names
 
 
 def table_tests() -> list[str]:
