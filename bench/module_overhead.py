@@ -227,6 +227,10 @@ async def main_async(args, installs: dict[str, Settings], roster: Path) -> None:
     tput_ratio = statistics.mean(x["tput"]) / statistics.mean(v["tput"])
     print(f"send throughput: vanilla {statistics.mean(v['tput']):.1f}/s, parta {statistics.mean(x['tput']):.1f}/s, "
           f"ratio parta/vanilla {tput_ratio:.3f}")
+    stats = await module_stats(installs["parta"])
+    print("module CPU per call: " + ", ".join(
+        f"{name} {c['cpu_ns'] / c['calls'] / 1000:.1f} us ({c['calls']} calls)"
+        for name, c in stats["callbacks"].items() if c["calls"]))
     print(f"send_p95_ratio={ratios['send']:.3f} join_p95_ratio={ratios['join']:.3f} "
           f"search_p95_ratio={ratios['search']:.3f} send_cpu_share={shares['send']:.4f} "
           f"join_cpu_share={shares['join']:.4f} search_cpu_share={shares['search']:.4f}")

@@ -163,6 +163,14 @@ class Capabilities:
         self.default_settings: dict = org_settings.effective(data.get("settings"))
         self.actions: dict = dict(data["actions"])
         self.contact_rules: list[dict] = [dict(r) for r in data["contact"]]
+        # the rules by (one's capability role, the other's), both ways round: the directory asks
+        # once per search result, so a pair's rules are found in one dict lookup
+        self._pairs: dict[tuple[str, str], list[tuple[str, str | None, bool]]] = {}
+        roles = ("admin", "head", "teacher", "teacher_unconfirmed", "student", "parent")
+        for rule in self.contact_rules:
+            for b_role in (roles if rule["b"] == "any" else (rule["b"],)):
+                self._pairs.setdefault((rule["a"], b_role), []).append((rule["when"], rule.get("setting"), False))
+                self._pairs.setdefault((b_role, rule["a"]), []).append((rule["when"], rule.get("setting"), True))
         self.bot_only_state = frozenset(data["bot_only_state"])
         self.room_settings_state = frozenset(data["room_settings_state"])
         self.allowed_values: dict = {k: dict(v) for k, v in data["allowed_values"].items()}
@@ -268,17 +276,16 @@ class Capabilities:
         """
         if a.user_id == b.user_id:
             return ALLOW
-        shared = set(a.memberships) & set(b.memberships)
-        for org in sorted(shared):
+        shared = a.memberships.keys() & b.memberships.keys()
+        for org in shared:
             ma, mb = a.memberships[org], b.memberships[org]
-            org_settings = self.settings(settings.get(org))
-            for rule in self.contact_rules:
-                if rule.get("setting") and not org_settings.get(rule["setting"]):
+            for when, setting, flipped in self._pairs.get((ma.cap_role, mb.cap_role), ()):
+                if setting is not None and not (settings.get(org) or {}).get(setting, self.default_settings.get(setting)):
                     continue
-                for (x, ux), (y, uy) in (((ma, a.user_id), (mb, b.user_id)), ((mb, b.user_id), (ma, a.user_id))):
-                    if x.cap_role == rule["a"] and (rule["b"] == "any" or y.cap_role == rule["b"]) \
-                            and self._relation(rule["when"], x, y, uy, ux):
-                        return ALLOW
+                # the rule reads "a when b": ``flipped`` when ``a`` of the rule is the other person
+                x, ux, y, uy = (mb, b.user_id, ma, a.user_id) if flipped else (ma, a.user_id, mb, b.user_id)
+                if self._relation(when, x, y, uy, ux):
+                    return ALLOW
         if not shared:
             return deny("no_shared_organization",
                         N_("{user} is not in your school: people can only chat within their own school"),

@@ -95,6 +95,33 @@ class Lookups:
                 self._parsed.popitem(last=False)
         return value
 
+    def _state_now(self, room_id: str | None, event_type: str, state_key: str) -> Any:
+        """The parsed value of one piece of current state if every cache already holds it
+        (no coroutine, no suspension), else _MISSING."""
+        if room_id is None or self._event_id_of is None:
+            return _MISSING
+        event_id = self._cached_event_id(room_id, event_type, state_key)
+        if event_id is _MISSING:
+            return _MISSING
+        if event_id is None:
+            return None
+        return self._parsed.get(event_id, _MISSING)
+
+    def person_now(self, user_id: str) -> Account | None:
+        """:meth:`person` when the caches answer at once, else None (call :meth:`person`)."""
+        value = self._state_now(self._registry_id, PartaEventTypes.PERSON, user_state_key(user_id))
+        if value is _MISSING:
+            return None
+        return value if value is not None else Account(user_id)
+
+    def org_now(self, org_id: str) -> Mapping | None:
+        """:meth:`org` when the caches answer at once (the same object while the entry is
+        unchanged), else None (call :meth:`org`)."""
+        value = self._state_now(self._registry_id, PartaEventTypes.ORG, org_id)
+        if value is _MISSING:
+            return None
+        return value if value is not None else {}
+
     async def person(self, user_id: str) -> Account:
         """The person's memberships (an outsider has none)."""
         registry = await self.registry_id()

@@ -25,6 +25,7 @@ create-room checks for it, and the other callbacks let it pass explicitly.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,8 @@ from .metrics import Meter, StatsResource
 from .registrations import Registrations
 
 PEOPLE_ROOMS = ("dm", "chat")
+#: Directory decisions kept per process (requester, result) with the inputs they were made from.
+MAX_FIND_MEMO = 20_000
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class PartaModule:
         self.bot = config.bot_user_id
         self.caps = capabilities or default_capabilities()
         self.look = Lookups(api, config.registry_alias)
+        self._find_memo: OrderedDict[tuple[str, str], tuple[Account, Account, tuple, bool]] = OrderedDict()
         self.meter = Meter()
         m = self.meter.wrap
         api.register_spam_checker_callbacks(**{name: m(name, getattr(self, name)) for name in (
@@ -331,12 +335,25 @@ class PartaModule:
             return True
         if not requester_id or requester_id == self.bot:
             return False
-        requester = await self.look.person(requester_id)
+        # once per search result: the caches usually answer at once, so no coroutine is needed
+        requester = self.look.person_now(requester_id) or await self.look.person(requester_id)
         if not requester.memberships:
             return True  # people in no organization find nobody
-        other = await self.look.person(candidate)
-        shared = set(requester.memberships) & set(other.memberships)
+        other = self.look.person_now(candidate) or await self.look.person(candidate)
+        shared = sorted(requester.memberships.keys() & other.memberships.keys())
         if not shared:
             return True
-        settings = {o: (await self.look.org(o)).get("settings") or {} for o in sorted(shared)}
-        return not self.caps.may_find(requester, other, settings)
+        entries = tuple([self.look.org_now(o) or await self.look.org(o) for o in shared])
+        # people type a name letter by letter: the same pairs come back search after search. The
+        # parsed entries are the same objects while their state events are unchanged (a change
+        # parses anew), and the memo holds them, so an identity match means the same inputs.
+        key = (requester_id, candidate)
+        memo = self._find_memo.get(key)
+        if memo is not None and memo[0] is requester and memo[1] is other and memo[2] == entries:
+            return memo[3]
+        hidden = not self.caps.may_find(requester, other, {o: e.get("settings") or {} for o, e in zip(
+            shared, entries, strict=True)})
+        self._find_memo[key] = (requester, other, entries, hidden)
+        if len(self._find_memo) > MAX_FIND_MEMO:
+            self._find_memo.popitem(last=False)
+        return hidden
