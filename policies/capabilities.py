@@ -279,8 +279,9 @@ class Capabilities:
         shared = a.memberships.keys() & b.memberships.keys()
         for org in shared:
             ma, mb = a.memberships[org], b.memberships[org]
+            own = settings.get(org) or {}
             for when, setting, flipped in self._pairs.get((ma.cap_role, mb.cap_role), ()):
-                if setting is not None and not (settings.get(org) or {}).get(setting, self.default_settings.get(setting)):
+                if setting is not None and not own.get(setting, self.default_settings.get(setting)):
                     continue
                 # the rule reads "a when b": ``flipped`` when ``a`` of the rule is the other person
                 x, ux, y, uy = (mb, b.user_id, ma, a.user_id) if flipped else (ma, a.user_id, mb, b.user_id)
