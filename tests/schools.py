@@ -76,3 +76,41 @@ def attack_cast() -> Cast:
                 unconfirmed=demo["teacher_unconfirmed"], student=student.source_id,
                 classmate=classmate.source_id, student3=student3.source_id, parent=demo["parent"],
                 parent3=parent3, other_class=other.source_id)
+
+
+def edit_roster(folder: Path, *, move: dict[str, str] | None = None, remove: set[str] | None = None,
+                keep_only: int | None = None) -> Path:
+    """Edit a OneRoster 1.2 roster written by :func:`write_attack_roster` in place, as a later export
+    of the same school would differ: ``move`` pupils to other classes (person id → class id),
+    ``remove`` people (leavers; their guardian links go too), or ``keep_only`` the first N people
+    (a half-exported file). Returns the folder."""
+    import csv
+
+    move, remove = dict(move or {}), set(remove or ())
+
+    def rewrite(name: str, keep, change=lambda row: row) -> list[dict]:
+        path = folder / name
+        with path.open(encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            header, rows = reader.fieldnames, [change(r) for r in reader if keep(r)]
+        with path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        return rows
+
+    if keep_only is not None:
+        with (folder / "users.csv").open(encoding="utf-8", newline="") as f:
+            ids = [r["sourcedId"] for r in csv.DictReader(f)]
+        remove |= set(ids[keep_only:])
+
+    def drop_agents(row: dict) -> dict:
+        agents = [a for a in row.get("agentSourcedIds", "").split(",") if a and a not in remove]
+        return {**row, "agentSourcedIds": ",".join(agents)}
+
+    rewrite("users.csv", lambda r: r["sourcedId"] not in remove, drop_agents)
+    rewrite("roles.csv", lambda r: r["userSourcedId"] not in remove)
+    rewrite("enrollments.csv", lambda r: r["userSourcedId"] not in remove,
+            lambda r: {**r, "classSourcedId": move.get(r["userSourcedId"], r["classSourcedId"])}
+            if r["role"] == "student" else r)
+    return folder

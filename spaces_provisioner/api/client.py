@@ -73,8 +73,11 @@ class ApiClient:
     async def organizations(self) -> dict:
         return await self.call("GET", "/organizations")
 
-    async def import_roster(self, org: str, zip_bytes: bytes) -> dict:
-        return await self.call("POST", f"/organizations/{quote(org, safe='')}/roster", data=zip_bytes)
+    async def import_roster(self, org: str, zip_bytes: bytes, *, dry_run: bool = False,
+                            confirm_mass_removal: bool = False) -> dict:
+        query = {k: "true" for k, v in (("dry_run", dry_run), ("confirm_mass_removal", confirm_mass_removal)) if v}
+        return await self.call("POST", f"/organizations/{quote(org, safe='')}/roster", data=zip_bytes,
+                               query=query or None)
 
     async def provision_person(self, org: str, person: str, confirmed: bool | None = None) -> dict:
         body = {} if confirmed is None else {"confirmed": confirmed}

@@ -2,7 +2,8 @@
 
 - ``GET  /api/v1/organizations`` · ``GET /api/v1/organizations/{org}``
 - ``POST /api/v1/organizations/{org}/reconcile``
-- ``POST /api/v1/organizations/{org}/roster`` (a zip of the roster's CSV files)
+- ``POST /api/v1/organizations/{org}/roster`` (a zip of the roster's CSV files;
+  ``?dry_run=true``, ``?confirm_mass_removal=true``)
 - ``POST /api/v1/organizations/{org}/people/{person}/account`` (``{"confirmed": bool}`` optional)
 - ``POST /api/v1/accounts`` (an account in no organization: ``{"family_name", "given_name"}``)
 - ``POST /api/v1/network-rooms`` (a cross-school room: ``{"name", "orgs": [org ids]}``)
@@ -58,7 +59,9 @@ async def post_roster(request: web.Request) -> web.Response:
         path = Path(tmp) / "roster.zip"
         path.write_bytes(data)
         roster = await asyncio.to_thread(load_roster, path)
-    return reply(await request.app[OPS].rosters.import_roster(org, roster, who.name))
+    flags = {k: request.query.get(k, "false").lower() in ("1", "true", "yes") for k in ("dry_run",
+                                                                                     "confirm_mass_removal")}
+    return reply(await request.app[OPS].rosters.import_roster(org, roster, who.name, **flags))
 
 
 @routes.post("/api/v1/organizations/{org}/people/{person}/account")

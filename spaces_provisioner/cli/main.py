@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from policies.application import ApplicationError
-from policies.i18n import _, set_language
+from policies.i18n import N_, _, set_language
 from policies.labels import role_title
 
 from spaces_provisioner.api.client import ApiClient, ApiError
@@ -243,7 +243,12 @@ def cmd_roster_import(args) -> int:
         print(f"  {e}", file=sys.stderr)
         return 1
     data = path.read_bytes() if path.is_file() else zip_folder(path)
-    result = asyncio.run(_with_api(args, lambda api: api.import_roster(args.org, data)))
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status(_("Importing the roster and updating the rooms...")) if not args.json else _nothing():
+        result = asyncio.run(_with_api(args, lambda api: api.import_roster(
+            args.org, data, dry_run=args.dry_run, confirm_mass_removal=args.confirm_mass_removal)))
     if args.json:
         _print_json(result)
         return 0
@@ -252,11 +257,50 @@ def cmd_roster_import(args) -> int:
     for p in result["problems"]:
         print(_("  skipped: {problem}").format(problem=p))
     kept = result.get("kept") or {}
-    if kept.get("classes") or kept.get("people"):
-        print(_("  kept although absent from this roster: {classes} classes, {people} people").format(
-            classes=len(kept.get("classes", [])), people=len(kept.get("people", []))))
-    _print_changes(result)
+    if kept.get("classes"):
+        print(_("  kept although absent from this roster: {classes} classes").format(
+            classes=len(kept.get("classes", []))))
+    _print_roster_summary(result, verbose=args.verbose)
     return 0
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+#: How the kinds of a roster import's summary are named (English msgids).
+ROSTER_KINDS = {
+    "classes_added": N_("classes added"), "classes_changed": N_("classes renamed or changed"),
+    "people_added": N_("people added"), "people_changed": N_("people changed"),
+    "people_removed": N_("people removed from the school"),
+    "enrollments_added": N_("enrollments added"), "enrollments_changed": N_("enrollments changed"),
+    "enrollments_removed": N_("enrollments ended"), "guardianships_added": N_("guardians linked"),
+    "guardianships_changed": N_("guardians changed"), "guardianships_removed": N_("guardians unlinked"),
+}
+
+
+def _print_roster_summary(result: dict, verbose: bool) -> None:
+    """The import's counts per kind as a table; every line with ``verbose``."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(_("what"), _("count"), title=_("Changes this roster would make (nothing written)")
+                  if result.get("dry_run") else _("Changes made"))
+    for kind, n in (result.get("summary") or {}).items():
+        if n:
+            table.add_row(_(ROSTER_KINDS.get(kind, kind)), str(n))
+    if result.get("moves"):
+        table.add_row(_("students moved to another class"), str(result["moves"]))
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
+    if verbose:
+        for line in result.get("details", []):
+            print(f"  + {line}")
+    n = result.get("changes", 0)
+    print(_("Changes: {n}").format(n=n) if n else _("Nothing to change: everything is already in place (changes: 0)"))
 
 
 def cmd_demo(args) -> int:
@@ -309,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = with_dir(roster.add_parser("import", help=_("import a OneRoster or School Data Sync roster")))
     sp.add_argument("--org", required=True)
     sp.add_argument("path")
+    sp.add_argument("--dry-run", action="store_true", help=_("show the changes, write nothing"))
+    sp.add_argument("--confirm-mass-removal", action="store_true",
+                    help=_("apply even if the roster removes many people of the school"))
+    sp.add_argument("-v", "--verbose", action="store_true", help=_("list every change"))
     sp.set_defaults(func=cmd_roster_import)
 
     link = sub.add_parser("link", help=_("registration and invite links")).add_subparsers(

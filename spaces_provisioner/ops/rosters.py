@@ -1,9 +1,11 @@
-"""Roster import: a parsed roster becomes the organization's classes, expected people,
-enrollments and guardianships, then each class gets its rooms.
+"""Roster import: a parsed roster becomes the organization's classes, people, enrollments and
+guardianships (declaratively: see :mod:`.roster_diff`), then the rooms follow.
 
-Declarative: only rows that differ are written, so the same roster again writes nothing
-(``changes: 0``). People and classes absent from a later roster are kept and reported, never
-erased silently.
+The same roster again writes nothing (``changes: 0``). A later roster moves pupils between
+classes, changes teachers' classes, renames classes and removes those it no longer lists (rooms
+left, accounts suspended when no school remains, never erased). A roster that would remove more
+than the organization's ``max_roster_removal_share`` of its roster people (default 20 %) is
+refused unless the import confirms it: a half-exported file must not empty a school.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from policies.i18n import _
 from policies.model import FullName, Role, Roster
 
-from spaces_provisioner.changes import Changes
 from spaces_provisioner.db import schema as st
+from spaces_provisioner.errors import Errcode, ProvisioningError
 from spaces_provisioner.ops.context import Context
+from spaces_provisioner.ops.roster_diff import RosterDiff, diff
 
 
 def _json(value: Any) -> str:
@@ -31,26 +35,41 @@ class Rosters:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
-    async def import_roster(self, org_id: str, roster: Roster, actor: str) -> dict:
-        """Record a parsed roster for ``org_id`` and build each class's rooms.
+    async def import_roster(self, org_id: str, roster: Roster, actor: str, *, dry_run: bool = False,
+                            confirm_mass_removal: bool = False) -> dict:
+        """Make ``org_id``'s records say what ``roster`` says, then reconcile its rooms.
 
-        People become expected members of their classes (accounts come later).
-        People and classes missing from this roster are kept (reported, never erased).
-        Returns ``{"format", "changes", "details", "problems", "kept"}``; raises 404
-        ``M_NOT_FOUND`` for an unknown organization.
+        Returns ``{"format", "dry_run", "summary": {kind: count}, "moves", "changes", "details",
+        "problems", "kept": {"classes": [...], "people": []}}``; ``dry_run``: the same answer,
+        nothing written. Raises 404 ``M_NOT_FOUND`` for an unknown organization and 409
+        ``PARTA_MASS_REMOVAL`` for a roster that would remove too many people unconfirmed.
         """
         async with self.ctx.lock:
-            changes = Changes()
             with self.ctx.store.begin() as tx:
                 self.ctx.org_row(tx, org_id)
-                sync_roster(tx, org_id, roster, changes)
-                kept = missing_from_roster(tx, org_id, roster)
-                if changes.count:
-                    st.audit(tx, actor, "roster.import", org=org_id, format=roster.format, changes=changes.count)
-            rchanges, _ids = await self.ctx.reconciler().reconcile(org_id)
-            changes.extend(rchanges)
-            return {"format": roster.format, **changes.to_json(),
-                    "problems": [str(p) for p in roster.problems], "kept": kept}
+                d = diff(tx, org_id, roster)
+                limit = float(self.ctx.org_settings(tx, org_id)["max_roster_removal_share"])
+                if d.people_removed and d.removal_share > limit and not confirm_mass_removal and not dry_run:
+                    raise ProvisioningError(409, Errcode.MASS_REMOVAL, _(
+                        "This roster would remove {n} of {total} people of the school ({share:.0%}, more than "
+                        "{limit:.0%}); check that the export is whole, then import it again confirming the "
+                        "removal (--confirm-mass-removal)").format(
+                        n=len(d.people_removed), total=d.active_people, share=d.removal_share, limit=limit),
+                        [f"person {p['person_id']} ({p['role']}): would be removed" for p in d.people_removed[:50]])
+                if not dry_run:
+                    d.apply(tx, org_id)
+                    if d.count:
+                        st.audit(tx, actor, "roster.import", org=org_id, format=roster.format, changes=d.count,
+                                 summary=d.summary())
+            details = d.details()
+            changes = d.count
+            if not dry_run:
+                rchanges, _ids = await self.ctx.reconciler().reconcile(org_id)
+                details += rchanges.lines
+                changes += rchanges.count
+            return {"format": roster.format, "dry_run": dry_run, "summary": d.summary(), "moves": d.moves(),
+                    "changes": changes, "details": details, "problems": [str(p) for p in roster.problems],
+                    "kept": {"classes": d.kept_classes, "people": []}}
 
 
 def upsert(tx: Connection, table: sa.Table, keys: dict, values: dict) -> str | None:
@@ -78,33 +97,4 @@ def upsert_person(tx: Connection, org_id: str, person_id: str, name: FullName, r
     return upsert(tx, st.people, {"org_id": org_id, "person_id": person_id}, values) is not None
 
 
-def sync_roster(tx: Connection, org_id: str, roster: Roster, changes: Changes) -> None:
-    """Write the roster's classes, people, enrollments and guardianships (only what differs)."""
-    for c in roster.classes.values():
-        done = upsert(tx, st.classes, {"org_id": org_id, "class_id": c.source_id},
-                      {"title": c.title, "grades": _json(list(c.grades))})
-        if done:
-            changes.add(f"class {c.title} ({c.source_id}): {done}")
-    for p in roster.people.values():
-        if upsert_person(tx, org_id, p.source_id, p.name, p.role, p.grades):
-            changes.add(f"person {p.source_id} ({p.role.value}): recorded")
-    for e in roster.enrollments:
-        done = upsert(tx, st.enrollments, {"org_id": org_id, "class_id": e.class_id, "person_id": e.person_id},
-                      {"role": e.role.value, "is_primary": e.primary})
-        if done:
-            changes.add(f"enrollment {e.person_id} in {e.class_id} ({e.role.value}): {done}")
-    for g in roster.guardianships:
-        done = upsert(tx, st.guardianships, {"org_id": org_id, "student_id": g.student_id,
-                                             "guardian_id": g.guardian_id}, {"relation": g.relation})
-        if done:
-            changes.add(f"guardian {g.guardian_id} of {g.student_id} ({g.relation}): {done}")
-
-
-def missing_from_roster(tx: Connection, org_id: str, roster: Roster) -> dict:
-    """Classes and roster people recorded before but absent from this roster (kept, not erased):
-    ``{"classes": [ids], "people": [ids]}``."""
-    classes = [r.class_id for r in tx.execute(sa.select(st.classes.c.class_id).where(st.classes.c.org_id == org_id))
-               if r.class_id not in roster.classes]
-    people = [r.person_id for r in tx.execute(sa.select(st.people.c.person_id).where(st.people.c.org_id == org_id))
-              if r.person_id not in roster.people and not r.person_id.startswith("application:")]
-    return {"classes": sorted(classes), "people": sorted(people)}
+__all__ = ["RosterDiff", "Rosters", "upsert", "upsert_person"]
