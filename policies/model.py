@@ -99,21 +99,25 @@ class Guardianship:
 
 @dataclass(frozen=True)
 class RowProblem:
-    """A roster row that could not be used: ``file:line: reason`` (line is 1-based, header = 1)."""
+    """A roster row that could not be used: ``file:line: reason``, or ``file:line:column: reason``
+    when one cell is at fault (line is 1-based, header = 1; ``column`` as the file names it)."""
 
     file: str
     line: int
     reason: str
+    column: str = ""
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
+        where = f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
+        return f"{where}: {self.reason}"
 
 
 @dataclass
 class Roster:
     """A whole roster after parsing: what a school's export says, normalized.
 
-    ``format`` is one of ``oneroster-1.1``, ``oneroster-1.2``, ``sds-2.1``.
+    ``format`` is one of ``oneroster-1.1``, ``oneroster-1.2``, ``sds-2.1``, ``sds-2``, ``sds-classic``,
+    ``class-list``.
     Mappings are keyed by ``source_id``. ``problems`` lists the rows left out.
     """
 

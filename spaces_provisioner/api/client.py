@@ -74,8 +74,10 @@ class ApiClient:
         return await self.call("GET", "/organizations")
 
     async def import_roster(self, org: str, zip_bytes: bytes, *, dry_run: bool = False,
-                            confirm_mass_removal: bool = False) -> dict:
+                            confirm_mass_removal: bool = False, format: str | None = None) -> dict:
         query = {k: "true" for k, v in (("dry_run", dry_run), ("confirm_mass_removal", confirm_mass_removal)) if v}
+        if format:
+            query["format"] = format
         return await self.call("POST", f"/organizations/{quote(org, safe='')}/roster", data=zip_bytes,
                                query=query or None)
 

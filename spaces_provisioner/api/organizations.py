@@ -23,7 +23,7 @@ from spaces_provisioner.api.auth import require_operator
 from spaces_provisioner.api.body import optional_bool, read_full_name, read_json, reply
 from spaces_provisioner.api.keys import OPS
 from spaces_provisioner.errors import Errcode, ProvisioningError, bad_json
-from spaces_provisioner.roster import load_roster
+from spaces_provisioner.roster import CLASS_LIST, FORMATS, load_roster
 
 routes = web.RouteTableDef()
 
@@ -55,10 +55,14 @@ async def post_roster(request: web.Request) -> web.Response:
     if not data:
         raise ProvisioningError(400, Errcode.INVALID_ROSTER,
                                 _("The request has no roster; send the roster's CSV files as one zip"))
+    fmt = request.query.get("format") or None
+    if fmt is not None and fmt not in FORMATS + (CLASS_LIST,):
+        raise ProvisioningError(400, Errcode.INVALID_ROSTER, _("Unknown roster format {format}; use one of: {formats}")
+                                .format(format=fmt, formats=", ".join(FORMATS + (CLASS_LIST,))))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "roster.zip"
         path.write_bytes(data)
-        roster = await asyncio.to_thread(load_roster, path)
+        roster = await asyncio.to_thread(load_roster, path, fmt)
     flags = {k: request.query.get(k, "false").lower() in ("1", "true", "yes") for k in ("dry_run",
                                                                                      "confirm_mass_removal")}
     return reply(await request.app[OPS].rosters.import_roster(org, roster, who.name, **flags))

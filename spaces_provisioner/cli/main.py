@@ -237,18 +237,19 @@ def cmd_roster_import(args) -> int:
 
     path = Path(args.path)
     try:
-        roster = load_roster(path)  # checked here first, so the user sees file names of their own disk
+        roster = load_roster(path, args.format)  # checked here first: the user sees their own file names
     except RosterError as e:
         print(_("The roster cannot be imported; nothing was written:"), file=sys.stderr)
         print(f"  {e}", file=sys.stderr)
         return 1
-    data = path.read_bytes() if path.is_file() else zip_folder(path)
+    data = zip_folder(path)
     from rich.console import Console
 
     console = Console(stderr=True)
     with console.status(_("Importing the roster and updating the rooms...")) if not args.json else _nothing():
         result = asyncio.run(_with_api(args, lambda api: api.import_roster(
-            args.org, data, dry_run=args.dry_run, confirm_mass_removal=args.confirm_mass_removal)))
+            args.org, data, dry_run=args.dry_run, confirm_mass_removal=args.confirm_mass_removal,
+            format=args.format)))
     if args.json:
         _print_json(result)
         return 0
@@ -311,6 +312,8 @@ def cmd_demo(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``parta`` (sub-commands as in the module docstring)."""
+    from spaces_provisioner.roster import CLASS_LIST, FORMATS
+
     p = argparse.ArgumentParser(prog="parta", description=_("Parta: a closed school messenger on Matrix"))
     p.add_argument("--lang", choices=["ru", "en"], help=_("language of messages (default: ru)"))
     sub = p.add_subparsers(dest="command", required=True)
@@ -350,9 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_org_approve)
 
     roster = sub.add_parser("roster", help=_("rosters")).add_subparsers(dest="roster_command", required=True)
-    sp = with_dir(roster.add_parser("import", help=_("import a OneRoster or School Data Sync roster")))
+    sp = with_dir(roster.add_parser("import", help=_("import a roster: OneRoster, School Data Sync or class lists")))
     sp.add_argument("--org", required=True)
-    sp.add_argument("path")
+    sp.add_argument("path", help=_("a folder, a .zip, or a class list (.csv, .xlsx)"))
+    sp.add_argument("--format", choices=FORMATS + (CLASS_LIST,),
+                    help=_("the roster's format (detected when not given)"))
     sp.add_argument("--dry-run", action="store_true", help=_("show the changes, write nothing"))
     sp.add_argument("--confirm-mass-removal", action="store_true",
                     help=_("apply even if the roster removes many people of the school"))

@@ -18,16 +18,19 @@ import pathlib
 
 from policies.model import Roster
 
+from .class_list import CLASS_LIST, read_class_list, sheets_of
 from .detect import FORMATS, detect_format
 from .errors import RosterError
 from .oneroster import ONEROSTER_11, ONEROSTER_12, read_oneroster
-from .sds import SDS_21, read_sds
+from .sds import SDS_2, SDS_21, read_sds
+from .sds_classic import SDS_CLASSIC, read_sds_classic
 from .source import RosterSource
 
-__all__ = ["FORMATS", "ONEROSTER_11", "ONEROSTER_12", "SDS_21", "RosterError", "load_roster"]
+__all__ = ["CLASS_LIST", "FORMATS", "ONEROSTER_11", "ONEROSTER_12", "SDS_2", "SDS_21", "SDS_CLASSIC",
+           "RosterError", "load_roster"]
 
 
-def load_roster(path: pathlib.Path) -> Roster:
+def load_roster(path: pathlib.Path, format: str | None = None) -> Roster:
     """Read the roster at ``path`` (a folder, or a ``.zip`` with the files in its root or one sub-folder).
 
     Detects the format (OneRoster 1.2 or 1.1 CSV binding by ``manifest.csv``
@@ -54,7 +57,11 @@ def load_roster(path: pathlib.Path) -> Roster:
     Messages are in the current language (:mod:`policies.i18n`).
     """
     source = RosterSource.open(pathlib.Path(path))
-    fmt = detect_format(source)
-    if fmt == SDS_21:
-        return read_sds(source)
+    if format == CLASS_LIST or (format is None and not source.has_standard_files() and source.files()):
+        return read_class_list(sheets_of(source.files()))
+    fmt = format or detect_format(source)
+    if fmt in (SDS_21, SDS_2):
+        return read_sds(source, fmt)
+    if fmt == SDS_CLASSIC:
+        return read_sds_classic(source)
     return read_oneroster(source, fmt)

@@ -95,9 +95,9 @@ class RosterBuilder:
         self._order = 0
 
     # -- problems ---------------------------------------------------------------------
-    def problem(self, file: str, line: int, reason: str) -> None:
-        """Record that row ``file:line`` is left out because of ``reason``."""
-        self._problems.append(RowProblem(file, line, reason))
+    def problem(self, file: str, line: int, reason: str, column: str = "") -> None:
+        """Record that row ``file:line`` (cell ``column``) is left out because of ``reason``."""
+        self._problems.append(RowProblem(file, line, reason, column))
 
     def missing_fields(self, file: str, line: int, values: dict[str, str]) -> bool:
         """Record a problem and return True if one of ``values`` (field → value) is empty."""
@@ -154,6 +154,11 @@ class RosterBuilder:
     def has_person(self, source_id: str) -> bool:
         """True if the person was added."""
         return source_id in self._people
+
+    def family_name_of(self, source_id: str) -> str:
+        """The family name of a person added before ("" for an unknown id)."""
+        person = self._people.get(source_id)
+        return person.name.family_name if person else ""
 
     def add_grade(self, person_id: str, grade: str) -> None:
         """Add a grade level to a known person."""

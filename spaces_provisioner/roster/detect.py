@@ -15,17 +15,19 @@ from policies.i18n import _
 
 from .errors import RosterError
 from .oneroster import ONEROSTER_11, ONEROSTER_12
-from .sds import SDS_21
+from .sds import SDS_2, SDS_21
+from .sds_classic import SDS_CLASSIC
 from .source import RosterSource
 
-FORMATS = (ONEROSTER_11, ONEROSTER_12, SDS_21)
+FORMATS = (ONEROSTER_11, ONEROSTER_12, SDS_21, SDS_2, SDS_CLASSIC)
 
 
 def _expected() -> str:
     return _(
         "Expected OneRoster 1.1 or 1.2 CSV (manifest.csv with oneroster.version, users.csv with status and"
-        " dateLastModified columns) or Microsoft SDS v2.1 CSV (users.csv with sourcedId, username, givenName,"
-        " familyName; roles.csv with isPrimary)."
+        " dateLastModified columns), Microsoft SDS v2.1 or v2 CSV (users.csv with sourcedId, username, givenName,"
+        " familyName; roles.csv with isPrimary, or no roles.csv), SDS classic CSV (Section.csv, Student.csv,"
+        " StudentEnrollment.csv) or a class list (CSV or XLSX with a ФИО column)."
     )
 
 
@@ -51,6 +53,8 @@ def detect_format(source: RosterSource) -> str:
                     _("unsupported OneRoster version {version}").format(version=version or '""'),
                     _("Parta reads OneRoster 1.1 and 1.2 CSV and Microsoft SDS v2.1 CSV."),
                 )
+    if source.has("section.csv") and (source.has("student.csv") or source.has("teacher.csv")):
+        return SDS_CLASSIC
     if not source.has("users.csv"):
         raise RosterError("users.csv", None, _("required file is missing"), _expected())
     users = source.table("users.csv")
@@ -60,6 +64,8 @@ def detect_format(source: RosterSource) -> str:
         if source.has("roles.csv"):
             return ONEROSTER_12
     elif all(users.has_column(c) for c in ("sourcedId", "username", "givenName", "familyName")):
-        if not source.has("roles.csv") or source.table("roles.csv").has_column("isPrimary"):
+        if not source.has("roles.csv"):
+            return SDS_2
+        if source.table("roles.csv").has_column("isPrimary"):
             return SDS_21
     raise RosterError(users.name, users.header_line, _("unknown roster format"), _expected())

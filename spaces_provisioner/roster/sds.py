@@ -1,4 +1,4 @@
-"""Microsoft School Data Sync v2.1 CSV: users, roles, classes, enrollments, relationships.
+"""Microsoft School Data Sync v2.1 and v2 CSV: users, roles, classes, enrollments, relationships.
 
 Follows "SDS v2.1 CSV file format" (Microsoft Learn): users.csv has no role (roles.csv
 gives it, ``isPrimary`` marking the primary one), there is no ``status`` column, and
@@ -6,6 +6,9 @@ guardians appear only in users.csv and relationships.csv (``userSourcedId`` is t
 student, ``relationshipUserSourcedId`` the guardian, ``relationshipRole`` the kind).
 A class's grade comes from its course (courses.csv ``grade``) when courses.csv exists.
 orgs.csv, academicSessions.csv, demographics.csv and userFlags.csv are not read.
+
+SDS v2 exports come without roles.csv: a ``role`` column of users.csv gives the role when there
+is one, else the enrollments (teacher, student) and the relationships (guardians) do.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from .build import PRIMARY, SDS_ROLES, SECONDARY, RosterBuilder
 from .source import RosterSource, Table
 
 SDS_21 = "sds-2.1"
+SDS_2 = "sds-2"
 TITLE = "SDS v2.1 CSV"
+TITLES = {SDS_21: "SDS v2.1 CSV", SDS_2: "SDS v2 CSV"}
 
 HEADERS = {
     "users.csv": "sourcedId,username,givenName,familyName,password,activeDirectoryMatchId,email,phone,sms",
@@ -28,6 +33,7 @@ HEADERS = {
     "courses.csv": "sourcedId,orgSourcedId,title,code,schoolYearSourcedId,subject,grade",
 }
 REQUIRED_FILES = ("users.csv", "roles.csv", "classes.csv", "enrollments.csv")
+REQUIRED_FILES_V2 = ("users.csv", "classes.csv", "enrollments.csv")
 REQUIRED_COLUMNS = {
     "users.csv": ("sourcedId", "givenName", "familyName"),
     "roles.csv": ("userSourcedId", "role"),
@@ -38,23 +44,24 @@ REQUIRED_COLUMNS = {
 }
 
 
-def read_sds(source: RosterSource) -> Roster:
-    """Read an SDS v2.1 CSV roster from ``source``.
+def read_sds(source: RosterSource, version: str = SDS_21) -> Roster:
+    """Read an SDS v2.1 (``sds-2.1``) or v2 (``sds-2``, no roles.csv) CSV roster from ``source``.
 
-    Raises :class:`RosterError` for a missing required file (users.csv, roles.csv,
-    classes.csv, enrollments.csv), a missing required column or an unreadable file;
+    Raises :class:`RosterError` for a missing required file (users.csv, classes.csv,
+    enrollments.csv; v2.1 also roles.csv), a missing required column or an unreadable file;
     every unusable row becomes a problem of the returned roster.
     """
-    source.require(REQUIRED_FILES, TITLE)
+    source.require(REQUIRED_FILES if version == SDS_21 else REQUIRED_FILES_V2, TITLES[version])
     tables: dict[str, Table] = {}
     for name in (*REQUIRED_FILES, "relationships.csv", "courses.csv"):
         if source.has(name):
             tables[name] = source.table(name, REQUIRED_COLUMNS[name], HEADERS[name])
 
-    b = RosterBuilder(SDS_21)
+    b = RosterBuilder(version)
     _classes(b, tables["classes.csv"], _course_grades(tables.get("courses.csv")))
     _users(b, tables["users.csv"])
-    _roles(b, tables["roles.csv"])
+    if "roles.csv" in tables:
+        _roles(b, tables["roles.csv"])
     _enrollments(b, tables["enrollments.csv"])
     if "relationships.csv" in tables:
         _relationships(b, tables["relationships.csv"])
@@ -91,7 +98,15 @@ def _users(b: RosterBuilder, table: Table) -> None:
         if b.missing_fields(table.name, row.line, {"sourcedId": source_id, "givenName": given, "familyName": family}):
             b.left_out("person", source_id, table.name, row.line)
             continue
-        b.add_person(table.name, row.line, source_id, FullName(family, given))
+        if not b.add_person(table.name, row.line, source_id, FullName(family, given, row.get("middleName"))):
+            continue
+        role_word = row.get("role")  # SDS v2 exports carry it here when they have no roles.csv
+        if role_word:
+            role = SDS_ROLES.get(role_word.lower())
+            if role is None:
+                b.problem(table.name, row.line, _("unknown role {role}").format(role=role_word))
+            else:
+                b.offer_role(source_id, role, PRIMARY, role_word)
 
 
 def _roles(b: RosterBuilder, table: Table) -> None:

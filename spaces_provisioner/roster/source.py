@@ -26,6 +26,14 @@ from .errors import RosterError
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
 _IGNORED_DIRS = ("__MACOSX",)
+#: A file that marks the folder holding a roster (OneRoster and SDS v2: users.csv; SDS classic: student.csv).
+_MARKERS = {"users.csv", "student.csv", "section.csv"}
+# Any of these names means a standard export (perhaps with a file missing, which its reader
+# then names), never a class list.
+_STANDARD = _MARKERS | {"manifest.csv", "classes.csv", "enrollments.csv", "roles.csv", "orgs.csv",
+                        "academicsessions.csv", "relationships.csv", "demographics.csv", "courses.csv",
+                        "school.csv", "teacher.csv", "studentenrollment.csv", "teacherroster.csv",
+                        "guardianrelationship.csv"}
 
 
 @dataclass
@@ -82,6 +90,8 @@ class RosterSource:
         path = Path(path)
         if path.is_dir():
             return cls._from_folder(path)
+        if path.is_file() and path.suffix.lower() in (".csv", ".xlsx"):  # one class list
+            return cls(path.name, {path.name.lower(): (path.name, path.read_bytes)})
         if not path.exists():
             raise RosterError(
                 path.name or str(path),
@@ -128,7 +138,7 @@ class RosterSource:
                     continue
                 folder = parts[0] if len(parts) == 2 else ""
                 name = parts[-1]
-                if not name.lower().endswith(".csv"):
+                if not name.lower().endswith(ROSTER_SUFFIXES) or name.startswith("~$"):
                     continue
                 if info.file_size > MAX_FILE_BYTES:
                     raise RosterError(
@@ -152,6 +162,14 @@ class RosterSource:
     def has(self, name: str) -> bool:
         """True if the roster has a file called ``name`` (any case)."""
         return name.lower() in self._files
+
+    def has_standard_files(self) -> bool:
+        """Whether the files are a standard export (OneRoster, SDS), not class lists."""
+        return bool(_STANDARD & set(self._files))
+
+    def files(self) -> list[tuple[str, bytes]]:
+        """Every file as ``(name as spelled, bytes)``, by name."""
+        return [(display, read()) for _key, (display, read) in sorted(self._files.items())]
 
     def require(self, names: tuple[str, ...], format_title: str) -> None:
         """Raise :class:`RosterError` naming the first of ``names`` the roster lacks."""
@@ -186,10 +204,15 @@ class RosterSource:
         return table
 
 
+#: The files a roster is made of: CSV, and Excel workbooks of class lists.
+ROSTER_SUFFIXES = (".csv", ".xlsx")
+
+
 def _folder_files(folder: Path) -> dict[str, tuple[str, Callable[[], bytes]]]:
     files: dict[str, tuple[str, Callable[[], bytes]]] = {}
     for p in sorted(folder.iterdir()):
-        if p.is_file() and p.suffix.lower() == ".csv" and not p.name.startswith("."):
+        if p.is_file() and p.suffix.lower() in ROSTER_SUFFIXES and not p.name.startswith(".") \
+                and not p.name.startswith("~$"):  # "~$list.xlsx": Excel's lock file
             files[p.name.lower()] = (p.name, p.read_bytes)
     return files
 
@@ -203,9 +226,9 @@ def _choose_dir(
 ) -> dict[str, tuple[str, Callable[[], bytes]]]:
     """The files of the folder holding the roster: the root, else the one sub-folder with one."""
     root = dirs.get("", {})
-    if "users.csv" in root:
+    if _MARKERS & set(root):
         return root
-    with_users = [d for d, files in dirs.items() if d and "users.csv" in files]
+    with_users = [d for d, files in dirs.items() if d and _MARKERS & set(files)]
     if len(with_users) == 1:
         return dirs[with_users[0]]
     if len(with_users) > 1:
@@ -323,10 +346,14 @@ def check_columns(table: Table, required: Iterable[str], expected_header: str = 
 
 
 def zip_folder(path: Path) -> bytes:
-    """A roster folder's files as one in-memory zip (what ``POST .../roster`` takes), sorted by name."""
+    """A roster as one in-memory zip (what ``POST .../roster`` takes): a folder's files sorted by
+    name, a ``.zip`` as it is, or one class-list file (``.csv``/``.xlsx``) under its own name."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() not in ROSTER_SUFFIXES:
+        return path.read_bytes()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for f in sorted(Path(path).iterdir()):
+        for f in [path] if path.is_file() else sorted(path.iterdir()):
             if f.is_file():
                 z.write(f, f.name)
     return buf.getvalue()
