@@ -173,6 +173,7 @@ class Capabilities:
                 self._pairs.setdefault((b_role, rule["a"]), []).append((rule["when"], rule.get("setting"), True))
         self.bot_only_state = frozenset(data["bot_only_state"])
         self.room_settings_state = frozenset(data["room_settings_state"])
+        self.initial_state_types = frozenset(data["initial_state_types"])
         self.allowed_values: dict = {k: dict(v) for k, v in data["allowed_values"].items()}
         self.announcement_open_events = frozenset(data["announcement_open_events"])
         self.open_event_relations: dict = dict(data.get("open_event_relations") or {})
@@ -338,7 +339,11 @@ class Capabilities:
             if others:
                 return deny("direct_chat_full", N_("A direct chat is for two people; create a group chat "
                                                    "to talk with more"))
-        elif inviter.memberships and not any(self.can(m, "invite_to_chat") for m in inviter.memberships.values()):
+        elif inviter.memberships and not any(
+                self.can(m, "invite_to_chat", settings.get(org)) for org, m in inviter.memberships.items()
+                if org in invitee.memberships or not inviter.memberships.keys() & invitee.memberships.keys()):
+            # the power is the organization's: a parent who teaches at another school invites
+            # nobody of the child's school into a chat
             return deny("may_not_invite", N_("Only teachers and the school's administration can invite "
                                              "people into chats"))
         for member in [inviter, *members]:
@@ -401,6 +406,22 @@ class Capabilities:
             return deny("encryption_off", N_("End-to-end encryption is off for chats of your school, so that "
                                              "the school can keep them safe"))
         return ALLOW
+
+    def may_put_initial_state(self, person: Account, event_type: str, content: Mapping,
+                              settings: Mapping[str, Mapping]) -> Decision:
+        """May ``person`` put this event in createRoom's ``initial_state`` (Matrix spec, client-server
+        API "POST /_matrix/client/v3/createRoom")?
+
+        Only the types of ``initial_state_types`` (name, topic, avatar, encryption, history,
+        guest access, join rule), then as :meth:`may_send_state` decides. Refuses the rest with
+        ``initial_state_not_allowed``: Synapse writes these events past every invite and
+        membership check, so an ``m.room.member`` there would invite anyone under any name.
+        """
+        if event_type not in self.initial_state_types and event_type not in self.bot_only_state:
+            return deny("initial_state_not_allowed", N_("A new room cannot start with {event_type}: invite people "
+                                                        "with the invitation list, after the room is made"),
+                        event_type=event_type or '""')
+        return self.may_send_state(person, None, event_type, content, settings)
 
     def check_room_text(self, text: object) -> Decision:
         """A room's name or topic must not show the teacher's badge (a chat named

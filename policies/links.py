@@ -113,16 +113,23 @@ def may_create_link(caps: Capabilities, creator: Account, org: str, role: str | 
     return deny("may_not_issue_links", N_("Your role cannot issue this link"))
 
 
-def may_redeem(link: Link, redeemer: Account, now_ms: int) -> Decision:
+def may_redeem(link: Link, redeemer: Account, now_ms: int, removed: bool = False) -> Decision:
     """May a signed-in ``redeemer`` use ``link`` (join its rooms, or take its role)?
 
     A parent's link cannot be used by the child it is for, nor by any student; a chat link
     only by people of its organization; a role link cannot give someone a second role in
-    the same organization, nor make a student staff anywhere.
+    the same organization, nor make a student staff anywhere. Someone the school removed
+    (``removed``: a people row of the organization with status ``removed``) does not come back
+    through a link (``removed_by_school``); staff already in the school do not take more
+    classes with one (``already_staff``: classes are the administration's to give, and the
+    link is kept for the newcomer it was made for).
     """
     d = usable(link, now_ms)
     if not d:
         return d
+    if removed:
+        return deny("removed_by_school", N_("The school has removed you from its participants; a link does not "
+                                            "bring you back: ask the school's administration"))
     if link.child_user_id is not None and link.child_user_id == redeemer.user_id:
         return deny("parent_link_by_child", N_("This link is for your parent: send it to them; it cannot be "
                                                "used from your own account"))
@@ -134,6 +141,10 @@ def may_redeem(link: Link, redeemer: Account, now_ms: int) -> Decision:
     is_student = any(mm.role is Role.STUDENT for mm in redeemer.memberships.values())
     if (m is not None and m.role.value != link.role) or (is_student and link.role != "student"):
         return deny("link_wrong_role", N_("This link is for {role}; your account has another role"),
+                    role=role_label(link.role))
+    if m is not None and m.role in (Role.TEACHER, Role.ADMIN, Role.HEAD) and link.role == m.role.value:
+        return deny("already_staff", N_("You are already {role} of this school; your classes are given by the "
+                                        "school's administration, and this link is kept for a newcomer"),
                     role=role_label(link.role))
     if (m is not None and m.role is Role.STUDENT and link.class_id is not None
             and link.class_id not in m.classes):

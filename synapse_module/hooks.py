@@ -19,6 +19,11 @@ per process, when the module loads:
 - ``RoomMemberHandler.update_membership(requester, target, room_id, action, ..., content)``: in a
   school room where the person may not post (announcements), a join, leave or kick carries no
   ``reason``: a reason is text that every member sees.
+- ``ProfileHandler.dispatch_set_profile_field(target_user, requester, field_name, new_value,
+  by_admin)``: people set nothing in their profile (an avatar, or a custom field of the Matrix
+  spec's extended profiles, is free content shown to every pupil one shares a room with); only
+  server administrators (the bot) do. ``enable_set_avatar_url: false`` alone still lets an
+  account without an avatar set a first one (Synapse 1.163 ``ProfileHandler.set_avatar_url``).
 
 The wraps replace the bound method on the handler instance (Synapse's servlets look the method
 up at call time), call the original first, and keep its signature. :func:`check_targets` fails
@@ -27,7 +32,7 @@ against the pinned Synapse, so an upgrade that breaks a wrap breaks the build, n
 Alternatives considered: a reverse-proxy rule cannot tell who may reach whom; carrying a patch
 of Synapse would fork the pinned package. Sources: Synapse 1.163.2
 ``synapse/handlers/devicemessage.py``, ``synapse/handlers/register.py``,
-``synapse/rest/client/sendtodevice.py``.
+``synapse/rest/client/sendtodevice.py``, ``synapse/handlers/profile.py``, ``synapse/rest/client/profile.py``.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from typing import Any
 from synapse.api.errors import Codes, SynapseError
 
 from policies import names
-from policies.capabilities import Account, Capabilities, Decision
+from policies.capabilities import Account, Capabilities, Decision, deny
+from policies.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,8 @@ TARGETS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
      ("localpart",)),
     ("get_room_member_handler", "synapse.handlers.room_member.RoomMemberHandler", "update_membership",
      ("requester", "target", "room_id", "action")),
+    ("get_profile_handler", "synapse.handlers.profile.ProfileHandler", "dispatch_set_profile_field",
+     ("target_user", "requester", "field_name", "new_value", "by_admin")),
 )
 
 
@@ -122,6 +130,10 @@ def install(hs: Any, *, bot: str, caps: Capabilities, person: PersonLookup, sett
     members = hs.get_room_member_handler()
     if not getattr(members.update_membership, _MARK, False):
         members.update_membership = _wrap_update_membership(members.update_membership, bot, may_post_here)
+    profiles = hs.get_profile_handler()
+    if not getattr(profiles.dispatch_set_profile_field, _MARK, False):
+        profiles.dispatch_set_profile_field = _wrap_set_profile_field(profiles.dispatch_set_profile_field, bot,
+                                                                      refusal)
 
 
 def _wrap_to_device(original: Callable[..., Awaitable[None]], bot: str, caps: Capabilities, person: PersonLookup,
@@ -194,3 +206,21 @@ def _wrap_update_membership(original: Callable[..., Awaitable[Any]], bot: str,
 
     setattr(update_membership, _MARK, True)
     return update_membership
+
+
+#: The refusal of a profile change made by a person (not the server).
+PROFILE_REFUSAL = deny("profile_set_by_school", N_("Your profile is set by the school: pictures and other profile "
+                                                   "fields cannot be changed here"))
+
+
+def _wrap_set_profile_field(original: Callable[..., Awaitable[None]], bot: str,
+                            refusal: Refuse) -> Callable[..., Awaitable[None]]:
+    @functools.wraps(original)
+    async def dispatch_set_profile_field(*args: Any, **kwargs: Any) -> None:
+        requester = kwargs.get("requester")
+        if not kwargs.get("by_admin") and requester is not None and requester.user.to_string() != bot:
+            raise refusal(PROFILE_REFUSAL)
+        return await original(*args, **kwargs)
+
+    setattr(dispatch_set_profile_field, _MARK, True)
+    return dispatch_set_profile_field

@@ -130,6 +130,10 @@ class PartaModule:
         if room is None:
             return NOT_SPAM  # not a Parta room: Synapse's join rules (invite only, see on_create_room)
         self._check(self.caps.may_join(await self.look.person(user_id), room, is_invited))
+        if room.kind in PEOPLE_ROOMS:
+            # an invitation is no ticket: the relationship may have ended since (a teacher no longer
+            # confirmed), and nobody reads what was written to them meanwhile
+            await self._check_still_together(user_id, room_id, joining=True)
         return NOT_SPAM
 
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str):
@@ -190,7 +194,8 @@ class PartaModule:
             etype, content = str(ev.get("type") or ""), ev.get("content") or {}
             if etype == "m.room.encryption" and not self.caps.may_encrypt(person, settings):
                 continue
-            self._check(self.caps.may_send_state(person, None, etype, content, settings))
+            self._check(self.caps.may_put_initial_state(person, etype, content if isinstance(content, dict) else {},
+                                                        settings))
             initial_state.append(ev)
         creation["m.federate"] = False
         request_content["creation_content"] = creation
@@ -216,13 +221,9 @@ class PartaModule:
         person = await self.look.person(user_id)
         predecessor = (room_config.get("creation_content") or {}).get("predecessor")
         if predecessor is not None:
-            # an upgrade keeps only the chat its creator made: school rooms lose Parta's state in an
-            # upgrade, and a made-up predecessor must not skip the decision below
-            old_id = predecessor.get("room_id") if isinstance(predecessor, dict) else None
-            old = await self.look.room(old_id) if isinstance(old_id, str) else None
-            if old is None or old.kind not in PEOPLE_ROOMS or old.creator != user_id:
-                self._check(deny("no_upgrades", N_("Only Parta upgrades rooms here; a chat is upgraded by the "
-                                                   "person who made it")))
+            # Synapse copies the old room's state into the new one without Parta's tag (org.parta.room):
+            # an upgraded chat would be out of every rule of people's chats. Only the bot upgrades.
+            self._check(deny("no_upgrades", N_("Only Parta upgrades rooms here")))
         invitees = [await self.look.person(u) for u in room_config.get("invite") or []
                     if isinstance(u, str) and u != self.bot]
         settings = await self.look.settings(person, *invitees)
@@ -300,8 +301,9 @@ class PartaModule:
         self._check(self.caps.may_post(person, room, event.type, settings, event.content))
         return NOT_SPAM
 
-    async def _check_still_together(self, sender: str, room_id: str) -> None:
-        """Refuse ``sender`` in a people's chat unless they may still be with every joined member."""
+    async def _check_still_together(self, sender: str, room_id: str, joining: bool = False) -> None:
+        """Refuse ``sender`` in a people's chat unless they may still be with every joined member
+        (``joining``: the refusal of a join, ``chat_not_allowed``)."""
         me = await self.look.person(sender)
         others = [await self.look.person(u) for u in await self.look.joined_users(room_id)
                   if u not in (sender, self.bot)]
@@ -310,6 +312,8 @@ class PartaModule:
         settings = await self.look.settings(me, *others)
         for other in others:
             d = self.caps.may_contact(me, other, settings)
+            if not d and joining:
+                self._check(deny("chat_not_allowed", N_("You cannot join this chat: {why}"), why=d))
             if not d:
                 self._check(deny("chat_no_longer_allowed", N_("You can no longer write in this chat: {why}"), why=d))
 

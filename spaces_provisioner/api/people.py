@@ -39,13 +39,17 @@ async def update_person(request: web.Request) -> web.Response:
         raise bad_json(_("'role' must be one of admin, head, teacher, student, parent"))
     if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
         raise bad_json(_("'classes' must be a list of class ids"))
+    status = body.get("status")
+    if status is not None and status != "active":
+        raise bad_json(_("'status' can only be \"active\" (to bring a removed person back); remove a person "
+                         "with DELETE"))
     name = None
     if any(k in body for k in ("family_name", "given_name", "middle_name")):
         name = read_full_name(body, badge=request.app[SETTINGS].badge)
     people = request.app[OPS].people
     person_id = people.find(org, request.match_info["person"])
     return reply(await people.update(org, person_id, who.name, confirmed=confirmed, role=role,
-                                     classes=classes, name=name, by=who.person))
+                                     classes=classes, name=name, reinstate=status == "active", by=who.person))
 
 
 @routes.delete("/api/v1/organizations/{org}/people/{person}")

@@ -37,6 +37,8 @@ PARTA_SETTINGS: list[tuple[str, object, str | None]] = [
     ("include_profile_data_on_invite", False, "Parta: invites carry no name or avatar"),
     ("allow_profile_lookup_over_federation", False, "Parta: no profile look-ups from other servers"),
     ("enable_set_displayname", False, "Parta: display names are set by the server from the roster"),
+    ("enable_set_avatar_url", False,
+     "Parta: no avatars chosen by people: a picture is free content shown to every pupil one shares a room with"),
     ("allow_per_room_profiles", False, "Parta: one name everywhere, so nobody can imitate a badge in a room"),
     ("enable_3pid_lookup", False, "Parta: nobody is found by e-mail or phone number"),
     ("enable_3pid_changes", False, "Parta: contact details are the school's business, not the account's"),

@@ -147,4 +147,17 @@ class Accounts:
             if password is not None:
                 changes.add(f"{org_id}/{person_id}: account {user_id}")
                 created.append({"role": person.role, "user_id": user_id, "password": password})
+            await self._revoke_personal_codes(org_id, person_id)
         return created
+
+    async def _revoke_personal_codes(self, org_id: str, person_id: str) -> None:
+        """The person has an account now: a personal code printed earlier must not register another
+        one in their name (it is revoked, and its Synapse registration token deleted)."""
+        with self.ctx.store.begin() as tx:
+            codes = [r.code for r in tx.execute(sa.select(st.links.c.code).where(
+                st.links.c.org_id == org_id, st.links.c.person_id == person_id, st.links.c.revoked.is_(False)))]
+            if codes:
+                tx.execute(st.links.update().where(st.links.c.code.in_(codes)).values(revoked=True))
+                st.audit(tx, "parta", "link.revoke", codes=codes, reason="account exists")
+        for code in codes:
+            await self.ctx.bot.delete_registration_token(code)

@@ -75,20 +75,22 @@ class People:
 
     async def update(self, org_id: str, person_id: str, actor: str, *, confirmed: bool | None = None,
                      role: str | None = None, classes: list[str] | None = None,
-                     name: FullName | None = None, by: Account | None = None) -> dict:
+                     name: FullName | None = None, reinstate: bool = False, by: Account | None = None) -> dict:
         """Confirm a teacher, change a role, replace a person's classes, or correct a name (the
         server-set display name follows); rooms and powers follow.
 
-        ``by``: the administrator or head acting (None: the operator); nobody changes their own
-        role or confirmation, and only an administrator touches the administrator role
-        (``policies.administration``); raises Refused."""
+        ``reinstate``: bring a removed person back (only when asked: correcting a removed pupil's
+        name must not bring them back). ``by``: the administrator or head acting (None: the
+        operator); nobody changes their own role or confirmation, and only an administrator
+        touches the administrator role (``policies.administration``); raises Refused."""
         async with self.ctx.lock:
             changes = Changes()
             with self.ctx.store.begin() as tx:
                 row = self._row(tx, org_id, person_id)
+                reinstates = reinstate and row.status != "active"
                 check(may_change_person(by, org_id, row.user_id, row.role, new_role=role,
                                         changes_confirmation=confirmed is not None
-                                        and bool(row.confirmed) != confirmed))
+                                        and bool(row.confirmed) != confirmed, reinstates=reinstates))
                 values: dict[str, object] = {}
                 if name is not None and (row.family_name, row.given_name, row.middle_name) != (
                         name.family_name, name.given_name, name.middle_name):
@@ -100,7 +102,7 @@ class People:
                     if role not in {r.value for r in Role}:
                         raise bad_json(_("'role' must be one of admin, head, teacher, student, parent"))
                     values["role"] = role
-                if row.status != "active":
+                if reinstates:
                     values["status"] = "active"
                 if values:
                     tx.execute(st.people.update().where(st.people.c.org_id == org_id,

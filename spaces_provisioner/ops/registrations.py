@@ -34,6 +34,10 @@ from spaces_provisioner.ops.links import link_code_of_token, link_from_row
 log = logging.getLogger("parta.registrations")
 
 
+class StaleCode(Exception):
+    """A personal code used after its person got an account another way (``args[0]``: person id)."""
+
+
 class Registrations:
     """Placing registrations and redeeming links, for one installation."""
 
@@ -71,7 +75,13 @@ class Registrations:
             page = tx.execute(sa.select(st.page_registrations).where(
                 st.page_registrations.c.localpart == localpart,
                 st.page_registrations.c.code == code)).one_or_none()
-            person_id = self._bind_person(tx, link, user_id, page, changes)
+            try:
+                person_id = self._bind_person(tx, link, user_id, page, changes)
+            except StaleCode as e:
+                st.audit(tx, "homeserver", "account.stale_code", user_id=user_id, org=link.org, person=e.args[0])
+                log.warning("%s registered with the personal code of %s, who has an account: not placed",
+                            user_id, e.args[0])
+                return {"user_id": user_id, "placed": False, "org": None, "changes": 0}
             tx.execute(st.registrations.insert().values(user_id=user_id, code=code, org_id=link.org,
                                                         person_id=person_id, processed_at=st.now_ms()))
             tx.execute(st.links.update().where(st.links.c.code == code).values(uses=st.links.c.uses + 1))
@@ -85,6 +95,12 @@ class Registrations:
     def _bind_person(self, tx, link: Link, user_id: str, page, changes: Changes) -> str:
         """The people row the new account belongs to: its roster entry, or a new one."""
         if link.person_id is not None:
+            bound = tx.execute(sa.select(st.people.c.user_id).where(
+                st.people.c.org_id == link.org, st.people.c.person_id == link.person_id)).scalar()
+            if bound is not None and bound != user_id:
+                # a personal code printed before the person got an account another way: the code
+                # is stale, and the roster identity stays with the account that has it
+                raise StaleCode(link.person_id)
             tx.execute(st.people.update().where(st.people.c.org_id == link.org,
                                                 st.people.c.person_id == link.person_id).values(user_id=user_id))
             if page is not None and page.guardian_email:
@@ -143,7 +159,10 @@ class Registrations:
                 return {"code": code, "user_id": user_id, "changes": 0}
             if link is None:
                 raise Refused(usable(None, now), 404)
-            check(may_redeem(link, redeemer, now))
+            removed = tx.execute(sa.select(st.people.c.person_id).where(
+                st.people.c.org_id == link.org, st.people.c.user_id == user_id,
+                st.people.c.status == "removed")).first() is not None
+            check(may_redeem(link, redeemer, now, removed=removed))
         changes = Changes()
         if link.role is None:
             await self._join_link_rooms(link, user_id, dry_run=True)  # refuse before anything is counted

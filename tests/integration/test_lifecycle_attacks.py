@@ -441,3 +441,141 @@ async def test_login_name_through_a_matrix_client(w, hs, username, reason):
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{hs.url}{V}/register/available", params={"username": free}) as r:
             assert r.status == 200, await r.text()
+
+
+# --- the third attacker's round (docs/security.md rows 100 on) ---------------------------------------------
+
+async def test_member_events_in_create_rooms_initial_state(w):
+    """Synapse writes initial_state past every invite check: a member event there would invite a pupil
+    (and name the stranger as a confirmed teacher)."""
+    fake_teacher = {"type": "m.room.member", "state_key": w.outsider.user_id,
+                    "content": {"membership": "join", "displayname": "Боровая Инна Алексеевна ✓"}}
+    invite_pupil = {"type": "m.room.member", "state_key": w.student.user_id, "content": {"membership": "invite"}}
+    for state in ([fake_teacher, invite_pupil], [invite_pupil],
+                  [{"type": "m.room.third_party_invite", "state_key": "x", "content": {"display_name": "x"}}]):
+        refused(await w.outsider.attempt("POST", f"{V}/createRoom", {"preset": "private_chat",
+                                                                     "initial_state": state}),
+                "initial_state_not_allowed")
+    # a parent's direct chat with the own child cannot carry another family's child along
+    refused(await w.parent.attempt("POST", f"{V}/createRoom", {
+        "preset": "trusted_private_chat", "is_direct": True, "invite": [w.student.user_id],
+        "initial_state": [{"type": "m.room.member", "state_key": w.classmate.user_id,
+                           "content": {"membership": "invite"}}]}), "initial_state_not_allowed")
+    # the twin: the state Element sends with a new direct chat is fine
+    room = ok(await w.parent.attempt("POST", f"{V}/createRoom", {
+        "preset": "trusted_private_chat", "is_direct": True, "invite": [w.student.user_id],
+        "initial_state": [{"type": "m.room.history_visibility", "state_key": "",
+                           "content": {"history_visibility": "shared"}},
+                          {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}}]}))
+    ok(await join(w.student, room["room_id"]))
+
+
+async def test_invitation_outlives_the_relationship(w, hs):
+    teacher = await hs.person(w.org, "teacher-006", confirmed=True)
+    pupil = await hs.person(w.org, "pupil-0010")
+    room = await dm(teacher, pupil)                      # invited, not joined yet
+    ok(await person(w, teacher, {"confirmed": False}))
+    await send(teacher, room, "Пока ты не зашла")        # whatever the module says, the pupil must not read it
+    refused(await join(pupil, room), "chat_not_allowed")
+    # the twin: a confirmed teacher of the class is joined as usual
+    other = await dm(w.teacher, pupil)
+    ok(await join(pupil, other))
+
+
+async def test_removed_pupil_comes_back_by_a_class_link(w, hs):
+    pupil = await hs.person(w.org, "pupil-0002")        # 1А
+    link = ok(await api(w.teacher_1a, "POST", f"/organizations/{w.org}/links",
+                        {"role": "student", "class_id": "class-01a", "uses_allowed": 30}, w.base), 201)
+    ok(await api(w.admin, "DELETE", f"/organizations/{w.org}/people/{q(pupil.user_id)}", None, w.base))
+    for _ in range(2):                                   # a second try is refused the same way, never a 500
+        refused(await api(pupil, "POST", f"/links/{link['code']}/redeem", {}, w.base), "removed_by_school")
+    people = {p["user_id"]: p for p in (await hs.api.people(w.org))["people"]}
+    assert people[pupil.user_id]["status"] == "removed"
+    # the twin: a newcomer joins 1А with the same link
+    newcomer = await hs.outsider("Новичок")
+    ok(await api(newcomer, "POST", f"/links/{link['code']}/redeem", {}, w.base))
+
+
+async def test_teacher_takes_a_class_by_a_teacher_link(w, hs):
+    link = ok(await api(w.head, "POST", f"/organizations/{w.org}/links",
+                        {"role": "teacher", "class_id": "class-01a", "uses_allowed": 1}, w.base), 201)
+    refused(await api(w.teacher2, "POST", f"/links/{link['code']}/redeem", {}, w.base), "already_staff")
+    people = {p["user_id"]: p for p in (await hs.api.people(w.org))["people"]}
+    assert "class-01a" not in people[w.teacher2.user_id]["classes"]
+    # the twin: the link is still there for the newcomer it was made for
+    newcomer = await hs.outsider("Учитель")
+    ok(await api(newcomer, "POST", f"/links/{link['code']}/redeem", {}, w.base))
+
+
+@pytest.mark.parametrize("etype,content", [
+    ("m.poll.start", {"m.poll": {"question": {"m.text": "Напиши мне в Telegram"}, "answers": []}}),
+    ("org.matrix.msc3381.poll.start", {"org.matrix.msc3381.poll.start": {"question": {"body": "Пиши мне"}}}),
+])
+async def test_poll_in_the_school_space(w, etype, content):
+    refused(await send(w.parent, w.rooms["space"], etype=etype, content=content), None)
+    refused(await send(w.student, w.rooms["space"], etype=etype, content=content), None)
+    # the twin: polls are for rooms; a pupil starts one in the class chat
+    ok(await send(w.student, w.rooms["class_chat"], etype=etype, content=content))
+
+
+async def test_reaction_text_in_the_school_space(w):
+    in_space = ok(await w.parent.attempt("GET", f"{V}/rooms/{q(w.rooms['space'])}/messages",
+                                         query={"dir": "b", "limit": "1"}))["chunk"][0]["event_id"]
+    reaction = {"m.relates_to": {"rel_type": "m.annotation", "event_id": in_space, "key": "Пиши: t.me/stranger"}}
+    refused(await send(w.parent, w.rooms["space"], etype="m.reaction", content=reaction), None)
+    reaction["m.relates_to"]["key"] = "👍"
+    refused(await send(w.parent, w.rooms["space"], etype="m.reaction", content=reaction), None)
+    # the twin: an emoji under an announcement, in the announcements room
+    target = ok(await send(w.admin, w.rooms["announcements"], "Собрание в пятницу"))["event_id"]
+    reaction["m.relates_to"]["event_id"] = target
+    ok(await send(w.parent, w.rooms["announcements"], etype="m.reaction", content=reaction))
+
+
+@pytest.mark.parametrize("field", ["avatar_url", "org.example.contact"])
+async def test_profile_picture_or_field_set_by_a_person(w, field):
+    """A picture, or a custom profile field (extended profiles), is free content every pupil sees."""
+    refused(await w.parent.attempt("PUT", f"{V}/profile/{q(w.parent.user_id)}/{q(field)}",
+                                   {field: "mxc://example.org/telegram-qr"}), "profile_set_by_school")
+    # the twin: reading one's own profile (the name set by the school) still works
+    assert ok(await w.parent.attempt("GET", f"{V}/profile/{q(w.parent.user_id)}")).get("displayname")
+
+
+async def test_staff_elsewhere_invites_in_the_childs_school(w, hs):
+    # a teacher of school B who is also a pupil's ... student of school A (a second account life)
+    teacher_link = await hs.api.create_link(w.org_b, {"role": "teacher"})
+    dual = await hs.outsider("Двойной")
+    ok(await api(dual, "POST", f"/links/{teacher_link['code']}/redeem", {}, w.base))
+    await hs.api.update_person(w.org_b, dual.user_id, {"confirmed": True})
+    student_link = ok(await api(w.teacher, "POST", f"/organizations/{w.org}/links",
+                                {"role": "student", "class_id": attack_cast().class_id}, w.base), 201)
+    ok(await api(dual, "POST", f"/links/{student_link['code']}/redeem", {}, w.base))
+    refused(await dual.attempt("POST", f"{V}/createRoom", {"name": "Тайный клуб", "invite": [w.classmate.user_id]}),
+            "may_not_invite")
+    # the twin: a teacher of school A invites the same pupil
+    ok(await join(w.classmate, await group(w.teacher, w.classmate, name="Кружок")))
+
+
+async def test_head_brings_back_a_removed_administrator(w, hs):
+    second = await hs.person(w.org, "guardian-0005")
+    ok(await person(w, second, {"role": "admin"}))                       # the administrator makes a colleague
+    ok(await api(w.admin, "DELETE", f"/organizations/{w.org}/people/{q(second.user_id)}", None, w.base))
+    ok(await person(w, second, {}, by=w.head))                           # a no-op PATCH brings nobody back
+    refused(await person(w, second, {"status": "active"}, by=w.head), "admin_by_admin_only")
+    people = {p["user_id"]: p for p in (await hs.api.people(w.org))["people"]}
+    assert people[second.user_id]["status"] == "removed"
+    # the twin: the administrator brings the colleague back, on purpose
+    ok(await person(w, second, {"status": "active"}))
+    people = {p["user_id"]: p for p in (await hs.api.people(w.org))["people"]}
+    assert people[second.user_id]["status"] == "active"
+
+
+async def test_old_personal_code_after_the_account_was_made(w, hs):
+    codes = {c["person_id"]: c["code"] for c in (await hs.api.personal_codes(w.org, None))["codes"]}
+    await hs.person(w.org, "guardian-0016")                              # an account made another way
+    with pytest.raises(RegistrationRefused):
+        await matrix_register(hs.url, codes["guardian-0016"], f"fake.parent{next(_n)}", "correct horse battery 42")
+    people = {p["person_id"]: p for p in (await hs.api.people(w.org))["people"]}
+    assert not people["guardian-0016"]["user_id"].startswith("@fake.parent")
+    # the twin: the other parent's code registers its own account
+    user_id = await matrix_register(hs.url, codes["guardian-0017"], f"real.parent{next(_n)}", "correct horse 42 x")
+    assert user_id.startswith("@real.parent")

@@ -96,3 +96,19 @@ async def test_membership_reasons_are_dropped_where_one_may_not_post():
     await wrapped(requester(PUPIL.user_id), "target", "!chat", "leave", content={"reason": "bye"})
     await wrapped(requester(BOT), "target", "!announcements", "kick", None, None, None, True, {"reason": "x"})
     assert seen == [{}, {"reason": "bye"}, {"reason": "x"}]
+
+
+async def test_profile_fields_are_set_only_by_the_server():
+    seen: list[str] = []
+
+    async def original(*, target_user, requester, field_name, new_value, by_admin=False, propagate=True):
+        seen.append(field_name)
+
+    wrapped = hooks._wrap_set_profile_field(original, BOT, Denied)
+    for field in ("avatar_url", "displayname", "org.example.contact"):
+        with pytest.raises(Denied):
+            await wrapped(target_user=None, requester=requester(PUPIL.user_id), field_name=field, new_value="x")
+    await wrapped(target_user=None, requester=requester(BOT), field_name="displayname", new_value="Иванов И.")
+    await wrapped(target_user=None, requester=requester(PUPIL.user_id), field_name="avatar_url", new_value="",
+                  by_admin=True)
+    assert seen == ["displayname", "avatar_url"]
