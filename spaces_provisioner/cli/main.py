@@ -9,6 +9,8 @@
     parta org list              [-d DIR]
     parta org approve ID        [-d DIR]
     parta roster import --org ID PATH   [-d DIR]
+    parta roster watch --org ID (PATH | --rest-url URL --token-url URL --client-id ID --client-secret-file FILE
+                       [--rest-version 1.1|1.2]) [--every SECONDS] [--once] [--dry-run] [-d DIR]
     parta demo [--port P] [--data-dir D] [--school small|medium|large] [--json]
 
 ``-d DIR`` (default: ``$PARTA_DIR``, else the current directory) names the
@@ -265,6 +267,54 @@ def cmd_roster_import(args) -> int:
     return 0
 
 
+def cmd_roster_watch(args) -> int:
+    from spaces_provisioner.cli.watch import FolderSource, RestSource, RosterWatch
+    from spaces_provisioner.roster.rest import RestConfig
+
+    rest = [args.rest_url, args.token_url, args.client_id, args.client_secret_file]
+    if (args.path is None) == (args.rest_url is None):
+        print(_("Give either the roster's folder (PATH) or --rest-url (one of the two)"), file=sys.stderr)
+        return 2
+    if args.path is None and not all(rest):
+        print(_("--rest-url needs --token-url, --client-id and --client-secret-file"), file=sys.stderr)
+        return 2
+    if args.every <= 0:
+        print(_("--every must be a positive number of seconds"), file=sys.stderr)
+        return 2
+    source: FolderSource | RestSource
+    if args.path is not None:
+        source = FolderSource(Path(args.path), args.format)
+    else:
+        secret_file = Path(args.client_secret_file)
+        try:
+            secret = secret_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            print(_("Cannot read the client secret from {file}: {error}").format(file=secret_file, error=e),
+                  file=sys.stderr)
+            return 1
+        if not secret:
+            print(_("The client secret file {file} is empty").format(file=secret_file), file=sys.stderr)
+            return 1
+        if os.name == "posix" and secret_file.stat().st_mode & 0o077:
+            print(_("Warning: {file} can be read by other users; make it readable by its owner only "
+                    "(chmod 600)").format(file=secret_file), file=sys.stderr)
+        source = RestSource(RestConfig(args.rest_url, args.token_url, args.client_id, secret,
+                                       version=args.rest_version, scope=args.rest_scope or ""))
+    settings = _settings(args)
+    token = getattr(args, "token", None) or os.environ.get("PARTA_TOKEN") or settings.operator_token
+    watch = RosterWatch(source, args.org, api=lambda: ApiClient(settings.provisioning_url, token),
+                        every=args.every, dry_run=args.dry_run, confirm_mass_removal=args.confirm_mass_removal,
+                        as_json=args.json)
+    if not args.once and not args.json:
+        print(_("Watching {source} for {org} every {every} s; Ctrl-C stops").format(
+            source=source.describe(), org=args.org, every=f"{args.every:g}"), flush=True)
+    try:
+        return asyncio.run(watch.run(once=args.once))
+    except KeyboardInterrupt:
+        print(_("Stopped."))
+        return 0
+
+
 class _nothing:
     def __enter__(self):
         return self
@@ -363,6 +413,27 @@ def build_parser() -> argparse.ArgumentParser:
                     help=_("apply even if the roster removes many people of the school"))
     sp.add_argument("-v", "--verbose", action="store_true", help=_("list every change"))
     sp.set_defaults(func=cmd_roster_import)
+
+    sp = with_dir(roster.add_parser("watch", help=_("import a roster again whenever it changes: a drop folder "
+                                                    "or a OneRoster REST service")))
+    sp.add_argument("--org", required=True)
+    sp.add_argument("path", nargs="?", help=_("a drop folder, a .zip, or a class list (.csv, .xlsx)"))
+    sp.add_argument("--format", choices=FORMATS + (CLASS_LIST,),
+                    help=_("the roster's format (detected when not given)"))
+    sp.add_argument("--rest-url", metavar="URL", help=_("the OneRoster REST provider's base URL"))
+    sp.add_argument("--token-url", metavar="URL", help=_("the provider's OAuth 2 token URL"))
+    sp.add_argument("--client-id", metavar="ID", help=_("the OAuth 2 client id"))
+    sp.add_argument("--client-secret-file", metavar="FILE", help=_("a file holding the OAuth 2 client secret"))
+    sp.add_argument("--rest-version", choices=["1.1", "1.2"], default="1.1",
+                    help=_("the OneRoster version of the REST service (default: 1.1)"))
+    sp.add_argument("--rest-scope", metavar="SCOPE", help=_("the OAuth 2 scope to ask for (default: none)"))
+    sp.add_argument("--every", type=float, default=3600, metavar="SECONDS",
+                    help=_("seconds between readings (default: 3600)"))
+    sp.add_argument("--once", action="store_true", help=_("read and import once, then exit"))
+    sp.add_argument("--dry-run", action="store_true", help=_("show the changes, write nothing"))
+    sp.add_argument("--confirm-mass-removal", action="store_true",
+                    help=_("apply even if the roster removes many people of the school"))
+    sp.set_defaults(func=cmd_roster_watch)
 
     link = sub.add_parser("link", help=_("registration and invite links")).add_subparsers(
         dest="link_command", required=True)
