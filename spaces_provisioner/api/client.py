@@ -86,6 +86,16 @@ class ApiClient:
         return await self.call("POST", f"/organizations/{quote(org, safe='')}/people/{quote(person, safe='')}/account",
                                json=body)
 
+    async def rollover(self, org: str, zip_bytes: bytes | None = None, *, year: str | None = None,
+                       dry_run: bool = False) -> dict:
+        query = {k: v for k, v in (("year", year), ("dry_run", "true" if dry_run else None)) if v}
+        return await self.call("POST", f"/organizations/{quote(org, safe='')}/rollover", data=zip_bytes or b"",
+                               query=query or None)
+
+    async def provision_many(self, org: str, people: list[str] | None = None) -> dict:
+        return await self.call("POST", f"/organizations/{quote(org, safe='')}/accounts",
+                               json={} if people is None else {"people": people})
+
     async def create_account(self, family_name: str, given_name: str) -> dict:
         return await self.call("POST", "/accounts", json={"family_name": family_name, "given_name": given_name})
 

@@ -93,6 +93,9 @@ async def class_sheet(request: web.Request) -> web.Response:
         raise not_found(_("Organization {org} has no class {cls}").format(org=org, cls=class_id))
     entries = [SheetEntry(name=c["name"], role=c["role"], code=c["code"], url=c["url"], note=c["note"])
                for c in codes]
+    if not entries:
+        raise not_found(_("Everyone of class {cls} already has an account: there are no codes to print").format(
+            cls=title))
     homeserver = request.app[SETTINGS].homeserver_url
     lang = current_language()
     if fmt == "pdf":

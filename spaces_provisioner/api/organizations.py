@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from spaces_provisioner.api.body import optional_bool, read_full_name, read_json
 from spaces_provisioner.api.keys import OPS
 from spaces_provisioner.errors import Errcode, ProvisioningError, bad_json
 from spaces_provisioner.roster import CLASS_LIST, FORMATS, load_roster
+
+#: A school year's label: "2025/26".
+YEAR = re.compile(r"^\d{4}/\d{2}$")
 
 routes = web.RouteTableDef()
 
@@ -68,12 +72,43 @@ async def post_roster(request: web.Request) -> web.Response:
     return reply(await request.app[OPS].rosters.import_roster(org, roster, who.name, **flags))
 
 
+@routes.post("/api/v1/organizations/{org}/rollover")
+async def post_rollover(request: web.Request) -> web.Response:
+    """The new school year; the body is empty, or the new year's roster as a zip (like ``.../roster``)."""
+    who = require_operator(request)
+    org = request.match_info["org"]
+    request.app[OPS].orgs.organization(org)
+    data = await request.read()
+    roster = None
+    if data:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "roster.zip"
+            path.write_bytes(data)
+            roster = await asyncio.to_thread(load_roster, path, request.query.get("format") or None)
+    year = request.query.get("year") or None
+    if year is not None and not YEAR.match(year):
+        raise bad_json(_("'year' must look like 2025/26"))
+    dry_run = request.query.get("dry_run", "false").lower() in ("1", "true", "yes")
+    return reply(await request.app[OPS].rollover.rollover(org, who.name, roster, year=year, dry_run=dry_run))
+
+
 @routes.post("/api/v1/organizations/{org}/people/{person}/account")
 async def post_person_account(request: web.Request) -> web.Response:
     who = require_operator(request)
     confirmed = optional_bool(await read_json(request), "confirmed")
     return reply(await request.app[OPS].accounts.provision_person(
         request.match_info["org"], request.match_info["person"], who.name, confirmed=confirmed))
+
+
+@routes.post("/api/v1/organizations/{org}/accounts")
+async def post_accounts(request: web.Request) -> web.Response:
+    """Accounts for many roster people (``{"people": [person ids]}``, or everyone without one)."""
+    who = require_operator(request)
+    body = await read_json(request)
+    people = body.get("people")
+    if people is not None and not (isinstance(people, list) and all(isinstance(p, str) for p in people)):
+        raise bad_json(_("'people' must be a list of person ids"))
+    return reply(await request.app[OPS].accounts.provision_many(request.match_info["org"], who.name, people))
 
 
 @routes.post("/api/v1/accounts")

@@ -8,7 +8,9 @@
     parta org apply FILE        [-d DIR]
     parta org list              [-d DIR]
     parta org approve ID        [-d DIR]
-    parta roster import --org ID PATH   [-d DIR]
+    parta roster import --org ID PATH   [--format F] [--dry-run] [--confirm-mass-removal] [-v] [-d DIR]
+    parta accounts create --org ID      [--people ID...] [--out accounts.csv] [-d DIR]
+    parta year rollover --org ID        [--roster PATH] [--year 2025/26] [--dry-run] [-d DIR]
     parta roster watch --org ID (PATH | --rest-url URL --token-url URL --client-id ID --client-secret-file FILE
                        [--rest-version 1.1|1.2]) [--every SECONDS] [--once] [--dry-run] [-d DIR]
     parta demo [--port P] [--data-dir D] [--school small|medium|large] [--json]
@@ -354,6 +356,65 @@ def _print_roster_summary(result: dict, verbose: bool) -> None:
     print(_("Changes: {n}").format(n=n) if n else _("Nothing to change: everything is already in place (changes: 0)"))
 
 
+def cmd_accounts_create(args) -> int:
+    """Accounts for a school's roster people; the one-time passwords go to a CSV file (mode 0600)."""
+    import csv
+
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status(_("Creating accounts and placing them in their rooms...")) if not args.json else _nothing():
+        result = asyncio.run(_with_api(args, lambda api: api.provision_many(args.org, args.people or None)))
+    if args.json:
+        _print_json(result)
+        return 0
+    out = Path(args.out)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as f:  # with a BOM: Excel reads it as UTF-8
+        w = csv.writer(f, delimiter=";")
+        w.writerow(["person_id", "role", "user_id", "password"])
+        for a in result["accounts"]:
+            w.writerow([a["person_id"], a["role"], a["user_id"], a["password"]])
+    print(_("Accounts created: {n}; one-time passwords written to {path} (hand them out, then delete the file)")
+          .format(n=result["created"], path=out))
+    print(_("Changes: {n}").format(n=result["changes"]))
+    return 0
+
+
+def cmd_year_rollover(args) -> int:
+    """The new school year: last year's class rooms archived, classes a grade up (or as the roster says)."""
+    from spaces_provisioner.roster import RosterError, load_roster
+    from spaces_provisioner.roster.source import zip_folder
+
+    data = None
+    if args.roster:
+        try:
+            load_roster(Path(args.roster))  # checked here first: the user sees their own file names
+        except RosterError as e:
+            print(_("The roster cannot be imported; nothing was written:"), file=sys.stderr)
+            print(f"  {e}", file=sys.stderr)
+            return 1
+        data = zip_folder(Path(args.roster))
+    from rich.console import Console
+
+    with Console(stderr=True).status(_("Archiving last year's class rooms and starting the new year...")) \
+            if not args.json else _nothing():
+        result = asyncio.run(_with_api(args, lambda api: api.rollover(args.org, data, year=args.year,
+                                                                      dry_run=args.dry_run)))
+    if args.json:
+        _print_json(result)
+        return 0
+    title = _("The new school year (nothing written yet)") if result["dry_run"] else _("The new school year")
+    print(f"{title}: {result['year']}")
+    print(_("  class rooms archived (read-only, kept): {n}").format(n=len(result["archived"])))
+    print(_("  classes moved up a grade: {n}").format(n=len(result["promoted"])))
+    print(_("  pupils graduated: {n}").format(n=len(result["graduated"])))
+    if result.get("roster"):
+        _print_roster_summary(result["roster"], verbose=False)
+    print(_("Changes: {n}").format(n=result["changes"]))
+    return 0
+
+
 def cmd_demo(args) -> int:
     from spaces_provisioner.cli.demo import run_demo
 
@@ -434,6 +495,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--confirm-mass-removal", action="store_true",
                     help=_("apply even if the roster removes many people of the school"))
     sp.set_defaults(func=cmd_roster_watch)
+
+    year = sub.add_parser("year", help=_("the school year")).add_subparsers(dest="year_command", required=True)
+    sp = with_dir(year.add_parser("rollover", help=_("archive last year's class rooms and move classes up a grade")))
+    sp.add_argument("--org", required=True)
+    sp.add_argument("--roster", help=_("the new year's roster (folder, .zip or class list): it says who is where"))
+    sp.add_argument("--year", help=_("the school year being closed, e.g. 2025/26 (default: the one ending now)"))
+    sp.add_argument("--dry-run", action="store_true", help=_("show the changes, write nothing"))
+    sp.set_defaults(func=cmd_year_rollover)
+
+    accounts = sub.add_parser("accounts", help=_("accounts of roster people")).add_subparsers(
+        dest="accounts_command", required=True)
+    sp = with_dir(accounts.add_parser("create", help=_("create the accounts of a school's roster people at once")))
+    sp.add_argument("--org", required=True)
+    sp.add_argument("--people", nargs="*", help=_("only these person ids (default: everyone without an account)"))
+    sp.add_argument("--out", default="accounts.csv", help=_("where to write the one-time passwords (CSV)"))
+    sp.set_defaults(func=cmd_accounts_create)
 
     link = sub.add_parser("link", help=_("registration and invite links")).add_subparsers(
         dest="link_command", required=True)

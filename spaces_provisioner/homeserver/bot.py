@@ -109,6 +109,17 @@ class BotClient:
             content)
         return r["event_id"]
 
+    async def state_event(self, room_id: str, event_type: str, state_key: str) -> dict | None:
+        """``GET /rooms/{id}/state/{type}/{state_key}``: one state event's content, None when absent
+        (404) — a newcomer's few entries without reading a room's whole state."""
+        try:
+            return await self.request(
+                Method.GET, f"/_matrix/client/v3/rooms/{_q(room_id)}/state/{_q(event_type)}/{_q(state_key)}")
+        except MatrixRequestError as e:
+            if e.http_status == 404:
+                return None
+            raise
+
     async def joined_members(self, room_id: str) -> set[str]:
         """User ids joined to the room."""
         r = await self.request(Method.GET, f"/_matrix/client/v3/rooms/{_q(room_id)}/joined_members")

@@ -12,6 +12,7 @@ module                    job
 :mod:`.context`           what operations share: settings, database, bot, templates, the lock
 :mod:`.organizations`     applications, approval, organizations, cross-school network rooms
 :mod:`.rosters`           roster import (declarative: only differences are written)
+:mod:`.rollover`          the new school year: class rooms archived, classes a grade up
 :mod:`.accounts`          login names, one-time passwords, accounts for roster people
 :mod:`.people`            confirming teachers, roles, classes, names, removal
 :mod:`.links`             registration and chat links, personal codes (both link ledgers)
@@ -33,6 +34,7 @@ from spaces_provisioner.ops.organizations import Organizations
 from spaces_provisioner.ops.page import RegistrationPage
 from spaces_provisioner.ops.people import People
 from spaces_provisioner.ops.registrations import Registrations
+from spaces_provisioner.ops.rollover import Rollover
 from spaces_provisioner.ops.rosters import Rosters
 from spaces_provisioner.settings import Settings
 
@@ -50,6 +52,7 @@ class Operations:
         self.accounts = Accounts(self.ctx)
         self.orgs = Organizations(self.ctx, self.accounts)
         self.rosters = Rosters(self.ctx)
+        self.rollover = Rollover(self.ctx, self.rosters)
         self.people = People(self.ctx)
         self.links = Links(self.ctx)
         self.registrations = Registrations(self.ctx)

@@ -44,32 +44,84 @@ class Registrations:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.caps = ctx.caps
+        self._waiting: dict[str, list[asyncio.Future[dict]]] = {}   # accounts waiting for the next batch
+        self._worker: asyncio.Task | None = None
 
     async def place_registration(self, user_id: str) -> dict:
         """Give an account registered with a Parta link its place (idempotent).
 
         The token is read back from the homeserver (the module's record), never taken from
-        the caller. Serialized with every other provisioning operation, so a caller that
-        arrives second (the page and the module's nudge race) returns only once the
-        account is in its rooms. Returns ``{"user_id", "placed", "org", "changes"}``.
+        the caller. Registrations that arrive together are placed together: while one batch is
+        being placed, the next ones gather, and each batch costs one snapshot of the school and
+        one incremental placement (``Reconciler`` with ``only_users``) instead of one per account
+        (the 1 September wave). A caller that arrives second for the same account (the page and
+        the module's nudge race) returns once the account is in its rooms. Returns
+        ``{"user_id", "placed", "org", "changes"}``.
         """
-        async with self.ctx.lock:
-            return await self._place_registration(user_id)
+        future: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(user_id, []).append(future)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._place_batches())
+        return await future
 
-    async def _place_registration(self, user_id: str) -> dict:
-        records = await self.ctx.bot.registration_records(user_id=user_id)
-        if not records:
-            return {"user_id": user_id, "placed": False, "org": None, "changes": 0}
-        token = records[0]["token"]
-        code = link_code_of_token(token)
+    async def _place_batches(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, {}
+            try:
+                async with self.ctx.lock:
+                    results = await self._place_batch(sorted(batch))
+            except Exception as e:  # noqa: BLE001 - every waiting caller hears of the failure
+                results = {u: e for u in batch}
+            for user_id, futures in batch.items():
+                for f in futures:
+                    if f.done():
+                        continue
+                    outcome = results.get(user_id)
+                    if isinstance(outcome, BaseException):
+                        f.set_exception(outcome)
+                    else:
+                        f.set_result(outcome or {"user_id": user_id, "placed": False, "org": None, "changes": 0})
+
+    async def _place_batch(self, users: list[str]) -> dict[str, dict | BaseException]:
+        records = await asyncio.gather(*(self.ctx.bot.registration_records(user_id=u) for u in users))
+        results: dict[str, dict | BaseException] = {}
+        bound: dict[str, tuple[Link, Changes]] = {}
+        for user_id, recs in zip(users, records, strict=True):
+            try:
+                answer, link, changes = self._bind(user_id, recs)
+            except Exception as e:  # noqa: BLE001 - one account's failure is that account's answer
+                results[user_id] = e
+                continue
+            results[user_id] = answer
+            if link is not None:
+                bound[user_id] = (link, changes)
+        for org in sorted({link.org for link, _c in bound.values()}):
+            newcomers = {u for u, (link, _c) in bound.items() if link.org == org}
+            rchanges, _ids = await self.ctx.reconciler().reconcile(org, only_users=newcomers)
+            share = rchanges.count // max(len(newcomers), 1)
+            for user_id in sorted(newcomers):
+                link, changes = bound[user_id]
+                if link.rooms:
+                    changes.extend(await self._join_link_rooms(link, user_id))
+                results[user_id] = {"user_id": user_id, "placed": True, "org": org,
+                                    "changes": changes.count + share}
+        return results
+
+    def _bind(self, user_id: str, records: list[dict]) -> tuple[dict, Link | None, Changes]:
+        """One registration's database part: its roster entry (or a new one), enrollment, link use.
+        Returns (the answer, the link when the account still needs its rooms, the changes)."""
         changes = Changes()
+        nothing = {"user_id": user_id, "placed": False, "org": None, "changes": 0}
+        if not records:
+            return nothing, None, changes
+        code = link_code_of_token(records[0]["token"])
         with self.ctx.store.begin() as tx:
             done = tx.execute(sa.select(st.registrations).where(st.registrations.c.user_id == user_id)).one_or_none()
             if done is not None:
-                return {"user_id": user_id, "placed": True, "org": done.org_id, "changes": 0}
+                return {"user_id": user_id, "placed": True, "org": done.org_id, "changes": 0}, None, changes
             row = tx.execute(sa.select(st.links).where(st.links.c.code == code)).one_or_none()
             if row is None:
-                return {"user_id": user_id, "placed": False, "org": None, "changes": 0}
+                return nothing, None, changes
             link = link_from_row(row)
             localpart = user_id.split(":", 1)[0].lstrip("@")
             page = tx.execute(sa.select(st.page_registrations).where(
@@ -81,16 +133,12 @@ class Registrations:
                 st.audit(tx, "homeserver", "account.stale_code", user_id=user_id, org=link.org, person=e.args[0])
                 log.warning("%s registered with the personal code of %s, who has an account: not placed",
                             user_id, e.args[0])
-                return {"user_id": user_id, "placed": False, "org": None, "changes": 0}
+                return nothing, None, changes
             tx.execute(st.registrations.insert().values(user_id=user_id, code=code, org_id=link.org,
                                                         person_id=person_id, processed_at=st.now_ms()))
             tx.execute(st.links.update().where(st.links.c.code == code).values(uses=st.links.c.uses + 1))
             st.audit(tx, "homeserver", "account.registered", user_id=user_id, org=link.org, code=code)
-        rchanges, _ids = await self.ctx.reconciler().reconcile(link.org, only_users={user_id})
-        changes.extend(rchanges)
-        if link.rooms:
-            changes.extend(await self._join_link_rooms(link, user_id))
-        return {"user_id": user_id, "placed": True, "org": link.org, "changes": changes.count}
+        return {"user_id": user_id, "placed": True, "org": link.org, "changes": 0}, link, changes
 
     def _bind_person(self, tx, link: Link, user_id: str, page, changes: Changes) -> str:
         """The people row the new account belongs to: its roster entry, or a new one."""
@@ -205,11 +253,11 @@ class Registrations:
         """Place every recorded registration not placed yet (nudges can be lost); returns how many."""
         with self.ctx.store.begin() as tx:
             since = int(tx.execute(sa.select(st.state.c.value).where(st.state.c.key == "sweep_since")).scalar() or 0)
-        placed = 0
-        for rec in await self.ctx.bot.registration_records(since=since):
-            result = await self.place_registration(rec["user_id"])  # takes the lock per account
-            placed += int(result["changes"] > 0)
-            since = max(since, int(rec["ts"]))
+        records = await self.ctx.bot.registration_records(since=since)
+        # placed together, as one batch (see place_registration)
+        results = await asyncio.gather(*(self.place_registration(rec["user_id"]) for rec in records))
+        placed = sum(int(r["changes"] > 0) for r in results)
+        since = max([since, *(int(rec["ts"]) for rec in records)])
         with self.ctx.store.begin() as tx:
             tx.execute(st.state.delete().where(st.state.c.key == "sweep_since"))
             tx.execute(st.state.insert().values(key="sweep_since", value=str(since)))

@@ -21,6 +21,7 @@ from policies.model import FullName, Role, Roster
 
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.errors import Errcode, ProvisioningError
+from spaces_provisioner.faults import crash_point
 from spaces_provisioner.ops.context import Context
 from spaces_provisioner.ops.roster_diff import RosterDiff, diff
 
@@ -45,31 +46,38 @@ class Rosters:
         ``PARTA_MASS_REMOVAL`` for a roster that would remove too many people unconfirmed.
         """
         async with self.ctx.lock:
-            with self.ctx.store.begin() as tx:
-                self.ctx.org_row(tx, org_id)
-                d = diff(tx, org_id, roster)
-                limit = float(self.ctx.org_settings(tx, org_id)["max_roster_removal_share"])
-                if d.people_removed and d.removal_share > limit and not confirm_mass_removal and not dry_run:
-                    raise ProvisioningError(409, Errcode.MASS_REMOVAL, _(
-                        "This roster would remove {n} of {total} people of the school ({share:.0%}, more than "
-                        "{limit:.0%}); check that the export is whole, then import it again confirming the "
-                        "removal (--confirm-mass-removal)").format(
-                        n=len(d.people_removed), total=d.active_people, share=d.removal_share, limit=limit),
-                        [f"person {p['person_id']} ({p['role']}): would be removed" for p in d.people_removed[:50]])
-                if not dry_run:
-                    d.apply(tx, org_id)
-                    if d.count:
-                        st.audit(tx, actor, "roster.import", org=org_id, format=roster.format, changes=d.count,
-                                 summary=d.summary())
-            details = d.details()
-            changes = d.count
+            return await self.import_locked(org_id, roster, actor, dry_run=dry_run,
+                                            confirm_mass_removal=confirm_mass_removal)
+
+    async def import_locked(self, org_id: str, roster: Roster, actor: str, *, dry_run: bool = False,
+                            confirm_mass_removal: bool = False) -> dict:
+        """:meth:`import_roster` for a caller that already holds the lock (the year's rollover)."""
+        with self.ctx.store.begin() as tx:
+            self.ctx.org_row(tx, org_id)
+            d = diff(tx, org_id, roster)
+            limit = float(self.ctx.org_settings(tx, org_id)["max_roster_removal_share"])
+            if d.people_removed and d.removal_share > limit and not confirm_mass_removal and not dry_run:
+                raise ProvisioningError(409, Errcode.MASS_REMOVAL, _(
+                    "This roster would remove {n} of {total} people of the school ({share:.0%}, more than "
+                    "{limit:.0%}); check that the export is whole, then import it again confirming the "
+                    "removal (--confirm-mass-removal)").format(
+                    n=len(d.people_removed), total=d.active_people, share=d.removal_share, limit=limit),
+                    [f"person {p['person_id']} ({p['role']}): would be removed" for p in d.people_removed[:50]])
             if not dry_run:
-                rchanges, _ids = await self.ctx.reconciler().reconcile(org_id)
-                details += rchanges.lines
-                changes += rchanges.count
-            return {"format": roster.format, "dry_run": dry_run, "summary": d.summary(), "moves": d.moves(),
-                    "changes": changes, "details": details, "problems": [str(p) for p in roster.problems],
-                    "kept": {"classes": d.kept_classes, "people": []}}
+                d.apply(tx, org_id)
+                if d.count:
+                    st.audit(tx, actor, "roster.import", org=org_id, format=roster.format, changes=d.count,
+                             summary=d.summary())
+        details = d.details()
+        changes = d.count
+        if not dry_run:
+            crash_point("roster.applied")
+            rchanges, _ids = await self.ctx.reconciler().reconcile(org_id)
+            details += rchanges.lines
+            changes += rchanges.count
+        return {"format": roster.format, "dry_run": dry_run, "summary": d.summary(), "moves": d.moves(),
+                "changes": changes, "details": details, "problems": [str(p) for p in roster.problems],
+                "kept": {"classes": d.kept_classes, "people": []}}
 
 
 def upsert(tx: Connection, table: sa.Table, keys: dict, values: dict) -> str | None:

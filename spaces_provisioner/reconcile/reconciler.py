@@ -14,6 +14,7 @@ then the registry entries the Synapse module reads.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import unicodedata
@@ -32,9 +33,14 @@ from policies.templates import RoomRef, Templates
 from spaces_provisioner.changes import Changes
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.db.queries import account_from_db, org_own_settings
+from spaces_provisioner.faults import crash_point
 from spaces_provisioner.homeserver.bot import BotClient, MatrixRequestError
 
 log = logging.getLogger("parta.reconcile")
+
+#: Requests to the homeserver in flight at once when placing people (bounded: Synapse answers
+#: them on one main thread; more in flight only queue there).
+JOIN_CONCURRENCY = 8
 
 
 def server_display_name(name: FullName, badge: str | None, marker: str, fallback: str) -> str:
@@ -151,6 +157,11 @@ class Reconciler:
                 children.setdefault(parent.key, []).append((ref, room_ids[ref.key]))
         created = changes.count > 0  # new rooms need their links in every parent: do it all
         affected = None if only_users is None or created else set(only_users) | self._related(snap, only_users)
+        if affected is not None and not any(affected & set(placements[r.key][1]) for r in refs):
+            # newcomers with no power anywhere (pupils, parents: the 1 September wave): only their
+            # own entries and memberships change, read and written one by one, never a room's whole state
+            await self._place_people(snap, refs, room_ids, placements, affected, changes)
+            return changes, room_ids
         sync = refs if affected is None else [
             ref for ref in refs if ref.kind == "school_space"
             or affected & (placements[ref.key][0] | set(placements[ref.key][1]))]
@@ -184,6 +195,7 @@ class Reconciler:
                     log.warning("%s: could not join %s: %s %s", ref.key, user_id, e.errcode, e.message)
                     continue
                 changes.add(f"{ref.key}: join {user_id}")
+                crash_point("reconcile.joined")
             for user_id in sorted(joined - members - {self.bot.user_id}):
                 if not self._may_stay(snap, ref, user_id):
                     await self.bot.kick(room_ids[ref.key], user_id, "no longer a participant of this room")
@@ -195,6 +207,56 @@ class Reconciler:
             await self.bot.suspend(user_id, True)
             changes.add(f"{user_id}: suspended (in no organization any more)")
         return changes, room_ids
+
+    async def _place_people(self, snap: OrgSnapshot, refs: list[RoomRef], room_ids: dict[str, str],
+                            placements, users: set[str], changes: Changes) -> None:
+        """Incremental placement of ``users`` who hold no power in any room: their role in the
+        school space, their registry entries and display names, then their joins (rooms of
+        different people concurrently; Synapse orders the joins of one room itself) and their
+        leaving rooms they are no longer placed in. Work grows with the newcomers, not the school."""
+        space_id = room_ids[refs[0].key]
+        for user_id in sorted(users & set(snap.people.roles)):
+            wanted = {"role": snap.people.roles[user_id].value, "confirmed": user_id in snap.people.confirmed}
+            key = user_state_key(user_id)
+            if await self.bot.state_event(space_id, PartaEventTypes.ROLE, key) != wanted:
+                await self.bot.send_state(space_id, PartaEventTypes.ROLE, key, wanted)
+                changes.add(f"{refs[0].key}: {PartaEventTypes.ROLE} {key}")
+        # the module admits people by the registry: write it before anyone joins
+        gone = await self._update_registry(snap, space_id, changes, users)
+        await self._display_names(snap, changes, users)
+        org_rooms = {room_ids[r.key]: r for r in refs}
+        semaphore = asyncio.Semaphore(JOIN_CONCURRENCY)
+
+        async def place(user_id: str) -> None:
+            async with semaphore:
+                joined = set(await self.bot.joined_rooms_of(user_id))
+            for ref in refs:  # in template order: a space before its rooms (restricted joins)
+                room_id = room_ids[ref.key]
+                if user_id not in placements[ref.key][0] or room_id in joined:
+                    continue
+                async with semaphore:
+                    mine = await self.bot.state_event(room_id, "m.room.member", user_id)
+                    if (mine or {}).get("membership") == "ban":
+                        continue  # a teacher's ban stands: the school lifts it, not a re-run
+                    try:
+                        await self.bot.force_join(user_id, room_id)
+                    except MatrixRequestError as e:
+                        log.warning("%s: could not join %s: %s %s", ref.key, user_id, e.errcode, e.message)
+                        continue
+                changes.add(f"{ref.key}: join {user_id}")
+                crash_point("reconcile.joined")
+            for room_id in sorted(joined & set(org_rooms)):
+                ref = org_rooms[room_id]
+                if user_id not in placements[ref.key][0] and not self._may_stay(snap, ref, user_id):
+                    async with semaphore:
+                        await self.bot.kick(room_id, user_id, "no longer a participant of this room")
+                    changes.add(f"{ref.key}: removed {user_id}")
+
+        await asyncio.gather(*(place(u) for u in sorted(users) if u in snap.people.roles))
+        await self._leave_chats_no_longer_allowed(self._touched | gone, changes)
+        for user_id in sorted(gone):
+            await self.bot.suspend(user_id, True)
+            changes.add(f"{user_id}: suspended (in no organization any more)")
 
     async def _leave_chats_no_longer_allowed(self, users: set[str], changes: Changes) -> None:
         """Each of ``users`` leaves the people's chats (direct and group) where someone joined is
@@ -308,6 +370,7 @@ class Reconciler:
                     "initial_state": [{"type": k[0], "state_key": k[1], "content": v} for k, v in state.items()],
                 })
                 changes.add(f"{ref.key}: created room {room_id}")
+                crash_point("reconcile.room_created")
             with self.store.begin() as tx:
                 tx.execute(st.rooms.insert().values(key=ref.key, org_id=ref.org, room_id=room_id))
         return room_id
@@ -322,7 +385,15 @@ class Reconciler:
         """Write the organization's and its people's registry entries (``only`` these people when
         given); drop the organization from the entries of people who left it. Returns the accounts
         left in no organization."""
-        current = await self.bot.room_state(self.registry_id)
+        if only is None:
+            current = await self.bot.room_state(self.registry_id)
+        else:  # a few people: their entries and the organization's, not the whole registry
+            current = {}
+            for etype, skey in [(PartaEventTypes.ORG, snap.org_id)] + [
+                    (PartaEventTypes.PERSON, user_state_key(u)) for u in sorted(only)]:
+                content = await self.bot.state_event(self.registry_id, etype, skey)
+                if content is not None:
+                    current[(etype, skey)] = content
         gone: set[str] = set()
         self._touched = set()
         for (etype, skey), content in current.items() if only is None else ():

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[3]
 SP = "spaces_provisioner"
 
 #: Layer → the project's packages it may import (besides itself and ``policies``).
-SHARED = {f"{SP}.settings", f"{SP}.errors", f"{SP}.changes"}
+SHARED = {f"{SP}.settings", f"{SP}.errors", f"{SP}.changes", f"{SP}.faults"}
 ALLOWED: dict[str, set[str]] = {
     f"{SP}.db": set(),
     f"{SP}.homeserver": set(),
