@@ -127,6 +127,11 @@ class Roster:
     enrollments: list[Enrollment] = field(default_factory=list)
     guardianships: list[Guardianship] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
+    #: A OneRoster delta export (the manifest's ``file.*`` say ``delta``): only changes; what it
+    #: does not name stays as it is, and ``deleted`` names what its ``tobedeleted`` rows remove:
+    #: ``{"person": {ids}, "class": {ids}, "enrollment": {(class id, person id)}}``.
+    delta: bool = False
+    deleted: dict[str, set] = field(default_factory=dict)
 
     def students_of(self, class_id: str) -> list[str]:
         """Source ids of the students enrolled in ``class_id``."""

@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from policies.i18n import _
 from policies.model import Roster
 
 from spaces_provisioner.db import schema as st
@@ -148,8 +149,60 @@ class RosterDiff:
                 st.guardianships.c.guardian_id == g["guardian_id"]).values(relation=g["relation"]))
 
 
+def merge_delta(tx: Connection, org_id: str, delta: Roster) -> Roster:
+    """A OneRoster delta laid over ``org_id``'s records: the whole roster it means.
+
+    What the delta names replaces the records (a person, a class, an enrollment or guardianship
+    by its key); its ``tobedeleted`` rows remove; everything else stays. References to what
+    neither the delta nor the records hold become problems (``file`` the delta's name).
+    """
+    from policies.model import Enrollment, FullName, Guardianship, Person, Role, RowProblem, SchoolClass
+
+    deleted = delta.deleted
+    gone_people, gone_classes = deleted.get("person", set()), deleted.get("class", set())
+    gone_enrollments = deleted.get("enrollment", set())
+    classes = {r.class_id: SchoolClass(r.class_id, r.title, tuple(json.loads(r.grades or "[]")))
+               for r in tx.execute(sa.select(st.classes).where(st.classes.c.org_id == org_id))}
+    classes.update(delta.classes)
+    people = {r.person_id: Person(r.person_id, FullName(r.family_name, r.given_name, r.middle_name), Role(r.role),
+                                  tuple(json.loads(r.grades or "[]")))
+              for r in tx.execute(sa.select(st.people).where(st.people.c.org_id == org_id,
+                                                             st.people.c.status == "active"))
+              if managed(r.person_id)}
+    people.update(delta.people)
+    for pid in gone_people:
+        people.pop(pid, None)
+    for cid in gone_classes:
+        classes.pop(cid, None)
+    named = {(e.class_id, e.person_id) for e in delta.enrollments}
+    enrollments = [Enrollment(r.class_id, r.person_id, Role(r.role), bool(r.is_primary))
+                   for r in tx.execute(sa.select(st.enrollments).where(st.enrollments.c.org_id == org_id))
+                   if (r.class_id, r.person_id) not in named | gone_enrollments]
+    problems = list(delta.problems)
+    for e in delta.enrollments:
+        if e.class_id in classes and e.person_id in people:
+            enrollments.append(e)
+        elif e.class_id not in classes:
+            problems.append(RowProblem("enrollments.csv", 0, _("unknown class {id}").format(id=e.class_id)))
+        else:
+            problems.append(RowProblem("enrollments.csv", 0, _("unknown person {id}").format(id=e.person_id)))
+    enrollments = [e for e in enrollments if e.class_id in classes and e.person_id in people]
+    guardians = {(r.student_id, r.guardian_id): Guardianship(r.student_id, r.guardian_id, r.relation)
+                 for r in tx.execute(sa.select(st.guardianships).where(st.guardianships.c.org_id == org_id))}
+    for g in delta.guardianships:
+        old = guardians.get((g.student_id, g.guardian_id))
+        # a delta's link to a guardian it does not list keeps the recorded relation word
+        guardians[(g.student_id, g.guardian_id)] = old if old is not None and g.guardian_id not in delta.people else g
+    guardianships = [g for g in guardians.values() if g.student_id in people and g.guardian_id in people]
+    return Roster(format=delta.format, classes=classes, people=people, enrollments=enrollments,
+                  guardianships=guardianships, problems=problems)
+
+
 def diff(tx: Connection, org_id: str, roster: Roster) -> RosterDiff:
-    """The difference between ``org_id``'s records and ``roster`` (reads only)."""
+    """The difference between ``org_id``'s records and ``roster`` (reads only); a delta roster is
+    first laid over the records (:func:`merge_delta`)."""
+    if roster.delta:
+        roster = merge_delta(tx, org_id, roster)
     d = RosterDiff()
     classes = {r.class_id: r for r in tx.execute(sa.select(st.classes).where(st.classes.c.org_id == org_id))}
     for c in roster.classes.values():

@@ -23,7 +23,7 @@ from spaces_provisioner.db import schema as st
 from spaces_provisioner.errors import Errcode, ProvisioningError
 from spaces_provisioner.faults import crash_point
 from spaces_provisioner.ops.context import Context
-from spaces_provisioner.ops.roster_diff import RosterDiff, diff
+from spaces_provisioner.ops.roster_diff import RosterDiff, diff, merge_delta
 
 
 def _json(value: Any) -> str:
@@ -54,6 +54,8 @@ class Rosters:
         """:meth:`import_roster` for a caller that already holds the lock (the year's rollover)."""
         with self.ctx.store.begin() as tx:
             self.ctx.org_row(tx, org_id)
+            if roster.delta:  # only changes: laid over the records, it is the whole roster it means
+                roster = merge_delta(tx, org_id, roster)
             d = diff(tx, org_id, roster)
             limit = float(self.ctx.org_settings(tx, org_id)["max_roster_removal_share"])
             if d.people_removed and d.removal_share > limit and not confirm_mass_removal and not dry_run:

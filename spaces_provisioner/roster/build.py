@@ -82,8 +82,10 @@ class _Link:
 class RosterBuilder:
     """Collects rows of one roster and builds the :class:`Roster` (see :meth:`build`)."""
 
-    def __init__(self, format: str) -> None:
+    def __init__(self, format: str, delta: bool = False) -> None:
         self.format = format
+        self.delta = delta  # a OneRoster delta: references may name what the school already has
+        self._deleted: dict[str, set] = {}
         self._classes: dict[str, SchoolClass] = {}
         self._class_lines: dict[str, tuple[str, int]] = {}
         self._people: dict[str, _Pending] = {}
@@ -119,8 +121,12 @@ class RosterBuilder:
         )
 
     def tobedeleted(self, kind: str, file: str, line: int, source_id: str) -> None:
-        """Record a ``status=tobedeleted`` row; references to ``source_id`` are reported too."""
-        self.problem(file, line, _("marked tobedeleted"))
+        """Record a ``status=tobedeleted`` row; references to ``source_id`` are reported too. In a
+        delta it is a deletion (:meth:`delete`), not a problem."""
+        if self.delta and source_id and kind in ("person", "class"):
+            self.delete(kind, source_id)
+        else:
+            self.problem(file, line, _("marked tobedeleted"))
         if source_id:
             self._left_out.setdefault((kind, source_id), "tobedeleted")
 
@@ -167,8 +173,11 @@ class RosterBuilder:
             pending.grades.append(grade)
 
     def offer_role(self, person_id: str, role: Role, rank: int, word: str = "") -> None:
-        """Offer ``role`` to a known person with ``rank`` (PRIMARY, SECONDARY, ENROLLED)."""
-        pending = self._people[person_id]
+        """Offer ``role`` to a known person with ``rank`` (PRIMARY, SECONDARY, ENROLLED); a person
+        only a delta's references name keeps the role the school has."""
+        pending = self._people.get(person_id)
+        if pending is None:
+            return
         self._order += 1
         pending.offers.append((rank, self._order, role))
         if word:
@@ -176,16 +185,22 @@ class RosterBuilder:
 
     # -- references -------------------------------------------------------------------
     def class_ref_problem(self, class_id: str) -> str | None:
-        """None if ``class_id`` is a known class, else the reason a reference to it fails."""
-        if class_id in self._classes:
+        """None if ``class_id`` is a known class (or, in a delta, one the school may have), else
+        the reason a reference to it fails."""
+        if class_id in self._classes or (self.delta and ("class", class_id) not in self._left_out):
             return None
         return self._ref_reason("class", class_id)
 
     def person_ref_problem(self, person_id: str) -> str | None:
-        """None if ``person_id`` is a known person, else the reason a reference to it fails."""
-        if person_id in self._people:
+        """None if ``person_id`` is a known person (or, in a delta, one the school may have), else
+        the reason a reference to it fails."""
+        if person_id in self._people or (self.delta and ("person", person_id) not in self._left_out):
             return None
         return self._ref_reason("person", person_id)
+
+    def delete(self, kind: str, key: object) -> None:
+        """A delta's ``tobedeleted`` row: ``kind`` person, class or enrollment (``(class, person)``)."""
+        self._deleted.setdefault(kind, set()).add(key)
 
     def _ref_reason(self, kind: str, source_id: str) -> str:
         why = self._left_out.get((kind, source_id))
@@ -278,8 +293,8 @@ class RosterBuilder:
             for guardianship in self._resolve_link(link, seen):
                 guardianships.append(guardianship)
         for g in guardianships:
-            guardian = self._people[g.guardian_id]
-            if guardian.role is None:
+            guardian = self._people.get(g.guardian_id)
+            if guardian is not None and guardian.role is None:
                 guardian.role = Role.PARENT
         people: dict[str, Person] = {}
         for pending in self._people.values():
@@ -303,6 +318,8 @@ class RosterBuilder:
             enrollments=list(self._enrollments),
             guardianships=guardianships,
             problems=problems,
+            delta=self.delta,
+            deleted={k: set(v) for k, v in self._deleted.items()},
         )
 
     def _resolve_link(self, link: _Link, seen: dict[tuple[str, str], int]) -> list[Guardianship]:
@@ -316,7 +333,12 @@ class RosterBuilder:
                     continue
                 if owner.role is not Role.STUDENT or agent_id == owner.source_id:
                     continue
-                agent = self._people[agent_id]
+                agent = self._people.get(agent_id)
+                if agent is None:  # a delta's reference to a guardian the school has (checked on import)
+                    if (owner.source_id, agent_id) not in seen:
+                        seen[(owner.source_id, agent_id)] = link.line
+                        found.append(Guardianship(owner.source_id, agent_id, "guardian"))
+                    continue
                 if agent.role is Role.STUDENT:
                     self.problem(
                         link.file, link.line, _("agent {id} is a student, not a guardian").format(id=agent_id)

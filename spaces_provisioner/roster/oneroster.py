@@ -74,13 +74,27 @@ def read_oneroster(source: RosterSource, version: str) -> Roster:
         required = REQUIRED_COLUMNS[version].get(name) or COMMON_REQUIRED[name]
         tables[name] = source.table(name, required, header_of(version, name))
 
-    b = RosterBuilder(version)
+    b = RosterBuilder(version, delta=is_delta(source))
     _classes(b, tables["classes.csv"])
     _users(b, tables["users.csv"], version)
     if "roles.csv" in tables:
         _roles(b, tables["roles.csv"])
     _enrollments(b, tables["enrollments.csv"])
     return b.build()
+
+
+#: The manifest's files whose ``delta`` makes the roster a delta (OneRoster v1.1 CSV §2.1 / v1.2
+#: CSV "manifest": ``file.<name>`` is ``bulk``, ``delta`` or ``absent``).
+DELTA_FILES = ("file.users", "file.classes", "file.enrollments", "file.roles")
+
+
+def is_delta(source: RosterSource) -> bool:
+    """Whether the manifest says the export holds only changes (``file.users``... = ``delta``)."""
+    if not source.has("manifest.csv"):
+        return False
+    manifest = source.table("manifest.csv", ("propertyName", "value"), "propertyName,value")
+    return any(row.get("propertyName").strip().lower() in DELTA_FILES and row.get("value").strip().lower() == "delta"
+               for row in manifest.rows)
 
 
 def _start(b: RosterBuilder, table: Table) -> None:
@@ -175,6 +189,9 @@ def _enrollments(b: RosterBuilder, table: Table) -> None:
         ):
             continue
         source_id = row.get("sourcedId")
+        if b.delta and row.get("status").lower() == "tobedeleted":
+            b.delete("enrollment", (class_id, user_id))
+            continue
         if not _status_ok(b, table, row.line, row.get("status"), "enrollment", source_id):
             continue
         if source_id:

@@ -79,3 +79,72 @@ async def test_a_half_exported_roster_does_not_empty_the_school(hs, tmp_path):
     assert all(p["status"] == "active" for p in people)   # nothing written
     done = await hs.api.import_roster(org, zip_folder(half), confirm_mass_removal=True)
     assert done["summary"]["people_removed"] > 0
+
+
+def write_delta(first, folder, *, new_pupil: dict, leaver: str, move: tuple[str, str, str]):
+    """A OneRoster 1.2 delta export of the school in ``first``: one newcomer, one leaver
+    (``tobedeleted``), one pupil moved (``(person, old class, new class)``: the old enrollment
+    ``tobedeleted``, a new one active). The manifest says ``delta``."""
+    import csv
+
+    folder.mkdir()
+
+    def rows(name):
+        with (first / name).open(encoding="utf-8", newline="") as f:
+            r = csv.DictReader(f)
+            return r.fieldnames, list(r)
+
+    def write(name, fields, out):
+        with (folder / name).open("w", encoding="utf-8", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            w.writerows(out)
+
+    fields, users = rows("users.csv")
+    model = next(u for u in users if u["sourcedId"] == move[0])
+    leaving = dict(next(u for u in users if u["sourcedId"] == leaver), status="tobedeleted")
+    write("users.csv", fields, [dict(model, sourcedId=new_pupil["id"], givenName=new_pupil["given"],
+                                     familyName=new_pupil["family"], agentSourcedIds="", status="active"), leaving])
+    fields, roles = rows("roles.csv")
+    role = dict(next(r for r in roles if r["userSourcedId"] == move[0]))
+    write("roles.csv", fields, [dict(role, sourcedId=f"role-{new_pupil['id']}", userSourcedId=new_pupil["id"])])
+    fields, _classes = rows("classes.csv")
+    write("classes.csv", fields, [])
+    fields, enrollments = rows("enrollments.csv")
+    old = next(e for e in enrollments if e["userSourcedId"] == move[0] and e["classSourcedId"] == move[1])
+    write("enrollments.csv", fields, [
+        dict(old, status="tobedeleted"),
+        dict(old, sourcedId=f"enr-moved-{move[0]}", classSourcedId=move[2], status="active"),
+        dict(old, sourcedId=f"enr-{new_pupil['id']}", userSourcedId=new_pupil["id"], classSourcedId=move[1],
+             status="active")])
+    manifest = ["propertyName,value", "manifest.version,1.0", "oneroster.version,1.2", "file.users,delta",
+                "file.roles,delta", "file.classes,delta", "file.enrollments,delta"]
+    (folder / "manifest.csv").write_text("\n".join(manifest) + "\n", encoding="utf-8")
+    return folder
+
+
+async def test_a_delta_export_changes_only_what_it_names(hs, tmp_path):
+    c = attack_cast()
+    first = write_attack_roster(tmp_path / "first")
+    school = await hs.new_school(roster=first)
+    org = school["org"]
+    mover = await hs.person(org, c.student)
+    before = {p["person_id"]: p for p in (await hs.api.people(org))["people"]}
+    delta = write_delta(first, tmp_path / "delta", new_pupil={"id": "pupil-new", "given": "Ева", "family": "Новикова"},
+                        leaver=c.student3, move=(c.student, c.class_id, "class-01a"))
+    done = await hs.api.import_roster(org, zip_folder(delta))
+    assert done["summary"]["people_added"] == 1 and done["summary"]["people_removed"] == 1, done["summary"]
+    assert done["moves"] == 1, done
+    after = {p["person_id"]: p for p in (await hs.api.people(org))["people"]}
+    assert after["pupil-new"]["classes"] == [c.class_id]
+    assert after[c.student3]["status"] == "removed"
+    assert after[c.student]["classes"] == ["class-01a"]
+    # everyone the delta does not name is as before
+    for pid, p in before.items():
+        if pid not in (c.student, c.student3):
+            assert (after[pid]["status"], after[pid]["classes"]) == (p["status"], p["classes"]), pid
+    chat_1a = await hs.bot.resolve_alias(
+        f"#{T.alias_localpart(RoomRef(org, 'class_chat', 'class-01a'))}:{hs.server_name}")
+    assert chat_1a in await joined(mover)
+    # the same delta again changes nothing
+    assert (await hs.api.import_roster(org, zip_folder(delta)))["changes"] == 0

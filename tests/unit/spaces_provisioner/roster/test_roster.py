@@ -361,3 +361,29 @@ def test_quote_left_open_is_a_file_error(tmp_path):
     with pytest.raises(RosterError) as e:
         load_roster(roster)
     assert (e.value.file, e.value.line) == ("classes.csv", 3)
+
+
+def test_a_oneroster_delta_keeps_references_and_names_deletions(tmp_path):
+    """A delta (manifest ``file.users,delta``) may name people and classes the school already has;
+    its ``tobedeleted`` rows are deletions, not problems."""
+    from spaces_provisioner.roster.generate import generate_school, write_oneroster
+
+    full = tmp_path / "full"
+    write_oneroster(generate_school("small"), full)
+    d = tmp_path / "delta"
+    d.mkdir()
+    header = (full / "users.csv").read_text(encoding="utf-8").splitlines()[0]
+    first_user = (full / "users.csv").read_text(encoding="utf-8").splitlines()[1].split(",")
+    gone = ",".join([first_user[0], "tobedeleted", *first_user[2:]])
+    (d / "users.csv").write_text(f"{header}\n{gone}\n", encoding="utf-8")
+    for name in ("classes.csv", "roles.csv"):
+        (d / name).write_text((full / name).read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    enr_header = (full / "enrollments.csv").read_text(encoding="utf-8").splitlines()[0]
+    (d / "enrollments.csv").write_text(f"{enr_header}\nenr-x,,,class-05a,org-1,pupil-0001,student,false,,\n",
+                                       encoding="utf-8")
+    (d / "manifest.csv").write_text("propertyName,value\noneroster.version,1.2\nfile.users,delta\n"
+                                    "file.enrollments,delta\n", encoding="utf-8")
+    r = load_roster(d)
+    assert r.delta and r.deleted["person"] == {first_user[0]}
+    assert [(e.class_id, e.person_id) for e in r.enrollments] == [("class-05a", "pupil-0001")]
+    assert r.problems == []
