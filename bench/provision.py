@@ -146,15 +146,21 @@ async def timed(label: str, coro, results: dict) -> object:
     return out
 
 
+GUARDIAN_ROOMS = 5  # the school's space and announcements, the class space, parents' chat and channel
+
+
 async def wait_placed(bot: BotClient, space_id: str, users: list[str], timeout: float = 900.0) -> None:
-    """Until every user is joined to the school's space (placed by the service)."""
+    """Until every user (a guardian) is joined to the school's space and then to all the rooms of
+    a guardian of one class (placed by the service): the space is joined first, the rest after."""
     deadline = time.monotonic() + timeout
     left = set(users)
     while left and time.monotonic() < deadline:
-        joined = await bot.joined_members(space_id)
-        left -= joined
+        in_space = left & await bot.joined_members(space_id)
+        for user_id in sorted(in_space):
+            if len(await bot.joined_rooms_of(user_id)) >= GUARDIAN_ROOMS:
+                left.discard(user_id)
         if left:
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(1.0)  # each round reads every pending user's rooms: not too often
     if left:
         raise RuntimeError(f"{len(left)} registrations were not placed within {timeout:.0f} s")
 
@@ -200,10 +206,15 @@ async def naive(settings: Settings, school: GeneratedSchool, slug: str) -> None:
                 user_id = accounts[pid]
                 await bot.request(Method.POST, f"{V}/rooms/{room}/invite", {"user_id": user_id})
                 token = tokens.get(user_id)
-                if token is None:  # each person signs in once, with the password (a bcrypt check)
-                    r = await bot.request(Method.POST, f"{V}/login", {
-                        "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
-                        "password": PASSWORD})
+                if token is None:  # each person signs in once, with the password (a bcrypt check),
+                    # on the public listener (Synapse's login answers 500 on a Unix socket)
+                    anonymous = HTTPAPI(base_url=settings.homeserver_url)
+                    try:
+                        r = await anonymous.request(Method.POST, f"{V}/login", {
+                            "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user_id},
+                            "password": PASSWORD})
+                    finally:
+                        await anonymous.session.close()
                     token = tokens[user_id] = r["access_token"]
                 user = HTTPAPI(base_url=settings.homeserver_url, token=token)
                 try:

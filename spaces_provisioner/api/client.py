@@ -36,7 +36,9 @@ class ApiClient:
         self.session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ApiClient:
-        self.session = aiohttp.ClientSession(headers={
+        # a school's accounts or roster take minutes: no total limit (aiohttp's default is 300 s),
+        # only on connecting
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=30), headers={
             "Authorization": f"Bearer {self.token}", "Accept-Language": current_language()})
         return self
 

@@ -263,10 +263,14 @@ class Reconciler:
         no longer someone they may be with (``Capabilities.may_contact``): a teacher no longer
         confirmed, a person removed from the school, a pupil moved to another class."""
         caps = default_capabilities()
+        if not users:
+            return
+        with self.store.begin() as tx:  # organizations' own rooms are never people's chats
+            school_rooms = {r.room_id for r in tx.execute(sa.select(st.rooms.c.room_id))}
         for user_id in sorted(users):
-            rooms = await self.bot.joined_rooms_of(user_id)
+            rooms = [r for r in await self.bot.joined_rooms_of(user_id) if r not in school_rooms]
             if not rooms:
-                continue
+                continue  # a newcomer: only the school's rooms, no room state read
             with self.store.begin() as tx:
                 me = account_from_db(tx, user_id)
             for room_id in rooms:
