@@ -2,8 +2,8 @@
 
 ``PARTA_TEST_DB=postgres`` runs the same suite with Synapse and the provisioning
 database on a fresh PostgreSQL database (C collation), created here and dropped at
-the end. The only test-specific change to the generated configuration is relaxed
-rate limits (many clients log in from one address within seconds).
+the end. The only test-specific changes to the generated configuration are relaxed
+rate limits (many clients log in from one address within seconds) and cheap password hashes.
 """
 
 from __future__ import annotations
@@ -54,11 +54,19 @@ def _pg(sql: str) -> None:
         conn.close()
 
 
+#: Test-only: the cheapest password hash Synapse accepts. Every account a test makes and every
+#: password sign-in costs one bcrypt hash, 0.2-0.3 s of a core at the configured 12 rounds; the
+#: suite proves behaviour, and bench/provision.py measures at the real rounds.
+TEST_BCRYPT_ROUNDS = 4
+
+
 def relax_rate_limits(config_path: Path) -> None:
-    """Test-only: raise Synapse's rate limits so that many test clients can act at once."""
+    """Test-only: raise Synapse's rate limits so that many test clients can act at once, and make
+    password hashes cheap (``TEST_BCRYPT_ROUNDS``)."""
     y = YAML()
     data = y.load(config_path.read_text(encoding="utf-8"))
     data.update(RATE_LIMITS)
+    data["bcrypt_rounds"] = TEST_BCRYPT_ROUNDS
     with config_path.open("w", encoding="utf-8") as f:
         y.dump(data, f)
 

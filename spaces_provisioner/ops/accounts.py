@@ -31,6 +31,7 @@ from spaces_provisioner.errors import not_found
 from spaces_provisioner.faults import crash_point
 from spaces_provisioner.homeserver.bot import BotClient
 from spaces_provisioner.ops.context import Context
+from spaces_provisioner.reconcile.reconciler import server_display_name
 
 #: Accounts created at once: enough to keep every core hashing (Synapse hashes passwords on its
 #: thread pool), few enough not to queue on Synapse's main thread.
@@ -74,17 +75,13 @@ async def choose_user_id(bot: BotClient, server_name: str, name: FullName, reser
 
 
 async def ensure_account(bot: BotClient, user_id: str, display_name: str) -> str | None:
-    """Create the account when it does not exist; returns its new one-time password, else None.
-
-    Keeps the server-set display name in step (``enable_set_displayname: false``).
-    """
-    existing = await bot.get_user(user_id)
-    if existing is None:
+    """Create the account with ``display_name`` when it does not exist; returns its new one-time
+    password, else None. An existing account's display name is the reconciler's to keep in step
+    (``Reconciler._display_names``: the badge of a confirmed teacher)."""
+    if await bot.get_user(user_id) is None:
         password = one_time_password()
         await bot.put_user(user_id, {"password": password, "displayname": display_name, "admin": False})
         return password
-    if existing.get("displayname") != display_name:
-        await bot.set_displayname(user_id, display_name)
     return None
 
 
@@ -252,8 +249,13 @@ class Accounts:
 
         async def one(person: Any, user_id: str) -> dict | None:
             name = FullName(person.family_name, person.given_name, person.middle_name)
+            # the name the reconciler would set (no badge yet): no second profile write per account
+            shown = server_display_name(name, None, self.ctx.settings.badge, user_id.split(":", 1)[0].lstrip("@"))
             async with semaphore:
-                password = await ensure_account(self.ctx.bot, user_id, name.display)
+                password = await ensure_account(self.ctx.bot, user_id, shown)
+            if password is not None:
+                with self.ctx.store.begin() as tx:
+                    tx.execute(st.people.update().where(st.people.c.user_id == user_id).values(display_name_set=shown))
             crash_point("accounts.created")
             if password is None and person.person_id in reset:
                 password = one_time_password()

@@ -18,7 +18,9 @@ import asyncio
 import json
 import logging
 import unicodedata
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -34,13 +36,14 @@ from spaces_provisioner.changes import Changes
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.db.queries import account_from_db, org_own_settings
 from spaces_provisioner.faults import crash_point
-from spaces_provisioner.homeserver.bot import BotClient, MatrixRequestError
+from spaces_provisioner.homeserver.bot import BotClient
 
 log = logging.getLogger("parta.reconcile")
 
 #: Requests to the homeserver in flight at once when placing people (bounded: Synapse answers
 #: them on one main thread; more in flight only queue there).
-JOIN_CONCURRENCY = 8
+JOIN_CONCURRENCY = 16
+T = TypeVar("T")
 
 
 def server_display_name(name: FullName, badge: str | None, marker: str, fallback: str) -> str:
@@ -118,6 +121,18 @@ def load_snapshot(tx: Connection, org_id: str, default_language: str) -> OrgSnap
                        display_names=full_names)
 
 
+async def each(items: Iterable[T], work: Callable[[T], Awaitable[None]], limit: int | None = None) -> None:
+    """``await work(item)`` for every item, at most ``limit`` (default ``JOIN_CONCURRENCY``) at a
+    time: requests about different people go to the homeserver together rather than in turn."""
+    semaphore = asyncio.Semaphore(limit or JOIN_CONCURRENCY)
+
+    async def one(item: T) -> None:
+        async with semaphore:
+            await work(item)
+
+    await asyncio.gather(*(one(i) for i in items))
+
+
 class Reconciler:
     """Brings one organization's rooms, memberships and registry entries to the desired state."""
 
@@ -184,22 +199,24 @@ class Reconciler:
         # the module admits people by the registry: write it before anyone joins
         gone = await self._update_registry(snap, room_ids[refs[0].key], changes, affected)
         await self._display_names(snap, changes, affected)
+        missing: dict[str, list[RoomRef]] = {}  # user id -> rooms to join, in template order
         for ref in sync:
             members, _levels = placements[ref.key]
             joined = await self.bot.joined_members(room_ids[ref.key])
             # someone a teacher banned from the room stays out: the school lifts a ban, not a re-run
             for user_id in sorted(members - joined - banned.get(ref.key, set())):
-                try:
-                    await self.bot.force_join(user_id, room_ids[ref.key])
-                except MatrixRequestError as e:  # one person's join must not stop the school's reconcile
-                    log.warning("%s: could not join %s: %s %s", ref.key, user_id, e.errcode, e.message)
-                    continue
-                changes.add(f"{ref.key}: join {user_id}")
-                crash_point("reconcile.joined")
+                missing.setdefault(user_id, []).append(ref)
             for user_id in sorted(joined - members - {self.bot.user_id}):
                 if not self._may_stay(snap, ref, user_id):
                     await self.bot.kick(room_ids[ref.key], user_id, "no longer a participant of this room")
                     changes.add(f"{ref.key}: removed {user_id}")
+        semaphore = asyncio.Semaphore(JOIN_CONCURRENCY)
+
+        async def join(user_id: str) -> None:
+            async with semaphore:
+                await self._join(user_id, missing[user_id], room_ids, changes)
+
+        await asyncio.gather(*(join(u) for u in sorted(missing)))
         # relationships that ended end the people's chats they made (before a suspension, which
         # would keep the account from leaving)
         await self._leave_chats_no_longer_allowed(self._touched | gone, changes)
@@ -215,12 +232,15 @@ class Reconciler:
         different people concurrently; Synapse orders the joins of one room itself) and their
         leaving rooms they are no longer placed in. Work grows with the newcomers, not the school."""
         space_id = room_ids[refs[0].key]
-        for user_id in sorted(users & set(snap.people.roles)):
+
+        async def role(user_id: str) -> None:
             wanted = {"role": snap.people.roles[user_id].value, "confirmed": user_id in snap.people.confirmed}
             key = user_state_key(user_id)
             if await self.bot.state_event(space_id, PartaEventTypes.ROLE, key) != wanted:
                 await self.bot.send_state(space_id, PartaEventTypes.ROLE, key, wanted)
                 changes.add(f"{refs[0].key}: {PartaEventTypes.ROLE} {key}")
+
+        await each(sorted(users & set(snap.people.roles)), role)
         # the module admits people by the registry: write it before anyone joins
         gone = await self._update_registry(snap, space_id, changes, users)
         await self._display_names(snap, changes, users)
@@ -230,21 +250,11 @@ class Reconciler:
         async def place(user_id: str) -> None:
             async with semaphore:
                 joined = set(await self.bot.joined_rooms_of(user_id))
-            for ref in refs:  # in template order: a space before its rooms (restricted joins)
-                room_id = room_ids[ref.key]
-                if user_id not in placements[ref.key][0] or room_id in joined:
-                    continue
-                async with semaphore:
-                    mine = await self.bot.state_event(room_id, "m.room.member", user_id)
-                    if (mine or {}).get("membership") == "ban":
-                        continue  # a teacher's ban stands: the school lifts it, not a re-run
-                    try:
-                        await self.bot.force_join(user_id, room_id)
-                    except MatrixRequestError as e:
-                        log.warning("%s: could not join %s: %s %s", ref.key, user_id, e.errcode, e.message)
-                        continue
-                changes.add(f"{ref.key}: join {user_id}")
-                crash_point("reconcile.joined")
+                # in template order: a space before its rooms (restricted joins); a teacher's ban
+                # stands (the school lifts it, not a re-run): the user's own join is refused then
+                todo = [ref for ref in refs if user_id in placements[ref.key][0] and room_ids[ref.key] not in joined]
+                if todo:
+                    await self._join(user_id, todo, room_ids, changes)
             for room_id in sorted(joined & set(org_rooms)):
                 ref = org_rooms[room_id]
                 if user_id not in placements[ref.key][0] and not self._may_stay(snap, ref, user_id):
@@ -257,6 +267,19 @@ class Reconciler:
         for user_id in sorted(gone):
             await self.bot.suspend(user_id, True)
             changes.add(f"{user_id}: suspended (in no organization any more)")
+
+    async def _join(self, user_id: str, refs: list[RoomRef], room_ids: dict[str, str], changes: Changes) -> None:
+        """Join ``user_id`` to the rooms of ``refs`` in their order, as the user (``BotClient.join_as``);
+        one person's refused join is logged, never the school's failure."""
+        rooms = [(room_ids[ref.key], self.templates.kinds[ref.kind].join_rule == "invite") for ref in refs]
+        failed = await self.bot.join_as(user_id, rooms)
+        for ref in refs:
+            error = failed.get(room_ids[ref.key])
+            if error is not None:
+                log.warning("%s: could not join %s: %s %s", ref.key, user_id, error.errcode, error.message)
+                continue
+            changes.add(f"{ref.key}: join {user_id}")
+            crash_point("reconcile.joined")
 
     async def _leave_chats_no_longer_allowed(self, users: set[str], changes: Changes) -> None:
         """Each of ``users`` leaves the people's chats (direct and group) where someone joined is
@@ -310,9 +333,9 @@ class Reconciler:
 
     async def _display_names(self, snap: OrgSnapshot, changes: Changes, only: set[str] | None = None) -> None:
         """The server sets every display name: the roster's name, with the badge for confirmed teachers."""
-        for user_id, name in sorted(snap.display_names.items()):
-            if only is not None and user_id not in only:
-                continue
+
+        async def one(user_id: str) -> None:
+            name = snap.display_names[user_id]
             with self.store.begin() as tx:
                 person = account_from_db(tx, user_id)
                 last = tx.execute(sa.select(st.people.c.display_name_set).where(
@@ -326,6 +349,8 @@ class Reconciler:
                     tx.execute(st.people.update().where(st.people.c.user_id == user_id)
                                .values(display_name_set=wanted))
                 changes.add(f"{user_id}: display name")
+
+        await each([u for u in sorted(snap.display_names) if only is None or u in only], one)
 
     def _placement(self, snap: OrgSnapshot, ref: RoomRef) -> tuple[set[str], dict[str, int]]:
         t = self.templates.kinds[ref.kind]
@@ -393,11 +418,14 @@ class Reconciler:
             current = await self.bot.room_state(self.registry_id)
         else:  # a few people: their entries and the organization's, not the whole registry
             current = {}
-            for etype, skey in [(PartaEventTypes.ORG, snap.org_id)] + [
-                    (PartaEventTypes.PERSON, user_state_key(u)) for u in sorted(only)]:
+
+            async def read(etype: str, skey: str) -> None:
                 content = await self.bot.state_event(self.registry_id, etype, skey)
                 if content is not None:
                     current[(etype, skey)] = content
+
+            await each([(PartaEventTypes.ORG, snap.org_id)] + [
+                (PartaEventTypes.PERSON, user_state_key(u)) for u in sorted(only)], lambda key: read(*key))
         gone: set[str] = set()
         self._touched = set()
         for (etype, skey), content in current.items() if only is None else ():
@@ -415,9 +443,9 @@ class Reconciler:
         if current.get((PartaEventTypes.ORG, snap.org_id)) != org_entry:
             await self.bot.send_state(self.registry_id, PartaEventTypes.ORG, snap.org_id, org_entry)
             changes.add(f"registry: organization {snap.org_id}")
-        for user_id, role in sorted(snap.people.roles.items()):
-            if only is not None and user_id not in only:
-                continue
+
+        async def write(user_id: str) -> None:
+            role = snap.people.roles[user_id]
             old = current.get((PartaEventTypes.PERSON, user_state_key(user_id))) or {"orgs": {}}
             entry = {
                 "role": role.value,
@@ -433,4 +461,7 @@ class Reconciler:
                 self._touched.add(user_id)
                 if (PartaEventTypes.PERSON, user_state_key(user_id)) in current and not old.get("orgs"):
                     await self.bot.suspend(user_id, False)  # back in an organization
+
+        # entries of different people concurrently (Synapse orders a room's events itself)
+        await each([u for u in sorted(snap.people.roles) if only is None or u in only], write)
         return gone
