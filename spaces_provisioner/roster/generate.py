@@ -28,9 +28,7 @@ Sources:
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import pathlib
 import random
 from dataclasses import dataclass, field
@@ -38,6 +36,8 @@ from dataclasses import dataclass, field
 from ruamel.yaml import YAML
 
 from policies.model import FullName
+
+from spaces_provisioner.roster.write import write_csv
 
 __all__ = [
     "SIZES",
@@ -696,20 +696,10 @@ def write_oneroster(school: GeneratedSchool, folder: pathlib.Path) -> list[pathl
     manifest += [[f"file.{f}", "bulk" if f in written else "absent"] for f in MANIFEST_FILES]
     manifest += [["source.systemName", "Parta school generator"]]
 
-    paths = [_write_csv(folder / "manifest.csv", "propertyName,value", manifest)]
+    paths = [write_csv(folder / "manifest.csv", "propertyName,value", manifest)]
     for name, rows in tables.items():
-        paths.append(_write_csv(folder / name, HEADERS[name], rows))
+        paths.append(write_csv(folder / name, HEADERS[name], rows))
     return paths
-
-
-def _write_csv(path: pathlib.Path, header: str, rows: list[list[str]]) -> pathlib.Path:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header.split(","))
-    writer.writerows(rows)
-    # Bytes, not text mode: the line ends must be "\n" on every platform.
-    path.write_bytes(buffer.getvalue().encode("utf-8"))
-    return path
 
 
 def _course_id(grade: int) -> str:

@@ -66,14 +66,16 @@ def write_roster_csv(roster: Roster, folder: Path) -> list[Path]:
     manifest += [[f"file.{name}", "bulk" if name in WRITTEN else "absent"] for name in MANIFEST_FILES]
     manifest += [["source.systemName", "Parta"]]
     return [
-        _write(folder / "manifest.csv", "propertyName,value", manifest),
-        _write(folder / "classes.csv", COMMON_HEADERS["classes.csv"], classes),
-        _write(folder / "users.csv", HEADERS[ONEROSTER_11]["users.csv"], users),
-        _write(folder / "enrollments.csv", COMMON_HEADERS["enrollments.csv"], enrollments),
+        write_csv(folder / "manifest.csv", "propertyName,value", manifest),
+        write_csv(folder / "classes.csv", COMMON_HEADERS["classes.csv"], classes),
+        write_csv(folder / "users.csv", HEADERS[ONEROSTER_11]["users.csv"], users),
+        write_csv(folder / "enrollments.csv", COMMON_HEADERS["enrollments.csv"], enrollments),
     ]
 
 
-def _write(path: Path, header: str, rows: list[list[str]]) -> Path:
+def write_csv(path: Path, header: str, rows: list[list[str]]) -> Path:
+    """One CSV file of a roster: ``header`` (comma-separated names), then ``rows``; UTF-8, "\n"
+    line ends on every platform (bytes, not text mode: RFC 4180 allows either). Returns ``path``."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header.split(","))

@@ -18,14 +18,6 @@ from spaces_provisioner.roster.class_list import class_id, column_kind, parse_cl
 REPO = Path(__file__).resolve().parents[4]
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    monkeypatch.delenv("PARTA_LANG", raising=False)
-    set_language("en")
-    yield
-    set_language(None)
-
-
 def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8", bom: bool = False) -> Path:
     path = tmp_path / name
     data = text.replace("\n", "\r\n").encode(encoding)

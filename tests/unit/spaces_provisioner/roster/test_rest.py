@@ -252,14 +252,6 @@ class OneRosterServer:
 # -- fixtures ------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    monkeypatch.delenv("PARTA_LANG", raising=False)
-    set_language("en")
-    yield
-    set_language(None)
-
-
 @pytest.fixture(scope="module")
 def school_folder(tmp_path_factory) -> Path:
     """The small generated school as OneRoster 1.2 CSV."""

@@ -24,15 +24,6 @@ SCHOOL_B = DEMO_DATA / "school-b-roster"
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"roster samples not found at {SAMPLES}")
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    """Tests read English messages unless they say otherwise; the language is reset after."""
-    monkeypatch.delenv("PARTA_LANG", raising=False)
-    set_language("en")
-    yield
-    set_language(None)
-
-
 def copy(src: Path, tmp_path: Path, name: str = "roster") -> Path:
     dst = tmp_path / name
     shutil.copytree(src, dst)

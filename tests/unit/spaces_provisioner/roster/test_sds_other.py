@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from policies.i18n import set_language
 from policies.model import Role
 
 from spaces_provisioner.roster import SDS_2, SDS_CLASSIC, RosterError, load_roster
@@ -28,14 +27,6 @@ CLASSIC = {
     "User.csv": "Email,First Name,Last Name,Phone\nparent@example.org,Ольга,Орлова,\n",
     "GuardianRelationship.csv": "SIS ID,Email,Role\nST1,parent@example.org,Mother\n",
 }
-
-
-@pytest.fixture(autouse=True)
-def english(monkeypatch):
-    monkeypatch.delenv("PARTA_LANG", raising=False)
-    set_language("en")
-    yield
-    set_language(None)
 
 
 def classic(tmp_path: Path, drop: tuple[str, ...] = ()) -> Path:
