@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,6 +22,8 @@ from mautrix.api import HTTPAPI, Method
 from mautrix.errors import MatrixRequestError, MNotFound
 
 __all__ = ["BotClient", "MatrixRequestError", "register_with_shared_secret"]
+
+log = logging.getLogger("parta.homeserver")
 
 
 def _q(s: str) -> str:
@@ -199,7 +202,8 @@ class BotClient:
         inviting first where the join rule is ``invite``. One membership event per restricted room,
         where the Admin API's ``/join`` sends two (an invitation, then the join) and reads the
         room's join rules on the way; in a school space every join waits for the one before it
-        (Synapse serialises a room's membership changes), so this halves the 1 September wave.
+        (Synapse serialises a room's membership changes): 231 membership events instead of 363
+        for the 39 people of the test school.
 
         Where the user's own join is refused for a reason of the homeserver's (rate limits: a
         teacher of many classes joins more rooms at once than ``rc_joins`` allows), the Admin
@@ -230,7 +234,10 @@ class BotClient:
                 except MatrixRequestError as e:
                     failed[room_id] = e
             if api is not None:
-                await api.request(Method.POST, "/_matrix/client/v3/logout", {})
+                try:
+                    await api.request(Method.POST, "/_matrix/client/v3/logout", {})
+                except MatrixRequestError as e:  # the joins are done; a stray token is no reason to fail
+                    log.warning("could not end the joining session of %s: %s %s", user_id, e.errcode, e.message)
         finally:
             if api is not None and api.session is not None:
                 await api.session.close()

@@ -42,7 +42,7 @@ log = logging.getLogger("parta.reconcile")
 
 #: Requests to the homeserver in flight at once when placing people (bounded: Synapse answers
 #: them on one main thread; more in flight only queue there).
-JOIN_CONCURRENCY = 16
+JOIN_CONCURRENCY = 8
 T = TypeVar("T")
 
 
@@ -174,7 +174,7 @@ class Reconciler:
         affected = None if only_users is None or created else set(only_users) | self._related(snap, only_users)
         if affected is not None and not any(affected & set(placements[r.key][1]) for r in refs):
             # newcomers with no power anywhere (pupils, parents: the 1 September wave): only their
-            # own entries and memberships change, read and written one by one, never a room's whole state
+            # own entries and memberships change, read and written per person, never a room's whole state
             await self._place_people(snap, refs, room_ids, placements, affected, changes)
             return changes, room_ids
         sync = refs if affected is None else [
@@ -210,13 +210,7 @@ class Reconciler:
                 if not self._may_stay(snap, ref, user_id):
                     await self.bot.kick(room_ids[ref.key], user_id, "no longer a participant of this room")
                     changes.add(f"{ref.key}: removed {user_id}")
-        semaphore = asyncio.Semaphore(JOIN_CONCURRENCY)
-
-        async def join(user_id: str) -> None:
-            async with semaphore:
-                await self._join(user_id, missing[user_id], room_ids, changes)
-
-        await asyncio.gather(*(join(u) for u in sorted(missing)))
+        await each(sorted(missing), lambda u: self._join(u, missing[u], room_ids, changes))
         # relationships that ended end the people's chats they made (before a suspension, which
         # would keep the account from leaving)
         await self._leave_chats_no_longer_allowed(self._touched | gone, changes)
@@ -228,8 +222,8 @@ class Reconciler:
     async def _place_people(self, snap: OrgSnapshot, refs: list[RoomRef], room_ids: dict[str, str],
                             placements, users: set[str], changes: Changes) -> None:
         """Incremental placement of ``users`` who hold no power in any room: their role in the
-        school space, their registry entries and display names, then their joins (rooms of
-        different people concurrently; Synapse orders the joins of one room itself) and their
+        school space, their registry entries and display names, then their joins (different people
+        concurrently, ``each``; Synapse orders the joins of one room itself) and their
         leaving rooms they are no longer placed in. Work grows with the newcomers, not the school."""
         space_id = room_ids[refs[0].key]
 
@@ -245,24 +239,21 @@ class Reconciler:
         gone = await self._update_registry(snap, space_id, changes, users)
         await self._display_names(snap, changes, users)
         org_rooms = {room_ids[r.key]: r for r in refs}
-        semaphore = asyncio.Semaphore(JOIN_CONCURRENCY)
 
         async def place(user_id: str) -> None:
-            async with semaphore:
-                joined = set(await self.bot.joined_rooms_of(user_id))
-                # in template order: a space before its rooms (restricted joins); a teacher's ban
-                # stands (the school lifts it, not a re-run): the user's own join is refused then
-                todo = [ref for ref in refs if user_id in placements[ref.key][0] and room_ids[ref.key] not in joined]
-                if todo:
-                    await self._join(user_id, todo, room_ids, changes)
+            joined = set(await self.bot.joined_rooms_of(user_id))
+            # in template order: a space before its rooms (restricted joins); a teacher's ban
+            # stands (the school lifts it, not a re-run): the user's own join is refused then
+            todo = [ref for ref in refs if user_id in placements[ref.key][0] and room_ids[ref.key] not in joined]
+            if todo:
+                await self._join(user_id, todo, room_ids, changes)
             for room_id in sorted(joined & set(org_rooms)):
                 ref = org_rooms[room_id]
                 if user_id not in placements[ref.key][0] and not self._may_stay(snap, ref, user_id):
-                    async with semaphore:
-                        await self.bot.kick(room_id, user_id, "no longer a participant of this room")
+                    await self.bot.kick(room_id, user_id, "no longer a participant of this room")
                     changes.add(f"{ref.key}: removed {user_id}")
 
-        await asyncio.gather(*(place(u) for u in sorted(users) if u in snap.people.roles))
+        await each(sorted(u for u in users if u in snap.people.roles), place)
         await self._leave_chats_no_longer_allowed(self._touched | gone, changes)
         for user_id in sorted(gone):
             await self.bot.suspend(user_id, True)
@@ -285,9 +276,9 @@ class Reconciler:
         """Each of ``users`` leaves the people's chats (direct and group) where someone joined is
         no longer someone they may be with (``Capabilities.may_contact``): a teacher no longer
         confirmed, a person removed from the school, a pupil moved to another class."""
-        caps = default_capabilities()
         if not users:
             return
+        caps = default_capabilities()
         with self.store.begin() as tx:  # organizations' own rooms are never people's chats
             school_rooms = {r.room_id for r in tx.execute(sa.select(st.rooms.c.room_id))}
         for user_id in sorted(users):
