@@ -19,11 +19,11 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import ClassVar
 
 
-class ScoreStatus(str, Enum):
+class ScoreStatus(StrEnum):
     """OneRoster 1.2 ``ScoreStatusEnum`` (Gradebook §4.13.5)."""
 
     EXEMPT = "exempt"
@@ -124,7 +124,7 @@ class Result(Record):
             ScoreStatus.FULLY_GRADED, ScoreStatus.PARTIALLY_GRADED)
 
 
-class LessonStatus(str, Enum):
+class LessonStatus(StrEnum):
     """A lesson as the timetable says: on, or cancelled (RFC 5545 ``STATUS:CANCELLED``)."""
 
     SCHEDULED = "scheduled"
@@ -156,7 +156,7 @@ class Lesson(Record):
     homework: str = ""
 
 
-class ChangeKind(str, Enum):
+class ChangeKind(StrEnum):
     """What happened to a lesson between two readings of the timetable."""
 
     CANCELLED = "cancelled"
@@ -199,3 +199,30 @@ class SourceError(Exception):
     def __init__(self, message: str, *, retry: bool = True):
         super().__init__(message)
         self.retry = retry
+
+
+@dataclass(frozen=True)
+class MissingSummary(Record):
+    """Who has not handed in a line item: made by the router for the teacher's eyes only.
+
+    ``item_id`` is the line item's id; ``students``: the pupils' names, sorted.
+    """
+
+    kind: ClassVar[str] = "missing_summary"
+
+    class_id: str = ""
+    title: str = ""
+    students: tuple[str, ...] = ()
+
+
+def lesson_from_json(data: dict) -> Lesson:
+    """A :class:`Lesson` back from :meth:`Record.to_json` (as the bridge's database keeps it)."""
+    def moment(v: object) -> datetime | None:
+        return datetime.fromisoformat(str(v)) if v else None
+
+    return Lesson(source=data["source"], item_id=data["item_id"], class_id=data.get("class_id", ""),
+                  start=moment(data.get("start")), end=moment(data.get("end")), subject=data.get("subject", ""),
+                  topic=data.get("topic", ""), teacher=data.get("teacher", ""), location=data.get("location", ""),
+                  status=LessonStatus(data.get("status", "scheduled")), online_url=data.get("online_url"),
+                  sequence=int(data.get("sequence") or 0), class_title=data.get("class_title", ""),
+                  homework=data.get("homework", ""))
