@@ -114,7 +114,7 @@ class Journal:
                 return summary
             if snapshot is not None:
                 summary["changed"] = True
-                await self._apply(source, snapshot.records, snapshot.complete, d, summary)
+                await self._apply(source, snapshot.records, snapshot.complete, d, summary, snapshot.since)
                 state.validators = dict(snapshot.validators)
             if state.notified:
                 await self._notify_status(source, d, [_("The journal {source} is available again",
@@ -158,7 +158,7 @@ class Journal:
 
     # -- records ---------------------------------------------------------------------------
     async def _apply(self, source: Source, records: tuple[Record, ...], complete: bool, d: Directory,
-                     summary: dict) -> None:
+                     summary: dict, since: date | None = None) -> None:
         lessons = [r for r in records if isinstance(r, Lesson)]
         for ls in lessons:
             await self._lesson(ls, d, summary)
@@ -168,7 +168,9 @@ class Journal:
             d = await self.deliver(dl, d, summary)
         if complete:
             for p in await self.store.count_absent(source.name, present):
-                if p.absent_polls >= self.settings.absent_polls_to_cancel and p.kind != "lesson_change":
+                left_window = since is not None and (_record_day(p.record) or since) < since
+                if p.absent_polls >= self.settings.absent_polls_to_cancel and p.kind != "lesson_change" \
+                        and not left_window:
                     await self._cancel(p, d)
                     summary["cancelled"] += 1
 
@@ -368,6 +370,14 @@ class Journal:
                 await self.store.save_digest(d.org, s.person_id, today.isoformat(), known[0], known[1], fp)
                 changed += 1
         return changed
+
+
+def _record_day(record: dict) -> date | None:
+    """The day a stored record is about (its due, score or assigned date), for windowed sources."""
+    for key in ("due", "score_date", "assigned", "start"):
+        if record.get(key):
+            return _day_of(record[key])
+    return None
 
 
 def _day_of(v: object) -> date | None:

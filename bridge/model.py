@@ -181,12 +181,15 @@ class Snapshot:
     ``complete``: the records are the source's whole current content (a full CSV drop, a
     feed), so a record missing from it may have been withdrawn; False for a source that only
     gives what changed (ЭлЖур's ``getupdates``). ``validators``: the HTTP caching validators
-    to send next time (``{"etag": ..., "last_modified": ...}``).
+    to send next time (``{"etag": ..., "last_modified": ...}``). ``since``: for a source read
+    over a window of days (a timetable, a diary), the window's first day: a record dated
+    before it that is missing has left the window, it was not withdrawn.
     """
 
     records: tuple[Record, ...] = ()
     complete: bool = True
     validators: dict = field(default_factory=dict)
+    since: date | None = None
 
 
 class SourceError(Exception):

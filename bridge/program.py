@@ -28,6 +28,18 @@ from bridge.sources.base import Source, build_source
 from bridge.sources.http import HttpClient
 
 VERSION = "0.1.0"
+PG_SCHEMA = "parta_journal"
+
+
+async def create_schema(url: str) -> None:
+    """Create the bridge's PostgreSQL schema when missing (``async_db`` upgrades need it to exist)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+    finally:
+        await conn.close()
 
 
 class IntentMatrix:
@@ -80,8 +92,10 @@ class JournalBridge(Program):
     def prepare(self) -> None:
         """Build the database, the appservice, the sources and the journal."""
         c = self.config
-        self.db = Database.create(c["appservice.database"], upgrade_table=upgrade_table,
-                                  log=self.log.getChild("db"))
+        url = c["appservice.database"]
+        # on PostgreSQL the bridge's tables live in their own schema of the installation's database
+        db_args = {"server_settings": {"search_path": PG_SCHEMA}} if url.startswith("postgres") else None
+        self.db = Database.create(url, upgrade_table=upgrade_table, db_args=db_args, log=self.log.getChild("db"))
         self.az = AppService(server=c["homeserver.address"], domain=c["homeserver.domain"],
                              as_token=c["appservice.as_token"], hs_token=c["appservice.hs_token"],
                              bot_localpart=c["appservice.bot_username"], id=c["appservice.id"],
@@ -100,11 +114,11 @@ class JournalBridge(Program):
 
     async def start(self) -> None:
         """Open the database, listen, register the bridge's user, then start the loops."""
+        if self.config["appservice.database"].startswith("postgres"):
+            await create_schema(self.config["appservice.database"])
         await self.db.start()
         await self.az.start(host=self.config["appservice.hostname"], port=self.config["appservice.port"])
-        await self.az.intent.ensure_registered()
-        await self.az.intent.set_displayname("Электронный журнал" if self.config["journal.language"] == "ru"
-                                             else "School journal")
+        await self.az.intent.ensure_registered()  # its name is set by the Parta bot (parta init)
         for s in self.sources:
             self._tasks.append(asyncio.create_task(self._poll_loop(s.name)))
         self._tasks.append(asyncio.create_task(self._clock_loop()))
