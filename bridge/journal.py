@@ -446,4 +446,15 @@ class CommandHandler:
         await self.journal.store.save_chat_homework(event_id, d.org, class_id, sender, cmd.text,
                                                     cmd.due.isoformat() if cmd.due else None, event_id)
         await self.journal.deliver(Delivery(item, "homework", room_id=room_id), d)
+        # written back to the journals of the school that accept writes (OneRoster REST with write: true)
+        for src in self.journal.sources.values():
+            writer = getattr(src, "write_line_item", None)
+            if src.org != d.org or writer is None or not getattr(src, "writable", False):
+                continue
+            try:
+                await writer(self.journal.http, item)
+            except SourceError as e:
+                await reply(N_("The homework is posted here, but the journal {source} did not take it: {error}"),
+                            source=src.name, error=str(e))
+                return "recorded_not_written"
         return "recorded"

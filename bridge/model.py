@@ -34,6 +34,10 @@ class ScoreStatus(StrEnum):
 
 
 def _jsonable(value: object) -> object:
+    # Matrix events are canonical JSON, which has no floats (spec: "Canonical JSON"): a whole
+    # number goes as an integer, anything else as its decimal text
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else f"{value:g}"
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -60,7 +64,8 @@ class Record:
         return (self.source, self.kind, self.item_id)
 
     def to_json(self) -> dict:
-        """The record as JSON-ready data (dates as ISO 8601 strings)."""
+        """The record as JSON-ready data (dates as ISO 8601 strings; numbers as integers, or as text
+        when not whole, since Matrix events allow no floats)."""
         return {"kind": self.kind, **{k: _jsonable(v) for k, v in asdict(self).items()}}
 
     def fingerprint(self) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 from mautrix.appservice import AppService
+from mautrix.errors import IntentError, MForbidden
 from mautrix.types import EventType, Membership, MessageEvent, RoomID, StateEvent
 from mautrix.util.async_db import Database
 from mautrix.util.program import Program
@@ -49,9 +50,23 @@ class IntentMatrix:
         self.az = az
 
     async def send(self, room_id: str, content: dict, txn_id: str) -> str:
-        """Send ``m.room.message`` with a stable transaction id (the homeserver de-duplicates)."""
-        return await self.az.intent.send_message_event(RoomID(room_id), EventType.ROOM_MESSAGE, content,
-                                                       txn_id=txn_id)
+        """Send ``m.room.message`` with a stable transaction id (the homeserver de-duplicates).
+
+        The bot's invitation may be newer than the bridge's join (the invite transaction is on
+        its way): when the homeserver says the bridge is not in the room, join and send again.
+        """
+        room = RoomID(room_id)
+        intent = self.az.intent
+        try:
+            return await intent.send_message_event(room, EventType.ROOM_MESSAGE, content, txn_id=txn_id)
+        except (MForbidden, IntentError):
+            # the invitation's own transaction may have joined meanwhile (a second join is refused:
+            # the invitation is used up), so ask the homeserver where the bridge is
+            if room not in await intent.get_joined_rooms():
+                await intent.join_room(room, max_retries=0)
+            await self.az.state_store.set_membership(room, intent.mxid, Membership.JOIN)
+            await intent.get_power_levels(room, ignore_cache=True)
+            return await intent.send_message_event(room, EventType.ROOM_MESSAGE, content, txn_id=txn_id)
 
 
 class JournalBridge(Program):
@@ -119,6 +134,10 @@ class JournalBridge(Program):
         await self.db.start()
         await self.az.start(host=self.config["appservice.hostname"], port=self.config["appservice.port"])
         await self.az.intent.ensure_registered()  # its name is set by the Parta bot (parta init)
+        # the state store is in memory: tell it where the bridge already is, so that sending does not
+        # try to join again (the module admits the bridge only on the bot's invitation)
+        for room in await self.az.intent.get_joined_rooms():
+            await self.az.state_store.set_membership(room, self.az.intent.mxid, Membership.JOIN)
         for s in self.sources:
             self._tasks.append(asyncio.create_task(self._poll_loop(s.name)))
         self._tasks.append(asyncio.create_task(self._clock_loop()))
@@ -159,7 +178,7 @@ class JournalBridge(Program):
         if isinstance(event, StateEvent) and event.type == EventType.ROOM_MEMBER and event.state_key == me \
                 and getattr(event.content, "membership", None) == Membership.INVITE:
             try:
-                await self.az.intent.join_room(event.room_id)
+                await self.az.intent.join_room(event.room_id, max_retries=0)
             except Exception as e:  # noqa: BLE001 - a refused join is logged; the next invitation tries again
                 self.log.warning("could not join %s: %s", event.room_id, e)
             return

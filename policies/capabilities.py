@@ -89,7 +89,9 @@ class RoomInfo:
     """What ``org.parta.room`` says of a room.
 
     ``kind`` is a kind of rooms.yaml, or ``dm``/``chat``/``network`` for rooms people
-    (or the operator) create; ``orgs`` lists the organizations of a network room.
+    (or the operator) create; ``orgs`` lists the organizations of a network room; a diary's
+    ``student`` is the pupil's roster person id and ``members`` the user ids the bot placed in it
+    (the pupil's and the guardians' accounts), the only people who may join it.
     """
 
     kind: str
@@ -99,6 +101,8 @@ class RoomInfo:
     org_name: str | None = None
     orgs: tuple[str, ...] = ()
     creator: str | None = None
+    student: str | None = None
+    members: tuple[str, ...] = ()
 
     @classmethod
     def from_state(cls, content: Mapping | None) -> RoomInfo | None:
@@ -111,14 +115,21 @@ class RoomInfo:
             return None
         if not isinstance(content.get("kind"), str):
             return cls(kind="unknown")
+        members = content.get("members")
+        if members is not None and not (isinstance(members, list) and all(isinstance(m, str) for m in members)):
+            return cls(kind="unknown")  # a diary whose member list is unreadable admits nobody
         return cls(kind=content["kind"], org=content.get("org"), class_id=content.get("class"),
                    class_title=content.get("class_title"), org_name=content.get("org_name"),
-                   orgs=tuple(content.get("orgs") or ()), creator=content.get("creator"))
+                   orgs=tuple(content.get("orgs") or ()), creator=content.get("creator"),
+                   student=content.get("student"), members=tuple(members or ()))
 
     def to_state(self) -> dict:
-        """The ``org.parta.room`` content."""
-        return {"kind": self.kind, "org": self.org, "class": self.class_id, "class_title": self.class_title,
-                "org_name": self.org_name, "orgs": list(self.orgs), "creator": self.creator}
+        """The ``org.parta.room`` content (a diary's ``student`` and ``members`` only when set)."""
+        state = {"kind": self.kind, "org": self.org, "class": self.class_id, "class_title": self.class_title,
+                 "org_name": self.org_name, "orgs": list(self.orgs), "creator": self.creator}
+        if self.student is not None or self.members:
+            state.update(student=self.student, members=list(self.members))
+        return state
 
 
 @dataclass(frozen=True)
@@ -178,6 +189,8 @@ class Capabilities:
         self.announcement_open_events = frozenset(data["announcement_open_events"])
         self.open_event_relations: dict = dict(data.get("open_event_relations") or {})
         self.call_member_state = frozenset(data.get("call_member_state") or ())
+        bridge = data.get("journal_bridge") or {}
+        self.journal_bridge_events = frozenset(bridge.get("events") or ())
         self.badge = badge
 
     # -- settings and plain actions ----------------------------------------------------
@@ -246,10 +259,54 @@ class Capabilities:
         if m is None:
             return deny("not_in_organization", N_("This room belongs to {org_name}; only its participants can join"),
                         **names)
+        if t.scope == "person":
+            # a diary: exactly the accounts the bot listed (the pupil, the pupil's guardians); no
+            # role opens it, the school's administration included
+            if person.user_id in room.members:
+                return ALLOW
+            return deny("diary_family_only", t.join_refusal or N_("This room is closed"), **names)
         selectors = set(t.members) | set(t.grants)
         if any(self.matches(s, m, room.class_id) for s in selectors):
             return ALLOW
         return deny(f"not_for_{room.kind}", t.join_refusal or N_("This room is closed"), **names)
+
+    # -- the journal bridge --------------------------------------------------------------
+    # The module calls these for the bridge's user id only (exact match: a look-alike name is
+    # just another account); the bridge is in no organization, so every other rule refuses it.
+    def bridge_may_join(self, room: RoomInfo, is_invited: bool, org_settings: Mapping | None) -> Decision:
+        """May the journal bridge join ``room``? Only rooms of the kinds it serves
+        (``journal_bridge`` levels in rooms.yaml), of an organization that has it on, and only
+        invited (by the bot: nobody else may invite it)."""
+        if room.kind not in self.templates.journal_bridge_kinds():
+            return deny("bridge_room_not_served", N_("The journal bridge does not serve this room"))
+        if self.templates.journal_bridge_level(room.kind, self.settings(org_settings)) <= 0:
+            return deny("journal_bridge_off", N_("{org_name} does not use the journal bridge"),
+                        org_name=room.org_name or room.org or "")
+        if not is_invited:
+            return deny("bridge_invite_only", N_("The journal bridge joins a room only when Parta invites it"))
+        return ALLOW
+
+    def bridge_may_send(self, room: RoomInfo, event_type: str) -> Decision:
+        """May the journal bridge send an event of ``event_type`` in ``room``? Messages
+        (``journal_bridge.events`` of capabilities.yaml: notices and edits are ``m.room.message``)
+        in the rooms it serves, past the posting roles of announcement rooms; nothing else."""
+        if room.kind not in self.templates.journal_bridge_kinds():
+            return deny("bridge_room_not_served", N_("The journal bridge does not serve this room"))
+        if event_type not in self.journal_bridge_events:
+            return deny("bridge_messages_only", N_("The journal bridge only posts messages"))
+        return ALLOW
+
+    @staticmethod
+    def bridge_refusal(action: str) -> Decision:
+        """What the journal bridge never does: ``action`` is ``invite`` (kicks and bans too),
+        ``create_room`` or ``state``. (The directory shows it nobody: the module hides every
+        result, so there is no refusal to give.)"""
+        msgids = {
+            "invite": N_("The journal bridge cannot invite, remove or ban anyone"),
+            "create_room": N_("The journal bridge cannot create rooms: Parta makes the rooms it posts in"),
+            "state": N_("The journal bridge cannot change room settings or state"),
+        }
+        return deny(f"bridge_no_{action}", msgids[action])
 
     # -- people together in chats ------------------------------------------------------
     def _relation(self, when: str, a: Membership, b: Membership, b_user: str, a_user: str) -> bool:

@@ -17,6 +17,10 @@ type                    where, state key    content
                         ``_@user:server``   clients; ``{}`` once the person has left
 ======================  ==================  =================================================
 
+Not Parta's type but Parta's key: the journal's link in class rooms is a room widget
+(``im.vector.modular.widgets``, state key :data:`JOURNAL_WIDGET`), written by the bot from the
+organization's ``journal_url`` (``policies.templates.Templates.journal_widget``).
+
 Sources: Matrix Client-Server API, "Room events" / "State events" (custom event types use the
 reversed-domain namespace); "Authorization rules" (a state key starting with ``@`` may only be
 sent by that user, hence the ``_`` prefix, as MSC3401 does).
@@ -34,6 +38,21 @@ class PartaEventTypes:
     PERSON = "org.parta.person"
     ROOM = "org.parta.room"
     ROLE = "org.parta.role"
+
+
+#: Room widgets as Element reads them (MSC1236): one state event per widget, the state key its id.
+WIDGET_TYPE = "im.vector.modular.widgets"
+#: The state key (widget id) of the electronic journal's link in class rooms.
+JOURNAL_WIDGET = "org.parta.journal"
+
+#: The journal bridge's login name: ``@parta_journal:SERVER`` unless parta.yaml's
+#: ``journal_bridge_user_id`` (and the module's config key of the same name) says otherwise.
+JOURNAL_BRIDGE_LOCALPART = "parta_journal"
+
+
+def journal_bridge_user_id(server_name: str) -> str:
+    """The journal bridge's default user id on ``server_name``: ``@parta_journal:server_name``."""
+    return f"@{JOURNAL_BRIDGE_LOCALPART}:{server_name}"
 
 
 #: The registry room's alias localpart: ``#parta.registry:SERVER`` (the module's config names it).
@@ -83,11 +102,14 @@ class PersonEntry(TypedDict):
 
 #: ``org.parta.room`` content. ``kind`` is a room kind of ``rooms.yaml`` (``school_space``,
 #: ``class_chat``...), ``dm``/``chat`` for people's chats, or ``network``; ``class`` the class id,
-#: ``orgs`` the organizations of a network room, ``creator`` the person who made a people's chat.
+#: ``orgs`` the organizations of a network room, ``creator`` the person who made a people's chat;
+#: a diary's ``student`` (the pupil's roster person id) and ``members`` (the user ids the bot
+#: placed: the pupil's and the pupil's guardians' accounts; nobody else may join).
 #: Built and read by ``policies.capabilities.RoomInfo``.
 RoomTag = TypedDict("RoomTag", {
     "kind": str, "org": "str | None", "class": "str | None", "class_title": "str | None",
-    "org_name": "str | None", "orgs": "list[str]", "creator": "str | None"}, total=False)
+    "org_name": "str | None", "orgs": "list[str]", "creator": "str | None", "student": "str | None",
+    "members": "list[str]"}, total=False)
 
 
 class RoleEntry(TypedDict, total=False):

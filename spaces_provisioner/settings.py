@@ -13,6 +13,7 @@ Shape (YAML mapping)::
     public_url: https://school.example   # optional: where people open links (behind a proxy)
     homeserver_admin_socket: synapse-admin.sock  # the bot's Unix socket with the Admin API (relative to DIR)
     nudge_secret: "..."                  # the Synapse module's token for POST /api/v1/registrations/nudge
+    journal_bridge_user_id: "@parta_journal:school.example"  # optional; the journal bridge's account
 
 The file holds secrets (the bot's access token, the operator token): it is written
 with mode 0600 and never belongs in a repository.
@@ -27,6 +28,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from policies.names import BADGE_DEFAULT
+from policies.state_events import journal_bridge_user_id
 
 SETTINGS_FILE = "parta.yaml"
 
@@ -54,6 +56,13 @@ class Settings:
     badge: str = BADGE_DEFAULT
     admin_socket: Path | None = None
     nudge_secret: str | None = None
+    #: The journal bridge's user id (``journal_bridge_user_id`` in parta.yaml; empty: the default
+    #: ``@parta_journal:{server_name}``). The Synapse module's config key of the same name must agree.
+    journal_bridge_user_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.journal_bridge_user_id:
+            self.journal_bridge_user_id = journal_bridge_user_id(self.server_name)
 
     @property
     def public_url(self) -> str:
@@ -102,6 +111,8 @@ class Settings:
                 # anonymous nudges (they still change nothing: the service reads the record back)
                 admin_socket=root / data["homeserver_admin_socket"] if data.get("homeserver_admin_socket") else None,
                 nudge_secret=data.get("nudge_secret"),
+                # absent in files written before the journal bridge: the default
+                journal_bridge_user_id=data.get("journal_bridge_user_id") or "",
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SettingsError(
@@ -125,6 +136,7 @@ class Settings:
             **({"public_url": self.public_url_override} if self.public_url_override else {}),
             **({"homeserver_admin_socket": os.path.relpath(self.admin_socket, self.root)} if self.admin_socket else {}),
             **({"nudge_secret": self.nudge_secret} if self.nudge_secret else {}),
+            "journal_bridge_user_id": self.journal_bridge_user_id,
         }
 
     def save(self) -> None:

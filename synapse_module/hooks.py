@@ -18,7 +18,9 @@ per process, when the module loads:
   e-mail address, and look-alikes of existing login names, with 400 ``M_INVALID_USERNAME``.
 - ``RoomMemberHandler.update_membership(requester, target, room_id, action, ..., content)``: in a
   school room where the person may not post (announcements), a join, leave or kick carries no
-  ``reason``: a reason is text that every member sees.
+  ``reason``: a reason is text that every member sees. The journal bridge changes nobody's
+  membership but its own (its power level 50 in class rooms reaches kicks and bans; Synapse has no
+  module hook for them).
 - ``ProfileHandler.dispatch_set_profile_field(target_user, requester, field_name, new_value,
   by_admin)``: people set nothing in their profile (an avatar, or a custom field of the Matrix
   spec's extended profiles, is free content shown to every pupil one shares a room with); only
@@ -107,12 +109,14 @@ Refuse = Callable[[Decision], SynapseError]
 
 def install(hs: Any, *, bot: str, caps: Capabilities, person: PersonLookup, settings: SettingsLookup,
             refusal: Refuse, login_names_taken: Callable[[str], Awaitable[list[str]]], language: str,
-            may_post_here: Callable[[str, str], Awaitable[bool]]) -> None:
+            may_post_here: Callable[[str, str], Awaitable[bool]], bridge: str | None = None) -> None:
     """Wrap the three methods on ``hs``'s handlers (once per process).
 
     ``person``/``settings`` are the module's cached lookups; ``refusal`` turns a Decision into the
     module's 403; ``login_names_taken(localpart)`` lists existing localparts with the same skeleton;
-    ``may_post_here(user_id, room_id)`` says whether the user may post text in the room.
+    ``may_post_here(user_id, room_id)`` says whether the user may post text in the room;
+    ``bridge``: the journal bridge's user id, which changes nobody's membership but its own (its
+    power level 50 in class rooms would otherwise let it kick and ban pupils).
     Raises :class:`HookError` when Synapse's methods changed shape.
     """
     check_targets(hs)
@@ -129,7 +133,8 @@ def install(hs: Any, *, bot: str, caps: Capabilities, person: PersonLookup, sett
                                                            language)
     members = hs.get_room_member_handler()
     if not getattr(members.update_membership, _MARK, False):
-        members.update_membership = _wrap_update_membership(members.update_membership, bot, may_post_here)
+        members.update_membership = _wrap_update_membership(members.update_membership, bot, may_post_here,
+                                                            bridge, refusal)
     profiles = hs.get_profile_handler()
     if not getattr(profiles.dispatch_set_profile_field, _MARK, False):
         profiles.dispatch_set_profile_field = _wrap_set_profile_field(profiles.dispatch_set_profile_field, bot,
@@ -190,7 +195,8 @@ def _wrap_check_username(original: Callable[..., Awaitable[None]], bot: str,
 
 
 def _wrap_update_membership(original: Callable[..., Awaitable[Any]], bot: str,
-                            may_post_here: Callable[[str, str], Awaitable[bool]]) -> Callable[..., Awaitable[Any]]:
+                            may_post_here: Callable[[str, str], Awaitable[bool]], bridge: str | None = None,
+                            refusal: Refuse | None = None) -> Callable[..., Awaitable[Any]]:
     signature = inspect.signature(original)
 
     @functools.wraps(original)
@@ -198,6 +204,9 @@ def _wrap_update_membership(original: Callable[..., Awaitable[Any]], bot: str,
         bound = signature.bind(*args, **kwargs)
         content = bound.arguments.get("content")
         requester = bound.arguments["requester"]
+        if bridge is not None and refusal is not None and requester is not None \
+                and requester.user.to_string() == bridge and str(bound.arguments["target"]) != bridge:
+            raise refusal(Capabilities.bridge_refusal("invite"))
         if isinstance(content, dict) and "reason" in content and requester is not None:
             sender = requester.user.to_string()
             if sender != bot and not await may_post_here(sender, bound.arguments["room_id"]):

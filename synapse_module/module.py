@@ -21,6 +21,11 @@ user directory                            ``check_username_for_spam``
 
 The Parta bot is a server admin; Synapse already skips the join, invite and
 create-room checks for it, and the other callbacks let it pass explicitly.
+
+The journal bridge (``journal_bridge_user_id``, an application service's user) is in no
+organization; only its exact user id gets its few rights (``Capabilities.bridge_may_join``,
+``bridge_may_send``): joining the rooms it serves when the bot invited it, posting messages there.
+It invites, kicks, bans, creates rooms, sends state and searches the directory never.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from synapse.types import RoomAlias, UserProfile
 
 from policies.capabilities import Account, Capabilities, Decision, RoomInfo, default_capabilities, deny
 from policies.i18n import N_
-from policies.state_events import PartaEventTypes
+from policies.state_events import PartaEventTypes, journal_bridge_user_id
 
 from . import hooks
 from .lookups import Lookups
@@ -44,19 +49,29 @@ from .metrics import Meter, StatsResource
 from .registrations import Registrations
 
 PEOPLE_ROOMS = ("dm", "chat")
+#: The journal bridge in a room that is not Parta's (it serves only school rooms).
+BRIDGE_NOT_SERVED = deny("bridge_room_not_served", N_("The journal bridge does not serve this room"))
 #: Directory decisions kept per process (requester, result) with the inputs they were made from.
 MAX_FIND_MEMO = 20_000
 
 
 @dataclass(frozen=True)
 class ModuleConfig:
-    """The module's ``config`` section: the bot's user id, the registry alias, the language."""
+    """The module's ``config`` section: the bot's user id, the registry alias, the language; the
+    journal bridge's user id (``journal_bridge_user_id``; default ``@parta_journal`` on the bot's
+    server, as parta.yaml's default)."""
 
     bot_user_id: str
     registry_alias: str
     language: str = "ru"
     provisioning_url: str | None = None
     nudge_secret: str | None = None
+    journal_bridge_user_id: str | None = None
+
+    @property
+    def bridge(self) -> str:
+        """The journal bridge's user id."""
+        return self.journal_bridge_user_id or journal_bridge_user_id(self.bot_user_id.split(":", 1)[-1])
 
 
 class Refusal(SynapseError):
@@ -74,6 +89,7 @@ class PartaModule:
         self.config = config
         self.api = api
         self.bot = config.bot_user_id
+        self.bridge = config.bridge
         self.caps = capabilities or default_capabilities()
         self.look = Lookups(api, config.registry_alias)
         self._find_memo: OrderedDict[tuple[str, str], tuple[Account, Account, tuple, bool]] = OrderedDict()
@@ -93,7 +109,7 @@ class PartaModule:
             hooks.install(hs, bot=self.bot, caps=self.caps, person=self.look.person, settings=self.look.settings,
                           refusal=lambda d: Refusal(d, self.config.language),
                           login_names_taken=self.registrations.taken_like, language=config.language,
-                          may_post_here=self.may_post_here)
+                          may_post_here=self.may_post_here, bridge=self.bridge)
 
     @staticmethod
     def parse_config(config: dict) -> ModuleConfig:
@@ -102,7 +118,8 @@ class PartaModule:
             return ModuleConfig(bot_user_id=config["bot_user_id"], registry_alias=config["registry_alias"],
                                 language=config.get("language", "ru"),
                                 provisioning_url=config.get("provisioning_url"),
-                                nudge_secret=config.get("nudge_secret"))
+                                nudge_secret=config.get("nudge_secret"),
+                                journal_bridge_user_id=config.get("journal_bridge_user_id"))
         except (KeyError, TypeError) as e:
             raise ConfigError(f"synapse_module.PartaModule: missing setting {e}") from e
 
@@ -127,6 +144,12 @@ class PartaModule:
         if user_id == self.bot:
             return NOT_SPAM
         room = await self.look.room(room_id)
+        if user_id == self.bridge:
+            if room is None:
+                raise Refusal(BRIDGE_NOT_SERVED, self.config.language)
+            settings = (await self.look.org(room.org or "")).get("settings") if room.org else None
+            self._check(self.caps.bridge_may_join(room, is_invited, settings))
+            return NOT_SPAM
         if room is None:
             return NOT_SPAM  # not a Parta room: Synapse's join rules (invite only, see on_create_room)
         self._check(self.caps.may_join(await self.look.person(user_id), room, is_invited))
@@ -140,6 +163,8 @@ class PartaModule:
         """Invites: who may invite, and whether everyone in a chat may be with the invitee."""
         if inviter == self.bot or invitee == self.bot:
             return NOT_SPAM  # the bot is invited into group chats so that chat invite links work
+        if inviter == self.bridge:
+            self._check(self.caps.bridge_refusal("invite"))
         room = await self.look.room(room_id)
         inviter_p, invitee_p = await self.look.person(inviter), await self.look.person(invitee)
         members: list[Account] = []
@@ -172,6 +197,8 @@ class PartaModule:
         user_id = requester.user.to_string()
         if user_id == self.bot:
             return
+        if user_id == self.bridge:
+            self._check(self.caps.bridge_refusal("create_room"))
         person = await self.look.person(user_id)
         if request_content.get("visibility") == "public" or request_content.get("preset") == "public_chat":
             self._check(deny("no_public_rooms", N_("Rooms on this server are never public: only invited school "
@@ -218,6 +245,8 @@ class PartaModule:
         """
         if user_id == self.bot:
             return NOT_SPAM
+        if user_id == self.bridge:
+            self._check(self.caps.bridge_refusal("create_room"))
         person = await self.look.person(user_id)
         predecessor = (room_config.get("creation_content") or {}).get("predecessor")
         if predecessor is not None:
@@ -255,6 +284,8 @@ class PartaModule:
         """State changes through ``PUT /rooms/{id}/state`` (``may_send_state``)."""
         if user_id == self.bot:
             return NOT_SPAM
+        if user_id == self.bridge:
+            self._check(self.caps.bridge_refusal("state"))
         person = await self.look.person(user_id)
         room = await self.look.room(room_id)
         settings = await self.look.settings(person)
@@ -285,6 +316,13 @@ class PartaModule:
         if event.type == "m.room.redaction":
             await self._check_redaction(event)
         room = await self.look.room(event.room_id)
+        if event.sender == self.bridge:
+            if event.is_state():  # state past user_may_send_state_event (e.g. createRoom's)
+                self._check(self.caps.bridge_refusal("state"))
+            if room is None:
+                raise Refusal(BRIDGE_NOT_SERVED, self.config.language)
+            self._check(self.caps.bridge_may_send(room, event.type))
+            return NOT_SPAM
         if room is None:
             return NOT_SPAM
         if event.type == "m.room.encrypted" and not await self.look.encrypted(event.room_id):
@@ -335,10 +373,12 @@ class PartaModule:
         with no organization in common, before any settings are read.
         """
         candidate = user_profile.get("user_id", "")
-        if candidate == self.bot:
+        if candidate in (self.bot, self.bridge):
             return True
         if not requester_id or requester_id == self.bot:
             return False
+        if requester_id == self.bridge:
+            return True  # the bridge routes by the provisioning API's directory, never by search
         # once per search result: the caches usually answer at once, so no coroutine is needed
         requester = self.look.person_now(requester_id) or await self.look.person(requester_id)
         if not requester.memberships:

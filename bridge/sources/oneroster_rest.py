@@ -46,6 +46,7 @@ from bridge.sources.http import HttpClient, OAuth2ClientCredentials
 from bridge.sources.oneroster_csv import RowError, parse_bool, parse_float, parse_status
 
 GRADEBOOK_READONLY = "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly"
+GRADEBOOK_CREATEPUT = "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.createput"
 
 
 @dataclass
@@ -129,6 +130,41 @@ class OneRosterRestSource:
                                             str(config["client_secret"]),
                                             str(config.get("scope") or GRADEBOOK_READONLY))
         self.problems: list[str] = []
+        #: ``write: true``: homework teachers post with ``!дз`` is written back (``PUT lineItems/{id}``)
+        self.writable = bool(config.get("write", False))
+        self.write_category = str(config.get("write_category") or "homework")
+        self.write_auth = OAuth2ClientCredentials(str(config["token_url"]), str(config["client_id"]),
+                                                  str(config["client_secret"]), GRADEBOOK_CREATEPUT)
+
+    async def write_line_item(self, http: HttpClient, item: LineItem, school: str = "") -> None:
+        """Create or replace ``item`` in the service: ``PUT {url}/lineItems/{sourcedId}`` with the
+        ``gradebook.createput`` scope (OneRoster 1.2 Gradebook REST §3, ``putLineItem``).
+
+        Raises SourceError naming the URL when the service refuses (``retry=False`` for 4xx).
+        """
+        now = datetime.now().astimezone().isoformat(timespec="milliseconds")
+        body = {"lineItem": {
+            "sourcedId": item.item_id, "status": "active", "dateLastModified": now, "title": item.title,
+            "description": item.description, "assignDate": (item.assigned or date.today()).isoformat(),
+            "dueDate": (item.due or item.assigned or date.today()).isoformat(),
+            "class": {"sourcedId": item.class_id, "type": "class"},
+            "school": {"sourcedId": school or self.org, "type": "org"},
+            "category": {"sourcedId": self.write_category, "type": "category"}}}
+        url = f"{self.url}/lineItems/{item.item_id}"
+        for attempt in (1, 2):
+            token = await self.write_auth.token(http.session)
+            try:
+                async with http.session.put(url, json=body, headers={"Authorization": f"Bearer {token}"}) as r:
+                    if r.status == 401 and attempt == 1:
+                        self.write_auth.forget()
+                        continue
+                    if r.status >= 400:
+                        raise SourceError(f"{url}: the journal did not accept the homework (HTTP {r.status}); "
+                                          "check that the client may write (scope gradebook.createput)",
+                                          retry=r.status >= 500)
+                    return
+            except aiohttp.ClientError as e:
+                raise SourceError(f"{url}: {e}") from e
 
     # -- HTTP ------------------------------------------------------------------------------------
 

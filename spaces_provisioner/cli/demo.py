@@ -24,8 +24,10 @@ from policies.i18n import _
 
 from spaces_provisioner.api.client import ApiClient
 from spaces_provisioner.cli.application_file import load_application_file
+from spaces_provisioner.cli.demo_journal import write_demo_journal
 from spaces_provisioner.homeserver.bot import BotClient
 from spaces_provisioner.install.installation import init_installation
+from spaces_provisioner.install.journal_bridge import pick_port, poll_bridge
 from spaces_provisioner.install.processes import StartError
 from spaces_provisioner.install.supervisor import running, wait_until_stopped
 from spaces_provisioner.roster.source import zip_folder
@@ -91,7 +93,10 @@ async def provision_demo(settings: Settings, size: str = "small") -> dict:
                 (DEMO_DATA / "school-b.yaml", DEMO_DATA / "school-b-roster", SCHOOL_B_PEOPLE),
             ):
                 application = load_application_file(app_file)
-                await api.apply_application(application.to_json())
+                data = application.to_json()
+                if app_file == EXAMPLE_PATH:  # school A has the journal bridge (demo_journal.py)
+                    data["settings"] = {**(data.get("settings") or {}), "journal_bridge": True}
+                await api.apply_application(data)
                 approved = await api.approve(application.slug)
                 org = approved["organization"]
                 organizations.append({"id": org["id"], "name": org["name"], "space_id": org["space_id"]})
@@ -107,13 +112,17 @@ async def provision_demo(settings: Settings, size: str = "small") -> dict:
                 known["__outsider__"] = outsider
                 known[outsider] = r["password"]
             await remember("none", None, outsider, known.get(outsider))
+        journal = await poll_bridge(settings.root)
     finally:
         await bot.close()
     fd = os.open(keep_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(known, f, ensure_ascii=False, indent=1)
     return {"homeserver": settings.homeserver_url, "provisioning": settings.provisioning_url,
-            "server_name": settings.server_name, "organizations": organizations, "accounts": accounts}
+            "server_name": settings.server_name, "organizations": organizations, "accounts": accounts,
+            "journal": {"sources": [{k: s[k] for k in ("source", "posted", "edited", "error")}
+                                    for s in (journal or {}).get("sources", [])],
+                        "reminders": (journal or {}).get("reminders", 0)}}
 
 
 def relax_demo_login_limits(config_path: Path) -> None:
@@ -148,6 +157,8 @@ def print_table(summary: dict) -> None:
     for a in summary["accounts"]:
         acc.add_row(a["role"], a["organization"] or "—", a["user_id"], a["password"])
     console.print(acc)
+    console.print(_("The journal: homework in the class chat, a grade in the pupil's diary (seen by the pupil and "
+                    "the parent), a lesson reminder and a cancelled lesson in the class announcements."))
     console.print(_("Sign in with Element (or any Matrix client): on the sign-in screen choose “Edit” next to "
                     "the homeserver, enter {url}, then a user and its password from the table. Press Ctrl-C to "
                     "stop.").format(url=summary["homeserver"]))
@@ -165,9 +176,12 @@ def run_demo(port: int, data_dir: Path, as_json: bool, size: str = "small") -> i
     if not (data_dir / SETTINGS_FILE).exists():
         if not as_json:
             print(_("Creating the demo homeserver in {dir}...").format(dir=data_dir), flush=True)
-        init_installation(data_dir, SERVER_NAME, port=port)
+        init_installation(data_dir, SERVER_NAME, port=port, bridge_port=pick_port(port + 2))
         relax_demo_login_limits(data_dir / "homeserver.yaml")
     settings = Settings.load(data_dir)
+    from spaces_provisioner.roster.generate import generate_school
+
+    write_demo_journal(data_dir, generate_school(size, seed=SEED), load_application_file(EXAMPLE_PATH).slug)
     if not settings.homeserver_url.endswith(f":{port}") and not as_json:
         print(_("{dir} was created for another port; it keeps {url}").format(dir=data_dir, url=settings.homeserver_url))
     try:

@@ -21,7 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from policies.state_events import REGISTRY_ALIAS_LOCALPART
+from policies.state_events import REGISTRY_ALIAS_LOCALPART, journal_bridge_user_id
 
 BOT_LOCALPART = "parta"
 
@@ -160,6 +160,7 @@ def edit_synapse_config(config_path: Path, *, root: Path, port: int, server_name
         "config": {
             "bot_user_id": f"@{BOT_LOCALPART}:{server_name}",
             "registry_alias": f"#{REGISTRY_ALIAS_LOCALPART}:{server_name}",
+            "journal_bridge_user_id": journal_bridge_user_id(server_name),
             **({"provisioning_url": provisioning_url} if provisioning_url else {}),
             **({"nudge_secret": nudge_secret} if nudge_secret else {}),
         },

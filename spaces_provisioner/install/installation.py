@@ -14,11 +14,16 @@ import secrets
 import shutil
 from pathlib import Path
 
+from mautrix.api import Method
 from ruamel.yaml import YAML
+
+from policies.i18n import gettext_
 
 from spaces_provisioner.homeserver.bot import BotClient, MatrixRequestError, register_with_shared_secret
 from spaces_provisioner.homeserver.config_file import read_synapse_config
 from spaces_provisioner.install import homeserver_config as hc
+from spaces_provisioner.install.journal_bridge import bridge_port as bridge_port_of
+from spaces_provisioner.install.journal_bridge import configure_bridge, register_in_synapse
 from spaces_provisioner.install.processes import start_synapse
 from spaces_provisioner.reconcile.registry import ensure_registry
 from spaces_provisioner.settings import SETTINGS_FILE, Settings
@@ -34,12 +39,15 @@ SECRET_KEYS = ("registration_shared_secret", "macaroon_secret_key", "form_secret
 def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None = None,
                       port: int = 8008, provisioning_port: int | None = None,
                       public_baseurl: str | None = None, force: bool = False,
-                      language: str = "ru", behind_proxy: bool = False) -> Settings:
+                      language: str = "ru", behind_proxy: bool = False,
+                      bridge_port: int | None = None) -> Settings:
     """Create (or with ``force`` regenerate) the installation in ``root``; returns its Settings.
 
     Starts Synapse once to create the Parta bot (server admin, exempt from rate limits)
     and the registry room, then stops it. Raises AlreadyInitialized, InitError,
     StartError. ``behind_proxy``: a reverse proxy sets ``X-Forwarded-For`` (trusted only then).
+    ``bridge_port``: where the journal bridge listens (default: the provisioning port + 1); its
+    config and registration are written too (``install.journal_bridge``).
     """
     root = Path(root).resolve()
     if (root / SETTINGS_FILE).exists() and not force:
@@ -76,6 +84,12 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
         bot_access_token=old_settings.bot_access_token if old_settings else "",
         language=language, admin_socket=root / hc.ADMIN_SOCKET, nudge_secret=nudge_secret,
     )
+    old_bridge_port = bridge_port_of(root)
+    registration = configure_bridge(
+        root, server_name=server_name, homeserver_url=homeserver_url,
+        port=bridge_port or old_bridge_port or provisioning_port + 1, provisioning_url=settings.provisioning_url,
+        operator_token=settings.operator_token, database=settings.database, language=language)
+    register_in_synapse(config_path, registration)
     _fast_background_updates(config_path, True)
     synapse = start_synapse(config_path, homeserver_url, settings.logs_dir)
     try:
@@ -87,6 +101,28 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
         _fast_background_updates(config_path, False)
     settings.save()
     return settings
+
+
+async def _name_bridge(bot: BotClient, settings: Settings) -> None:
+    """Create the journal bridge's account (an appservice user: only its own token may register it)
+    and give it its name; profiles are the server's, so the bot sets the name (Admin API)."""
+    from spaces_provisioner.install.journal_bridge import as_token
+
+    token = as_token(settings.root)
+    if token is None:
+        return
+    as_client = BotClient(settings.homeserver_url, token, settings.journal_bridge_user_id)
+    try:
+        await as_client.request(Method.POST, "/_matrix/client/v3/register",
+                                {"type": "m.login.application_service",
+                                 "username": settings.journal_bridge_user_id[1:].split(":", 1)[0]})
+    except MatrixRequestError as e:
+        if e.errcode != "M_USER_IN_USE":
+            raise
+    finally:
+        await as_client.close()
+    await bot.put_user(settings.journal_bridge_user_id, {"displayname": gettext_("School journal",
+                                                                                 settings.language)})
 
 
 def _fast_background_updates(config_path: Path, on: bool) -> None:
@@ -122,6 +158,7 @@ async def _bootstrap_bot(settings: Settings, shared_secret: str) -> str:
     try:
         await bot.exempt_from_ratelimit(settings.bot_user_id)
         await ensure_registry(bot, settings.server_name)
+        await _name_bridge(bot, settings)
         # leave a database whose first background updates (user directory...) are done
         await bot.wait_for_background_updates()
     finally:

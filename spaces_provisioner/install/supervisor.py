@@ -1,7 +1,8 @@
-"""``parta run``: keep Synapse and the provisioning service running together.
+"""``parta run``: keep Synapse, the provisioning service and the journal bridge running together.
 
-Both start, both must become healthy, and both stop (SIGTERM, then SIGKILL) when
-the user presses Ctrl-C, when SIGTERM arrives, or when either of them exits.
+They start in that order, each must become healthy, and all stop (SIGTERM, then SIGKILL)
+when the user presses Ctrl-C, when SIGTERM arrives, or when any of them exits. The bridge
+runs when the installation has its config (``journal-bridge.yaml``, written by ``parta init``).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from spaces_provisioner.install.journal_bridge import start_bridge
 from spaces_provisioner.install.processes import Service, start_provisioning, start_synapse
 from spaces_provisioner.settings import Settings
 
 
 @contextmanager
 def running(settings: Settings, timeout: float = 90.0) -> Iterator[list[Service]]:
-    """Start both services and wait until healthy; stops them when the block ends.
+    """Start the services and wait until healthy; stops them when the block ends.
 
     Raises StartError (naming the log) when either fails to start.
     """
@@ -29,6 +31,10 @@ def running(settings: Settings, timeout: float = 90.0) -> Iterator[list[Service]
         provisioning = start_provisioning(settings.root, settings.provisioning_url, settings.logs_dir)
         services.append(provisioning)
         provisioning.wait_healthy(timeout)
+        bridge = start_bridge(settings.root, settings.logs_dir)
+        if bridge is not None:
+            services.append(bridge)
+            bridge.wait_healthy(timeout)
         yield services
     finally:
         # a second Ctrl-C must not leave a service behind: ignore signals until both stopped

@@ -18,6 +18,7 @@ module                    job
 :mod:`.links`             registration and chat links, personal codes (both link ledgers)
 :mod:`.registrations`     placing registered accounts, redeeming links, the sweep
 :mod:`.page`              what the registration page reads and writes
+:mod:`.journal`           the journal bridge's directory, the pupils' diaries, the journal status room
 ========================  =====================================================================
 """
 
@@ -29,6 +30,7 @@ from spaces_provisioner.db.schema import Store
 from spaces_provisioner.homeserver.bot import BotClient
 from spaces_provisioner.ops.accounts import Accounts
 from spaces_provisioner.ops.context import Context
+from spaces_provisioner.ops.journal import Journal
 from spaces_provisioner.ops.links import Links
 from spaces_provisioner.ops.organizations import Organizations
 from spaces_provisioner.ops.page import RegistrationPage
@@ -57,6 +59,7 @@ class Operations:
         self.links = Links(self.ctx)
         self.registrations = Registrations(self.ctx)
         self.page = RegistrationPage(self.ctx)
+        self.journal = Journal(self.ctx)
 
     async def start(self) -> None:
         """Connect to the homeserver's registry room; call once before any operation."""

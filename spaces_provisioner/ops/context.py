@@ -47,7 +47,8 @@ class Context:
         """A reconciler acting as the bot (see :mod:`spaces_provisioner.reconcile`)."""
         assert self.registry_id is not None, "Context.start() was not called"
         return Reconciler(self.bot, self.store, self.templates, self.settings.server_name,
-                          self.registry_id, self.settings.language, self.settings.badge)
+                          self.registry_id, self.settings.language, self.settings.badge,
+                          bridge_user_id=self.settings.journal_bridge_user_id)
 
     @staticmethod
     def org_row(tx: Connection, org_id: str) -> Any:

@@ -9,7 +9,12 @@ second run writes nothing; a run that stopped midway resumes where it stopped
 Order: rooms (parents before children, created with their full initial state),
 then every room's state (``m.space.child`` links need the children's ids), then
 memberships (space before its rooms: restricted joins need the parent space),
-then the registry entries the Synapse module reads.
+then the registry entries the Synapse module reads; last, the pupils' diaries.
+
+The journal bridge (an application service's user, ``Settings.journal_bridge_user_id``) is part
+of the desired state of the rooms it serves while the organization has ``journal_bridge`` on: its
+power level from the templates, and an invitation from the bot (the bridge accepts invitations
+itself; nobody logs in as it). Turned off, its power goes and it is taken out.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from spaces_provisioner.changes import Changes
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.db.queries import account_from_db, org_own_settings
 from spaces_provisioner.faults import crash_point
-from spaces_provisioner.homeserver.bot import BotClient
+from spaces_provisioner.homeserver.bot import BotClient, MatrixRequestError
 
 log = logging.getLogger("parta.reconcile")
 
@@ -133,11 +138,33 @@ async def each(items: Iterable[T], work: Callable[[T], Awaitable[None]], limit: 
     await asyncio.gather(*(one(i) for i in items))
 
 
+@dataclass
+class DiaryPlan:
+    """What the database says one pupil's diary should be: ``members`` are the user ids of the
+    pupil and the pupil's guardians who have accounts (empty once the pupil has left)."""
+
+    ref: RoomRef
+    room_id: str | None
+    person_name: str
+    class_title: str | None
+    org_name: str
+    language: str
+    settings: dict
+    members: list[str]
+
+
+def is_absent(content: dict | None) -> bool:
+    """Whether state content means "nothing here" (absent or ``{}``: a removed widget or role)."""
+    return not content
+
+
 class Reconciler:
     """Brings one organization's rooms, memberships and registry entries to the desired state."""
 
     def __init__(self, bot: BotClient, store: st.Store, templates: Templates, server_name: str,
-                 registry_id: str, language: str, badge: str = names.BADGE_DEFAULT):
+                 registry_id: str, language: str, badge: str = names.BADGE_DEFAULT,
+                 bridge_user_id: str | None = None):
+        self.bridge = bridge_user_id
         self.bot = bot
         self.store = store
         self.templates = templates
@@ -154,13 +181,19 @@ class Reconciler:
         ``only_users``: a newcomer's registration touches only the rooms where these people
         (and their children or guardians) are placed or hold power, the school space, and their
         registry entries and display names, instead of every room of the organization.
+        The pupils' diaries follow (all of them; with ``only_users``, those of these people).
         """
+        changes, room_ids = await self._reconcile_rooms(org_id, only_users)
+        await self._sync_diaries(org_id, only_users, changes)
+        return changes, room_ids
+
+    async def _reconcile_rooms(self, org_id: str, only_users: set[str] | None) -> tuple[Changes, dict[str, str]]:
         with self.store.begin() as tx:
             snap = load_snapshot(tx, org_id, self.language)
             known = {r.key: r.room_id for r in tx.execute(
                 sa.select(st.rooms).where(st.rooms.c.org_id == org_id))}
         changes = Changes()
-        refs = self.templates.refs_for_org(org_id, list(snap.classes))
+        refs = self.templates.refs_for_org(org_id, list(snap.classes), snap.settings, known)
         room_ids: dict[str, str] = {}
         placements = {ref.key: self._placement(snap, ref) for ref in refs}
         for ref in refs:
@@ -187,15 +220,15 @@ class Reconciler:
         else:
             self._stale_roles[org_id] = []
         banned: dict[str, set[str]] = {}
+        bridge_membership: dict[str, str | None] = {}
         for ref in sync:
             desired = self._desired_state(ref, snap, room_ids, children.get(ref.key, []), placements)
             current = await self.bot.room_state(room_ids[ref.key])
             banned[ref.key] = {k for (t, k), c in current.items() if t == "m.room.member"
                                and c.get("membership") == "ban"}
-            for (etype, skey), content in desired.items():
-                if current.get((etype, skey)) != content:
-                    await self.bot.send_state(room_ids[ref.key], etype, skey, content)
-                    changes.add(f"{ref.key}: {etype} {skey}".rstrip())
+            if self.bridge is not None:
+                bridge_membership[ref.key] = (current.get(("m.room.member", self.bridge)) or {}).get("membership")
+            await self._write_state(room_ids[ref.key], ref.key, desired, current, changes)
         # the module admits people by the registry: write it before anyone joins
         gone = await self._update_registry(snap, room_ids[refs[0].key], changes, affected)
         await self._display_names(snap, changes, affected)
@@ -203,8 +236,10 @@ class Reconciler:
         for ref in sync:
             members, _levels = placements[ref.key]
             joined = await self.bot.joined_members(room_ids[ref.key])
+            await self._place_bridge(room_ids[ref.key], ref.key, self.bridge in members,
+                                     bridge_membership.get(ref.key), changes)
             # someone a teacher banned from the room stays out: the school lifts a ban, not a re-run
-            for user_id in sorted(members - joined - banned.get(ref.key, set())):
+            for user_id in sorted(members - joined - banned.get(ref.key, set()) - {self.bridge}):
                 missing.setdefault(user_id, []).append(ref)
             for user_id in sorted(joined - members - {self.bot.user_id}):
                 if not self._may_stay(snap, ref, user_id):
@@ -344,15 +379,51 @@ class Reconciler:
         await each([u for u in sorted(snap.display_names) if only is None or u in only], one)
 
     def _placement(self, snap: OrgSnapshot, ref: RoomRef) -> tuple[set[str], dict[str, int]]:
+        """Who is placed in a room and their power levels; the journal bridge among them where it
+        serves the room and the organization has it on (``Templates.journal_bridge_level``)."""
         t = self.templates.kinds[ref.kind]
-        return snap.people.placement(list(t.members), self.templates.grants(ref, snap.settings), ref.class_id)
+        members, levels = snap.people.placement(list(t.members), self.templates.grants(ref, snap.settings),
+                                                ref.class_id)
+        level = self.templates.journal_bridge_level(ref.kind, snap.settings) if self.bridge else 0
+        if self.bridge is not None and level > 0:
+            members.add(self.bridge)
+            levels[self.bridge] = level
+        return members, levels
+
+    async def _write_state(self, room_id: str, key: str, desired: dict[tuple[str, str], dict],
+                           current: dict[tuple[str, str], dict], changes: Changes) -> None:
+        """Send each desired state event that differs from the current one. Empty desired content
+        (a widget or role that should not be there) is sent only over content that is there."""
+        for (etype, skey), content in desired.items():
+            now = current.get((etype, skey))
+            if now != content and not (is_absent(content) and is_absent(now)):
+                await self.bot.send_state(room_id, etype, skey, content)
+                changes.add(f"{key}: {etype} {skey}".rstrip())
+
+    async def _place_bridge(self, room_id: str, key: str, wanted: bool, membership: str | None,
+                            changes: Changes) -> None:
+        """Invite the journal bridge where it is placed and neither joined nor invited; withdraw an
+        invitation where it is not (a joined bridge that is not placed is kicked like anyone).
+        The bridge may not be registered yet (its service not started): logged, never the school's
+        failure; the next reconcile invites it again."""
+        if self.bridge is None:
+            return
+        try:
+            if wanted and membership not in ("join", "invite", "ban"):
+                await self.bot.invite(room_id, self.bridge)
+                changes.add(f"{key}: invited {self.bridge}")
+            elif not wanted and membership == "invite":
+                await self.bot.kick(room_id, self.bridge, "the journal bridge is off")
+                changes.add(f"{key}: invitation of {self.bridge} withdrawn")
+        except MatrixRequestError as e:
+            log.warning("%s: could not invite or uninvite %s: %s %s", key, self.bridge, e.errcode, e.message)
 
     def _desired_state(self, ref: RoomRef, snap: OrgSnapshot, room_ids: dict[str, str],
                        children: list[tuple[RoomRef, str]], placements) -> dict[tuple[str, str], dict]:
         state = self.templates.state(
             ref, room_ids=room_ids, server_name=self.server_name, children=children,
             org_name=snap.name, class_title=snap.classes.get(ref.class_id) if ref.class_id else None,
-            language=snap.language, users=placements[ref.key][1])
+            language=snap.language, users=placements[ref.key][1], settings=snap.settings)
         if ref.kind == "school_space":
             for key in self._stale_roles.get(ref.org, ()):
                 state[(PartaEventTypes.ROLE, key)] = {}
@@ -387,7 +458,8 @@ class Reconciler:
                     "room_version": self.templates.room_version,
                     "room_alias_name": alias_local,
                     "creation_content": creation,
-                    "initial_state": [{"type": k[0], "state_key": k[1], "content": v} for k, v in state.items()],
+                    "initial_state": [{"type": k[0], "state_key": k[1], "content": v} for k, v in state.items()
+                                      if not is_absent(v)],
                 })
                 changes.add(f"{ref.key}: created room {room_id}")
                 crash_point("reconcile.room_created")
@@ -456,3 +528,95 @@ class Reconciler:
         # entries of different people concurrently (Synapse orders a room's events itself)
         await each([u for u in sorted(snap.people.roles) if only is None or u in only], write)
         return gone
+
+    # -- diaries: one room per pupil, for the journal bridge's grades ----------------------------
+    def diary_plan(self, tx: Connection, org_id: str, person_id: str) -> DiaryPlan:
+        """Read what one pupil's diary should be. The caller checked that ``person_id`` is (or was)
+        a student of ``org_id``; a pupil no longer active gets no members."""
+        org = tx.execute(sa.select(st.organizations).where(st.organizations.c.id == org_id)).one()
+        settings = json.loads(org.payload).get("settings") or {}
+        pupil = tx.execute(sa.select(st.people).where(st.people.c.org_id == org_id,
+                                                      st.people.c.person_id == person_id)).one()
+        active = pupil.status == "active" and pupil.role == Role.STUDENT
+        classes = sorted(e.class_id for e in tx.execute(sa.select(st.enrollments).where(
+            st.enrollments.c.org_id == org_id, st.enrollments.c.person_id == person_id,
+            st.enrollments.c.role == Role.STUDENT)))
+        class_id = classes[0] if classes else None
+        title = tx.execute(sa.select(st.classes.c.title).where(
+            st.classes.c.org_id == org_id, st.classes.c.class_id == class_id)).scalar() if class_id else None
+        members: list[str] = []
+        if active:
+            guardian_ids = [g.guardian_id for g in tx.execute(sa.select(st.guardianships).where(
+                st.guardianships.c.org_id == org_id, st.guardianships.c.student_id == person_id))]
+            guardians = tx.execute(sa.select(st.people.c.user_id).where(
+                st.people.c.org_id == org_id, st.people.c.person_id.in_(guardian_ids),
+                st.people.c.status == "active", st.people.c.user_id.is_not(None))).scalars().all()
+            members = sorted({*([pupil.user_id] if pupil.user_id else []), *guardians})
+        ref = RoomRef(org_id, "diary", class_id, person_id=person_id)
+        room_id = tx.execute(sa.select(st.rooms.c.room_id).where(st.rooms.c.key == ref.key)).scalar()
+        name = " ".join(p for p in (pupil.family_name, pupil.given_name) if p)
+        return DiaryPlan(ref=ref, room_id=room_id, person_name=name, class_title=title, org_name=org.name,
+                         language=settings.get("language") or self.language, settings=settings, members=members)
+
+    async def ensure_diary(self, plan: DiaryPlan, changes: Changes) -> str:
+        """Create the diary when it is missing (recorded in ``rooms`` under ``RoomRef.key``), then
+        bring its state and memberships to the plan: the members joined (the bot invites, each
+        joins with their own request, as ``_join``), everyone else taken out, the bridge invited
+        while the organization has it on. Returns the room id. Idempotent.
+
+        The room has no alias: a crash between its creation and the ``rooms`` row leaves an empty
+        room the next run does not find (it makes another)."""
+        ref = plan.ref
+        level = self.templates.journal_bridge_level(ref.kind, plan.settings) if self.bridge else 0
+        users = {self.bridge: level} if self.bridge is not None and level > 0 else {}
+        desired = self.templates.state(
+            ref, room_ids={}, server_name=self.server_name, children=[], org_name=plan.org_name,
+            class_title=plan.class_title, language=plan.language, users=users, settings=plan.settings,
+            person_name=plan.person_name, tag={"student": ref.person_id, "members": plan.members})
+        room_id = plan.room_id
+        if room_id is None:
+            room_id = await self.bot.create_room({
+                "preset": "private_chat", "visibility": "private", "room_version": self.templates.room_version,
+                "creation_content": {"m.federate": False},
+                "initial_state": [{"type": k[0], "state_key": k[1], "content": v} for k, v in desired.items()
+                                  if not is_absent(v)],
+            })
+            changes.add(f"{ref.key}: created room {room_id}")
+            with self.store.begin() as tx:
+                tx.execute(st.rooms.insert().values(key=ref.key, org_id=ref.org, room_id=room_id))
+        current = await self.bot.room_state(room_id)
+        await self._write_state(room_id, ref.key, desired, current, changes)
+        membership = {k: c.get("membership") for (t, k), c in current.items() if t == "m.room.member"}
+        for user_id in plan.members:
+            if membership.get(user_id) not in ("join", "ban"):
+                await self._join(user_id, [ref], {ref.key: room_id}, changes)
+        if users:  # off: the bridge is taken out below like anyone not kept
+            await self._place_bridge(room_id, ref.key, True, membership.get(self.bridge or ""), changes)
+        keep = {*plan.members, self.bot.user_id, *users}
+        for user_id, m in sorted(membership.items()):
+            if m in ("join", "invite") and user_id not in keep:
+                await self.bot.kick(room_id, user_id, "no longer a participant of this diary")
+                changes.add(f"{ref.key}: removed {user_id}")
+        return room_id
+
+    async def _sync_diaries(self, org_id: str, only_users: set[str] | None, changes: Changes) -> None:
+        """Keep the organization's existing diaries in order (members, the bridge's power): all of
+        them, or with ``only_users`` those of these people and of their children."""
+        prefix = RoomRef(org_id, "diary", person_id="").key
+        with self.store.begin() as tx:
+            keys = [r.key for r in tx.execute(sa.select(st.rooms.c.key).where(
+                st.rooms.c.org_id == org_id, st.rooms.c.key.startswith(prefix, autoescape=True)))]
+            pupils = [k[len(prefix):] for k in keys]
+            if only_users is not None:
+                mine = set(tx.execute(sa.select(st.people.c.person_id).where(
+                    st.people.c.org_id == org_id, st.people.c.user_id.in_(sorted(only_users)))).scalars())
+                kids = set(tx.execute(sa.select(st.guardianships.c.student_id).where(
+                    st.guardianships.c.org_id == org_id,
+                    st.guardianships.c.guardian_id.in_(sorted(mine)))).scalars())
+                pupils = [p for p in pupils if p in mine | kids]
+            plans = [self.diary_plan(tx, org_id, p) for p in pupils]
+        for plan in plans:
+            try:
+                await self.ensure_diary(plan, changes)
+            except MatrixRequestError as e:  # one pupil's diary is never the school's failure
+                log.warning("%s: diary not updated: %s %s", plan.ref.key, e.errcode, e.message)

@@ -48,7 +48,8 @@ pytestmark = pytest.mark.synapse
 DOCUMENT = json.loads(OPENAPI.read_text(encoding="utf-8"))
 #: Operations that reconcile rooms or create homeserver accounts: a few examples each.
 EXPENSIVE = ["approveApplication", "importRoster", "reconcileOrganization", "provisionPerson", "createAccount",
-             "createNetworkRoom", "updatePerson", "removePerson", "personalCodes", "classSheet", "redeemLink"]
+             "createNetworkRoom", "updatePerson", "removePerson", "personalCodes", "classSheet", "redeemLink",
+             "ensureDiary", "ensureJournalStatusRoom"]
 MAX_EXAMPLES = 20
 MAX_EXAMPLES_EXPENSIVE = 4
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -194,6 +194,8 @@ def test_may_find_is_may_contact(caps):
 # The school's own rooms of rooms.yaml for class 5a: who may join (docs/ARCHITECTURE.md "Room kinds").
 # Admin and head get power in class rooms, so they may join them; the parents' chat holds
 # the class teacher (homeroom) only; unconfirmed teachers see the school space and nothing else.
+# journal_status: the journal bridge's reports, for the administration (the bridge itself: test_journal.py);
+# the diaries (scope person) admit the accounts their tag lists, whatever the role: test_journal.py.
 KINDS = ["school_space", "announcements", "staff_room", "administration",
          "class_space", "class_chat", "class_parents", "class_announcements"]
 JOIN_5A = parse_table("""
@@ -210,6 +212,22 @@ pa       Y            Y            N           N              Y           N     
 pa6      Y            Y            N           N              N           N           N              N
 oth      N            N            N           N              N           N           N              N
 out      N            N            N           N              N           N           N              N
+""")
+# The journal status room (the journal bridge's reports, for the administration).
+JOIN_STATUS = parse_table("""
+     journal_status
+adm      Y
+hd       Y
+tch      N
+hr       N
+unc      N
+st       N
+cm       N
+st6      N
+pa       N
+pa6      N
+oth      N
+out      N
 """)
 # The class rooms of 6b, which none of the teachers above teaches (and which has no class teacher).
 JOIN_6B = parse_table("""
@@ -239,13 +257,14 @@ def room(kind: str, class_id: str | None = None, class_title: str | None = None)
 
 
 def test_the_join_table_covers_every_kind_of_rooms_yaml():
-    assert set(KINDS) == set(default_templates().kinds)
-    assert {c for _, c in JOIN_5A} == set(KINDS)
+    assert set(KINDS) | {"journal_status", "diary"} == set(default_templates().kinds)
+    assert {c for _, c in JOIN_5A} == set(KINDS) and {c for _, c in JOIN_STATUS} == {"journal_status"}
     assert {r for r, _ in JOIN_5A} == set(NAMES) == {r for r, _ in JOIN_6B}
     assert {c for _, c in JOIN_6B} == {k for k in KINDS if default_templates().kinds[k].scope == "class"}
 
 
 JOIN_CASES = ([(name, kind, CLASS, JOIN_5A[(name, kind)]) for name in NAMES for kind in KINDS]
+              + [(name, kind, CLASS, cell) for (name, kind), cell in JOIN_STATUS.items()]
               + [(name, kind, CLASS6, JOIN_6B[(name, kind)]) for (name, kind) in JOIN_6B])
 
 

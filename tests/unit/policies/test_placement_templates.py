@@ -89,6 +89,8 @@ PLACEMENTS = [
     ("class_chat", "6b", {T6, S6}, {**ADMINS, T6: 50}),
     ("class_parents", "6b", {T6, P6, P16}, {**ADMINS, T6: 50}),        # no primary teacher: all (confirmed)
     ("class_announcements", "6b", {T6, S6, P6, P16}, {**ADMINS, T6: 50}),
+    ("journal_status", None, {A, H}, {}),                # read-only for people; the bridge: test_journal.py
+    ("diary", None, set(), {}),                           # its members are the tag's: test_journal.py
 ]
 
 
@@ -277,9 +279,11 @@ def test_state_of_a_class_space_lists_its_rooms_and_points_at_the_school(tpl):
 
 
 @pytest.mark.parametrize("kind", ["school_space", "announcements", "staff_room", "administration",
-                                  "class_space", "class_chat", "class_parents", "class_announcements"])
+                                  "class_space", "class_chat", "class_parents", "class_announcements",
+                                  "journal_status", "diary"])
 def test_every_kind_is_closed(tpl, kind):
-    ref = RoomRef(ORG, kind, "5a" if tpl.kinds[kind].scope == "class" else None)
+    ref = RoomRef(ORG, kind, "5a" if tpl.kinds[kind].scope == "class" else None,
+                  person_id="p1" if tpl.kinds[kind].scope == "person" else None)
     state = state_of(tpl, ref)
     assert state[("m.room.guest_access", "")] == {"guest_access": "forbidden"}
     assert state[("m.room.join_rules", "")]["join_rule"] in ("invite", "restricted")

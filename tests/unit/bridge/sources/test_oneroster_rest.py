@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestServer
 from bridge.model import LineItem, Result, ScoreStatus, SourceError
 from bridge.sources.base import SOURCE_TYPES
 from bridge.sources.http import HttpClient
-from bridge.sources.oneroster_rest import GRADEBOOK_READONLY, OneRosterRestSource, next_link
+from bridge.sources.oneroster_rest import GRADEBOOK_CREATEPUT, GRADEBOOK_READONLY, OneRosterRestSource, next_link
 
 BASE = "/ims/oneroster/gradebook/v1p2"
 CLIENT_ID, CLIENT_SECRET = "parta-bridge", "s3cret"
@@ -67,6 +67,22 @@ class Gradebook:
         self.app = web.Application()
         self.app.router.add_post("/token", self.token)
         self.app.router.add_get(BASE + "/{collection}", self.collection)
+        self.app.router.add_put(BASE + "/lineItems/{id}", self.put_line_item)
+        self.scopes: dict[str, str] = {}          # token -> the scope it was issued for
+        self.read_only = False                    # the client may not have the createput scope
+
+    async def put_line_item(self, request: web.Request) -> web.Response:
+        """``putLineItem``: needs a token of the createput scope; the body's sourcedId must match."""
+        bearer = request.headers.get("Authorization", "")[7:]
+        if bearer not in self.tokens:
+            return web.json_response({"imsx_codeMajor": "failure"}, status=401)
+        if self.scopes.get(bearer) != GRADEBOOK_CREATEPUT:
+            return web.json_response({"imsx_codeMajor": "failure", "imsx_description": "scope"}, status=403)
+        body = (await request.json())["lineItem"]
+        if body["sourcedId"] != request.match_info["id"]:
+            return web.json_response({"imsx_codeMajor": "failure"}, status=400)
+        self.data["lineItems"] = [li for li in self.data["lineItems"] if li["sourcedId"] != body["sourcedId"]] + [body]
+        return web.json_response({"lineItem": body}, status=201)
 
     async def token(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -81,9 +97,12 @@ class Gradebook:
                                      headers={"WWW-Authenticate": 'Basic realm="oneroster"'})
         if form.get("grant_type") != "client_credentials":
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
-        if GRADEBOOK_READONLY not in str(form.get("scope", "")).split():
+        scope = next((sc for sc in (GRADEBOOK_READONLY, GRADEBOOK_CREATEPUT)
+                      if sc in str(form.get("scope", "")).split()), None)
+        if scope is None or (scope == GRADEBOOK_CREATEPUT and self.read_only):
             return web.json_response({"error": "invalid_scope"}, status=400)
         token = secrets.token_urlsafe(16)
+        self.scopes[token] = scope
         if not self.issue_unusable_tokens:
             self.tokens.add(token)
         return web.json_response({"access_token": token, "token_type": "bearer", "expires_in": 3600,
@@ -308,3 +327,25 @@ async def test_not_a_oneroster_answer(running, http):
     with pytest.raises(SourceError, match="no 'categories' list in the answer") as e:
         await (await running(gradebook)).read(http, {})
     assert e.value.retry is False
+
+
+async def test_homework_from_the_chat_is_written_back(running, http):
+    gradebook = Gradebook()
+    src = await running(gradebook)
+    item = LineItem(source="chat", item_id="chat-hw-1", class_id="class-7b-phys", title="Выучить стих",
+                    due=date(2026, 9, 5), assigned=date(2026, 9, 2))
+    await src.write_line_item(http, item)
+    written = next(li for li in gradebook.data["lineItems"] if li["sourcedId"] == "chat-hw-1")
+    assert written["title"] == "Выучить стих" and written["dueDate"] == "2026-09-05"
+    assert written["class"]["sourcedId"] == "class-7b-phys"
+    # the next reading has it, like any line item of the journal
+    snap = await src.read(http, {})
+    assert "chat-hw-1" in by_id(snap)
+    # a client the journal lets only read: a clear error, nothing written
+    gradebook.read_only = True
+    src.write_auth.forget()
+    with pytest.raises(SourceError, match="/token") as e:
+        await src.write_line_item(http, LineItem(source="chat", item_id="chat-hw-2", class_id="class-7b-phys",
+                                                 title="Ещё задание"))
+    assert e.value.retry is False
+    assert not [li for li in gradebook.data["lineItems"] if li["sourcedId"] == "chat-hw-2"]
