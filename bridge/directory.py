@@ -43,12 +43,13 @@ class StudentInfo:
 
 @dataclass(frozen=True)
 class TeacherInfo:
-    """A teacher: the account, name and classes."""
+    """A confirmed teacher: the account, name, classes and journal room (who has not handed in work)."""
 
     person_id: str
     user_id: str | None
     name: str
     classes: tuple[str, ...]
+    diary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ class Directory:
         students = {pid: StudentInfo(pid, s.get("user_id"), s.get("name") or pid, tuple(s.get("classes") or ()),
                                      frozenset(s.get("guardians") or ()), s.get("diary"))
                     for pid, s in (data.get("students") or {}).items()}
-        teachers = {pid: TeacherInfo(pid, t.get("user_id"), t.get("name") or pid, tuple(t.get("classes") or ()))
+        teachers = {pid: TeacherInfo(pid, t.get("user_id"), t.get("name") or pid, tuple(t.get("classes") or ()),
+                                     t.get("diary"))
                     for pid, t in (data.get("teachers") or {}).items()}
         rooms = data.get("rooms") or {}
         return cls(org=data["org"], name=data.get("name") or data["org"], timezone=data.get("timezone") or
@@ -108,10 +110,22 @@ class Directory:
                     return c, kind
         return None
 
+    def diary_of(self, person_id: str) -> str | None:
+        """The diary of a pupil, or the journal room of a teacher, when it exists."""
+        if person_id in self.students:
+            return self.students[person_id].diary
+        t = self.teachers.get(person_id)
+        return t.diary if t else None
+
     def with_diary(self, person_id: str, room_id: str) -> Directory:
-        """A copy where the pupil's diary is ``room_id`` (after the provisioner created it)."""
-        s = self.students[person_id]
-        students = dict(self.students)
-        students[person_id] = StudentInfo(s.person_id, s.user_id, s.name, s.classes, s.guardians, room_id)
+        """A copy where the person's diary (a teacher's: journal room) is ``room_id`` (after the
+        provisioner created it)."""
+        students, teachers = dict(self.students), dict(self.teachers)
+        if person_id in students:
+            s = students[person_id]
+            students[person_id] = StudentInfo(s.person_id, s.user_id, s.name, s.classes, s.guardians, room_id)
+        elif person_id in teachers:
+            t = teachers[person_id]
+            teachers[person_id] = TeacherInfo(t.person_id, t.user_id, t.name, t.classes, room_id)
         return Directory(self.org, self.name, self.timezone, self.language, self.enabled, self.announcements,
-                         self.status_room, self.classes, students, self.teachers)
+                         self.status_room, self.classes, students, teachers)

@@ -178,11 +178,11 @@ class Journal:
         if dl.room_id:
             return dl.room_id, d
         person = dl.diary_of or ""
-        s = d.students.get(person)
-        if s is not None and s.diary:
-            return s.diary, d
+        known = d.diary_of(person)
+        if known:
+            return known, d
         room = await self.provisioning.ensure_diary(d.org, person)
-        return room, (d.with_diary(person, room) if s is not None else d)
+        return room, d.with_diary(person, room)
 
     async def deliver(self, dl: Delivery, d: Directory, summary: dict | None = None) -> Directory:
         """Post, edit or leave alone the message of one delivery; returns the directory (with a new diary)."""

@@ -58,7 +58,7 @@ class ProvisioningClient:
         """The person's diary room id (created by the Parta bot when missing)."""
         body = await self._call("PUT", f"/api/v1/organizations/{quote(org)}/people/{quote(person_id, safe='')}/diary")
         hit = self._cache.get(org)
-        if hit and person_id in hit[1].students:
+        if hit:
             self._cache[org] = (hit[0], hit[1].with_diary(person_id, body["room_id"]))
         return body["room_id"]
 

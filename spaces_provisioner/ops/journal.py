@@ -111,7 +111,8 @@ class Journal:
                           "guardians": sorted(guardians.get(pid, set())),
                           "diary": rooms.get(RoomRef(org_id, "diary", person_id=pid).key)}
                     for pid, r in sorted(people.items()) if r.role == Role.STUDENT}
-        teachers = {pid: {"user_id": r.user_id, "name": name(r), "classes": sorted(person_classes.get(pid, []))}
+        teachers = {pid: {"user_id": r.user_id, "name": name(r), "classes": sorted(person_classes.get(pid, [])),
+                          "diary": rooms.get(RoomRef(org_id, "teacher_journal", person_id=pid).key)}
                     for pid, r in sorted(people.items()) if teacher(r)}
         return {"org": org_id, "name": org.name, "timezone": settings.get("timezone") or "Europe/Moscow",
                 "language": settings.get("language") or self.ctx.settings.language,
@@ -123,11 +124,12 @@ class Journal:
     async def ensure_diary(self, org_id: str, person_id: str, actor: str) -> dict:
         """The diary room of one pupil, made when missing and brought in order: the pupil's and the
         guardians' accounts joined, people who are no longer guardians taken out, the bridge invited.
+        For a confirmed teacher: the teacher's journal room (the teacher alone with the bridge).
         Idempotent (a re-run answers ``changes: 0``).
 
         Returns ``{"room_id", "members": [user ids], "changes", "details"}``.
         Raises 404 ``M_NOT_FOUND`` (unknown organization or person), 400 ``M_INVALID_PARAM`` with
-        reason ``not_a_student`` (a person who is not an active student of the organization),
+        reason ``not_a_student`` (a person who is neither an active student nor a confirmed teacher),
         403 ``journal_bridge_off``.
         """
         async with self.ctx.lock:
@@ -140,9 +142,11 @@ class Journal:
                 if row is None:
                     raise not_found(_("Organization {org} has no person {person} in its roster").format(
                         org=org_id, person=person_id))
-                if row.role != Role.STUDENT or row.status != "active":
+                is_teacher = row.role == Role.TEACHER and bool(row.confirmed)
+                if row.role != Role.STUDENT and not is_teacher or row.status != "active":
                     raise ProvisioningError(400, Errcode.INVALID_PARAM, _(
-                        "{person} is not an active student of {org}: diaries are for pupils").format(
+                        "{person} is not an active student or confirmed teacher of {org}: diaries are for "
+                        "pupils, journal rooms for teachers").format(
                         person=person_id, org=org_id), reason="not_a_student")
                 self._bridge_on(tx, org_id)
                 plan = reconciler.diary_plan(tx, org_id, person_id)

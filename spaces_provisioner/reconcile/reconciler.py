@@ -25,7 +25,7 @@ import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -537,6 +537,8 @@ class Reconciler:
         settings = json.loads(org.payload).get("settings") or {}
         pupil = tx.execute(sa.select(st.people).where(st.people.c.org_id == org_id,
                                                       st.people.c.person_id == person_id)).one()
+        if pupil.role == Role.TEACHER:
+            return self._teacher_journal_plan(tx, org, settings, pupil)
         active = pupil.status == "active" and pupil.role == Role.STUDENT
         classes = sorted(e.class_id for e in tx.execute(sa.select(st.enrollments).where(
             st.enrollments.c.org_id == org_id, st.enrollments.c.person_id == person_id,
@@ -558,6 +560,17 @@ class Reconciler:
         return DiaryPlan(ref=ref, room_id=room_id, person_name=name, class_title=title, org_name=org.name,
                          language=settings.get("language") or self.language, settings=settings, members=members)
 
+    def _teacher_journal_plan(self, tx: Connection, org: Any, settings: dict, teacher: Any) -> DiaryPlan:
+        """A confirmed teacher's journal room: the teacher alone (nobody once no longer a confirmed,
+        active teacher with an account)."""
+        active = teacher.status == "active" and bool(teacher.confirmed) and teacher.user_id
+        ref = RoomRef(org.id, "teacher_journal", person_id=teacher.person_id)
+        room_id = tx.execute(sa.select(st.rooms.c.room_id).where(st.rooms.c.key == ref.key)).scalar()
+        name = " ".join(p for p in (teacher.family_name, teacher.given_name, teacher.middle_name) if p)
+        return DiaryPlan(ref=ref, room_id=room_id, person_name=name, class_title=None, org_name=org.name,
+                         language=settings.get("language") or self.language, settings=settings,
+                         members=[teacher.user_id] if active else [])
+
     async def ensure_diary(self, plan: DiaryPlan, changes: Changes) -> str:
         """Create the diary when it is missing (recorded in ``rooms`` under ``RoomRef.key``), then
         bring its state and memberships to the plan: the members joined (the bot invites, each
@@ -572,7 +585,8 @@ class Reconciler:
         desired = self.templates.state(
             ref, room_ids={}, server_name=self.server_name, children=[], org_name=plan.org_name,
             class_title=plan.class_title, language=plan.language, users=users, settings=plan.settings,
-            person_name=plan.person_name, tag={"student": ref.person_id, "members": plan.members})
+            person_name=plan.person_name,
+            tag={"teacher" if ref.kind == "teacher_journal" else "student": ref.person_id, "members": plan.members})
         room_id = plan.room_id
         if room_id is None:
             room_id = await self.bot.create_room({
@@ -602,11 +616,13 @@ class Reconciler:
     async def _sync_diaries(self, org_id: str, only_users: set[str] | None, changes: Changes) -> None:
         """Keep the organization's existing diaries in order (members, the bridge's power): all of
         them, or with ``only_users`` those of these people and of their children."""
-        prefix = RoomRef(org_id, "diary", person_id="").key
+        prefixes = [RoomRef(org_id, kind, person_id="").key for kind in ("diary", "teacher_journal")]
         with self.store.begin() as tx:
-            keys = [r.key for r in tx.execute(sa.select(st.rooms.c.key).where(
-                st.rooms.c.org_id == org_id, st.rooms.c.key.startswith(prefix, autoescape=True)))]
-            pupils = [k[len(prefix):] for k in keys]
+            pupils = []
+            for prefix in prefixes:  # teachers' journal rooms are kept in order the same way
+                keys = [r.key for r in tx.execute(sa.select(st.rooms.c.key).where(
+                    st.rooms.c.org_id == org_id, st.rooms.c.key.startswith(prefix, autoescape=True)))]
+                pupils += [k[len(prefix):] for k in keys]
             if only_users is not None:
                 mine = set(tx.execute(sa.select(st.people.c.person_id).where(
                     st.people.c.org_id == org_id, st.people.c.user_id.in_(sorted(only_users)))).scalars())

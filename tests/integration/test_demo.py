@@ -19,7 +19,7 @@ import pytest
 from mautrix.api import HTTPAPI, Method
 from mautrix.errors import MatrixRequestError
 
-from policies.templates import default_templates
+from policies.templates import RoomRef, default_templates
 
 from spaces_provisioner.homeserver.bot import BotClient
 from spaces_provisioner.roster.generate import generate_school
@@ -48,6 +48,13 @@ async def login(base_url: str, user_id: str, password: str) -> HTTPAPI:
     api = HTTPAPI(base_url=base_url, token=r["access_token"])
     api.default_retry_count = 0
     return api
+
+
+async def bodies(api: HTTPAPI, room_id: str) -> list[str]:
+    """The texts of a room's messages, as ``api``'s user reads them."""
+    r = await api.request(Method.GET, f"/_matrix/client/v3/rooms/{q(room_id)}/messages",
+                          query_params={"dir": "b", "limit": "100"})
+    return [e["content"].get("body", "") for e in r["chunk"] if e["type"] == "m.room.message"]
 
 
 async def hierarchy(api: HTTPAPI, room_id: str) -> list[dict]:
@@ -97,7 +104,7 @@ async def test_demo_reaches_its_json_line_and_shows_school_a(demo):
     summary, _before = await asyncio.to_thread(read_json_line, proc, READY_TIMEOUT)
 
     # the JSON line, exactly as issue 2 describes it
-    assert set(summary) == {"homeserver", "provisioning", "server_name", "organizations", "accounts"}
+    assert set(summary) == {"homeserver", "provisioning", "server_name", "organizations", "accounts", "journal"}
     assert summary["homeserver"] == f"http://127.0.0.1:{port}"
     assert summary["provisioning"] == f"http://127.0.0.1:{port + 1}"
     assert summary["server_name"] == "parta.localhost"
@@ -150,13 +157,40 @@ async def test_demo_reaches_its_json_line_and_shows_school_a(demo):
         with pytest.raises(MatrixRequestError) as e:
             await hierarchy(outsider, space_a)
         assert e.value.http_status == 403, e.value
+
+        # the journal (issue 10): the demo's pupil sees homework in the class chat, a grade in the
+        # diary (as the parent does) and a lesson reminder and a cancellation in the class announcements,
+        # in the school's language (Russian), whatever the operator's terminal speaks
+        assert all(s["error"] is None for s in summary["journal"]["sources"]), summary["journal"]
+        assert summary["journal"]["reminders"] == 1, summary["journal"]
+        pupil = await login(base, student_id, account[school_a, "student"]["password"])
+        parent = await login(base, account[school_a, "parent"]["user_id"], account[school_a, "parent"]["password"])
+        try:
+            cls = SCHOOL_A.class_by_id()[student.class_id]
+            rooms = {k: await bot.resolve_alias(f"#{T.alias_localpart(RoomRef(school_a, k, cls.source_id))}:"
+                                                f"{summary['server_name']}")
+                     for k in ("class_chat", "class_announcements")}
+            chat = await bodies(pupil, rooms["class_chat"])
+            assert any("Домашнее задание" in b and "Упражнение 12" in b for b in chat), chat
+            announced = await bodies(pupil, rooms["class_announcements"])
+            assert any("Физика" in b and "https://call.parta.localhost/" in b for b in announced), announced
+            assert any("Урок отменён: Химия" in b for b in announced), announced
+            joined = set((await pupil.request(Method.GET, "/_matrix/client/v3/joined_rooms"))["joined_rooms"])
+            for u in (pupil, parent):
+                grades = [b for r in joined & set((await u.request(Method.GET, "/_matrix/client/v3/joined_rooms"))
+                                                  ["joined_rooms"]) for b in await bodies(u, r) if "Оценка · " in b]
+                assert grades == ["Оценка · Русский язык: 5\nУпражнение 12\nКомментарий учителя: Аккуратно и без "
+                                  "ошибок"], grades
+        finally:
+            for api in (pupil, parent):
+                await api.session.close()
     finally:
         for api in (admin, outsider, bot.api):
             await api.session.close()
 
     # Ctrl-C stops the demo and both of its services, within 30 s
     children.update(children_of(proc.pid))
-    assert len(children) >= 2, children  # Synapse and the provisioning service
+    assert len(children) >= 3, children  # Synapse, the provisioning service and the journal bridge
     proc.send_signal(signal.SIGINT)
     try:
         code = proc.wait(STOP_TIMEOUT)

@@ -34,7 +34,7 @@ from spaces_provisioner.cli.application_file import read_application_data
 from spaces_provisioner.install.journal_bridge import as_token, bridge_config_path, start_bridge
 from spaces_provisioner.install.processes import Service, _spawn
 
-from ..helpers import EXAMPLE_APPLICATION, User, eventually, q
+from ..helpers import EXAMPLE_APPLICATION, User, api, eventually, q
 from ..schools import attack_cast, attack_school, write_attack_roster
 
 pytestmark = pytest.mark.synapse
@@ -155,14 +155,13 @@ async def messages(u: User, room: str) -> list[dict]:
     return [e for e in reversed(r["chunk"]) if e["type"] == "m.room.message"]
 
 
-async def diary_of(hs, w: World, person_id: str) -> str:
-    from ..helpers import api
-
+async def diary_of(hs, w: World, person_id: str, group: str = "students") -> str:
+    """A pupil's diary (``group="teachers"``: a teacher's journal room) as the operator's directory names it."""
     code, body = await api(hs.settings.operator_token, "GET", f"/organizations/{w.org}/journal", None,
                            hs.settings.provisioning_url)
     assert code == 200, body
-    room = body["students"][person_id]["diary"]
-    assert room, body["students"][person_id]
+    room = body[group][person_id]["diary"]
+    assert room, body[group][person_id]
     return room
 
 
@@ -200,6 +199,13 @@ async def test_homework_and_grades_reach_the_right_rooms(hs, w):
     mine = await diary_of(hs, w, c.classmate)
     got = [e["content"]["body"] for e in await messages(w.classmate, mine)]
     assert any("Русский язык: 5" in b for b in got) and not any(": 4" in b for b in got)
+    # who has not handed in: the teacher alone, in the teacher's journal room
+    journal = await diary_of(hs, w, c.teacher, "teachers")
+    got = [e["content"]["body"] for e in await messages(w.teacher, journal)]
+    assert len(got) == 1 and "Не сдали «Упражнение 12»" in got[0] and student3.name.family_name in got[0], got
+    for u in (w.student, w.parent):
+        code, body = await u.attempt("POST", f"{V}/join/{q(journal)}", {})
+        assert code == 403 and body.get("org.parta.reason") == "diary_family_only", body
 
 
 async def test_a_changed_grade_edits_its_message(hs, w):

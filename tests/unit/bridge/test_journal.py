@@ -71,8 +71,7 @@ class Provisioning:
     async def ensure_diary(self, org: str, person_id: str) -> str:
         self.diaries.append(person_id)
         room = f"!diary-{person_id}"
-        if person_id in self.d.students:
-            self.d = self.d.with_diary(person_id, room)
+        self.d = self.d.with_diary(person_id, room)
         return room
 
     async def ensure_status_room(self, org: str) -> str:

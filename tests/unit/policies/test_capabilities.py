@@ -257,7 +257,7 @@ def room(kind: str, class_id: str | None = None, class_title: str | None = None)
 
 
 def test_the_join_table_covers_every_kind_of_rooms_yaml():
-    assert set(KINDS) | {"journal_status", "diary"} == set(default_templates().kinds)
+    assert set(KINDS) | {"journal_status", "diary", "teacher_journal"} == set(default_templates().kinds)
     assert {c for _, c in JOIN_5A} == set(KINDS) and {c for _, c in JOIN_STATUS} == {"journal_status"}
     assert {r for r, _ in JOIN_5A} == set(NAMES) == {r for r, _ in JOIN_6B}
     assert {c for _, c in JOIN_6B} == {k for k in KINDS if default_templates().kinds[k].scope == "class"}

@@ -18,7 +18,7 @@ from policies.templates import RoomRef, default_templates, fill_journal_url
 from .test_capabilities import CLASS, CLASS_TITLE, ORG, ORG_NAME, PEOPLE, member, person, uid
 
 ON = {"journal_bridge": True}
-SERVED = {"class_chat", "class_announcements", "diary", "journal_status"}
+SERVED = {"class_chat", "class_announcements", "diary", "teacher_journal", "journal_status"}
 
 
 @pytest.fixture
@@ -131,6 +131,16 @@ def test_only_the_listed_family_joins_a_diary(caps):
             assert "Дневник открыт только" in d.message("ru") and "diary" in d.message("en")
     d = caps.may_join(PEOPLE["out"], room, is_invited=True)
     assert not d and d.reason == "not_in_organization"
+
+
+def test_only_the_teacher_joins_a_teachers_journal_room(caps):
+    """Who has not handed in work is for the teacher alone: no pupil, parent or colleague joins."""
+    room = RoomInfo(kind="teacher_journal", org=ORG, org_name=ORG_NAME, members=(uid("tch"),))
+    assert caps.may_join(PEOPLE["tch"], room, is_invited=True)
+    for name in ("st", "pa", "cm", "hr", "adm", "hd", "unc"):
+        d = caps.may_join(PEOPLE[name], room, is_invited=True)
+        assert not d and d.reason == "diary_family_only", name
+        assert "журнала учителя" in d.message("ru") and "teacher's journal" in d.message("en")
 
 
 def test_a_listed_member_who_left_the_school_does_not_join(caps):

@@ -91,6 +91,7 @@ PLACEMENTS = [
     ("class_announcements", "6b", {T6, S6, P6, P16}, {**ADMINS, T6: 50}),
     ("journal_status", None, {A, H}, {}),                # read-only for people; the bridge: test_journal.py
     ("diary", None, set(), {}),                           # its members are the tag's: test_journal.py
+    ("teacher_journal", None, set(), {}),                 # the same: the teacher alone
 ]
 
 
