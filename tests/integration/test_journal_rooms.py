@@ -190,7 +190,14 @@ async def test_people_post_in_a_diary(hs, w):
 
 async def test_a_diary_for_someone_who_is_not_a_pupil(hs, w):
     c = attack_cast()
-    refused(await diary(hs, w, c.teacher), "not_a_student", status=400, errcode="M_INVALID_PARAM")
+    # a parent and a teacher the school has not confirmed have neither a diary nor a journal room
+    for person in (c.parent, c.unconfirmed):
+        refused(await diary(hs, w, person), "not_a_student", status=400, errcode="M_INVALID_PARAM")
+    # a confirmed teacher gets a journal room of their own (who has not handed in work): the teacher alone
+    own = ok(await diary(hs, w, c.teacher))
+    assert own["members"] == [w.teacher.user_id], own
+    for u in (w.student, w.parent, w.head):
+        refused(await join(u, own["room_id"]), "diary_family_only")
     refused(await diary(hs, w, "nobody-here"), status=404, errcode="M_NOT_FOUND")
     # people have no say: a teacher's own token is not the operator's
     refused(await api(w.teacher, "PUT", f"/organizations/{w.org}/people/{q(c.classmate)}/diary", None, w.base),
