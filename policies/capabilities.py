@@ -188,6 +188,8 @@ class Capabilities:
         self.allowed_values: dict = {k: dict(v) for k, v in data["allowed_values"].items()}
         self.announcement_open_events = frozenset(data["announcement_open_events"])
         self.open_event_relations: dict = dict(data.get("open_event_relations") or {})
+        self.open_event_keys: dict[str, frozenset[str]] = {
+            k: frozenset(v) for k, v in (data.get("open_event_keys") or {}).items()}
         self.call_member_state = frozenset(data.get("call_member_state") or ())
         bridge = data.get("journal_bridge") or {}
         self.journal_bridge_events = frozenset(bridge.get("events") or ())
@@ -514,9 +516,13 @@ class Capabilities:
 
     # -- messages ----------------------------------------------------------------------
     def is_open_event(self, event_type: str, content: Mapping | None) -> bool:
-        """An event anyone may send in an announcement room: a reaction to something, a poll answer..."""
+        """An event anyone may send in an announcement room: a reaction to something, a poll answer...
+        carrying only its own keys (``open_event_keys``)."""
         if event_type not in self.announcement_open_events:
             return False
+        allowed = self.open_event_keys.get(event_type)
+        if allowed is not None and set(content or {}) - allowed:
+            return False  # a body or formatted text riding on a reaction or a poll answer
         rel = self.open_event_relations.get(event_type)
         if rel is None:
             return True

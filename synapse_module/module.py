@@ -49,6 +49,8 @@ from .metrics import Meter, StatsResource
 from .registrations import Registrations
 
 PEOPLE_ROOMS = ("dm", "chat")
+#: The journal bridge's structured record in its messages (bridge/render.py ITEM_KEY).
+JOURNAL_ITEM = "org.parta.journal.item"
 #: The journal bridge in a room that is not Parta's (it serves only school rooms).
 BRIDGE_NOT_SERVED = deny("bridge_room_not_served", N_("The journal bridge does not serve this room"))
 #: Directory decisions kept per process (requester, result) with the inputs they were made from.
@@ -325,6 +327,7 @@ class PartaModule:
             return NOT_SPAM
         if room is None:
             return NOT_SPAM
+        await self._check_own_edit_and_record(event)
         if event.type == "m.room.encrypted" and not await self.look.encrypted(event.room_id):
             self._check(deny("encryption_off", N_("This room is not encrypted: the school keeps its rooms readable "
                                                   "so that it can keep them safe; send the message unencrypted")))
@@ -338,6 +341,22 @@ class PartaModule:
         settings = (await self.look.org(room.org or "")).get("settings")
         self._check(self.caps.may_post(person, room, event.type, settings, event.content))
         return NOT_SPAM
+
+    async def _check_own_edit_and_record(self, event: Any) -> None:
+        """In school rooms, nobody passes for the journal bridge: the journal's structured record
+        (``org.parta.journal.item``) is the bridge's alone, and an edit (``m.replace``, spec "Event
+        replacements") of someone else's message is refused, not left to each client to ignore (a
+        pupil's "* homework cancelled" over the bridge's homework). One event read per edit only."""
+        content = event.content or {}
+        new = content.get("m.new_content")
+        if JOURNAL_ITEM in content or (isinstance(new, dict) and JOURNAL_ITEM in new):
+            self._check(deny("journal_item_bridge_only", N_("Only the school's journal posts journal records")))
+        relates = content.get("m.relates_to")
+        if not isinstance(relates, dict) or relates.get("rel_type") != "m.replace":
+            return
+        original = await self.api._store.get_event(str(relates.get("event_id") or ""), allow_none=True)
+        if original is None or original.room_id != event.room_id or original.sender != event.sender:
+            self._check(deny("edit_not_own", N_("Only the author of a message can edit it")))
 
     async def _check_still_together(self, sender: str, room_id: str, joining: bool = False) -> None:
         """Refuse ``sender`` in a people's chat unless they may still be with every joined member

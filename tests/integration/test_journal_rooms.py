@@ -259,6 +259,51 @@ async def test_the_bridge_invites_kicks_or_sends_state(hs, w):
     refused(await send(w.student, news), "announcements_read_only")  # the pupils still only read
 
 
+async def test_text_rides_on_a_reaction_or_a_poll_answer(hs, w):
+    """A read-only room stays read-only: a poll answer pointing at a grade, or a reaction, with a body,
+    HTML, an edit or a journal record in it, is a message in disguise."""
+    room = await open_diary(hs, w)
+    grade = ok(await send(w.bridge, room, {"msgtype": "m.notice", "body": "Оценка · Физика: 4"}))["event_id"]
+    disguised = {"m.relates_to": {"rel_type": "m.reference", "event_id": grade}, "m.selections": ["a"],
+                 "body": "Родителям: оценки теперь на сайте gosuslugi-dnevnik.example", "msgtype": "m.text",
+                 "format": "org.matrix.custom.html", "formatted_body": "<h1>Срочно</h1>"}
+    for etype in ("m.poll.response", "org.matrix.msc3381.poll.response"):
+        refused(await send(w.parent, room, disguised, etype), "announcements_read_only")
+    refused(await send(w.parent, room, {"m.relates_to": {"rel_type": "m.annotation", "event_id": grade, "key": "👍"},
+                                        "body": "Срочно зайдите на сайт"}, "m.reaction"), "announcements_read_only")
+    # the legitimate twins: a plain emoji reaction; a plain poll answer
+    ok(await send(w.parent, room, {"m.relates_to": {"rel_type": "m.annotation", "event_id": grade, "key": "👍"}},
+                  "m.reaction"))
+    ok(await send(w.parent, room, {"m.relates_to": {"rel_type": "m.reference", "event_id": grade},
+                                   "m.selections": ["a"]}, "m.poll.response"))
+
+
+async def test_someone_edits_the_bridges_message_or_forges_a_record(hs, w):
+    """Nobody passes for the journal: an edit of the bridge's homework (m.replace from another sender) and a
+    message carrying the journal's structured record are refused; one's own edit and a plain message pass."""
+    chat = w.rooms["class_chat"]
+    await accept(w.bridge, chat)
+    homework = ok(await send(w.bridge, chat, {"msgtype": "m.text", "body": "Домашнее задание · Физика: § 12",
+                                              "org.parta.journal.item": {"kind": "line_item", "item_id": "li-9"}}))
+    fake_edit = {"msgtype": "m.text", "body": "* Домашнее задание отменено",
+                 "m.new_content": {"msgtype": "m.text", "body": "Домашнее задание отменено"},
+                 "m.relates_to": {"rel_type": "m.replace", "event_id": homework["event_id"]}}
+    for u in (w.student, w.teacher):
+        refused(await send(u, chat, fake_edit), "edit_not_own")
+    forged = {"msgtype": "m.text", "body": "Домашнее задание · Математика\nНичего не задано",
+              "org.parta.journal.item": {"kind": "line_item", "source": "gb", "item_id": "li-1"}}
+    refused(await send(w.student, chat, forged), "journal_item_bridge_only")
+    refused(await send(w.teacher, chat, {**fake_edit, "m.relates_to": {"rel_type": "m.replace", "event_id":
+                                                                       homework["event_id"]},
+                                         "m.new_content": forged}), "journal_item_bridge_only")
+    # the legitimate twins: the pupil edits their own message; a plain message
+    mine = ok(await send(w.student, chat, {"msgtype": "m.text", "body": "Я сделал"}))["event_id"]
+    ok(await send(w.student, chat, {"msgtype": "m.text", "body": "* Я сделал всё",
+                                    "m.new_content": {"msgtype": "m.text", "body": "Я сделал всё"},
+                                    "m.relates_to": {"rel_type": "m.replace", "event_id": mine}}))
+    ok(await send(w.student, chat, {"msgtype": "m.text", "body": "Домашнее задание · Математика: ничего"}))
+
+
 async def test_a_lookalike_of_the_bridge_registers(hs, w):
     config = YAML(typ="safe").load(hs.settings.homeserver_config.read_text(encoding="utf-8"))
     with pytest.raises(MatrixRequestError) as e:  # 1 for l: the same skeleton as parta_journal
