@@ -19,6 +19,10 @@ from bridge.model import LineItem
 
 COMMANDS = ("!дз", "!hw")
 _DUE = re.compile(r"\s+(?:до|due|by)\s+(\S+)\s*$", re.IGNORECASE)
+#: What a date looks like (12.09, 12/09/2026, 2026-09-12); "до 2" is text ("главы с 1 до 2")
+_DATE_LIKE = re.compile(r"\d{1,2}[./]\d{1,2}(?:[./]\d{2,4})?\.?|\d{4}-\d{2}-\d{2}")
+#: The longest homework text (characters) a command may give (a Matrix event is at most 64 KiB).
+MAX_HOMEWORK = 2000
 _WEEKDAYS = {"понедельник": 0, "понедельника": 0, "вторник": 1, "вторника": 1, "среда": 2, "среду": 2, "среды": 2,
              "четверг": 3, "четверга": 3, "пятница": 4, "пятницу": 4, "пятницы": 4, "суббота": 5, "субботу": 5,
              "субботы": 5, "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5}
@@ -75,12 +79,17 @@ def parse_homework(body: str, today: date) -> HomeworkCommand:
     rest = body.strip().split(maxsplit=1)[1] if len(body.strip().split(maxsplit=1)) > 1 else ""
     due = None
     m = _DUE.search(rest)
-    if m and (m[1][:1].isdigit() or m[1].lower().rstrip(".") in (*_WEEKDAYS, "завтра", "tomorrow", "послезавтра")):
+    if m and (_DATE_LIKE.fullmatch(m[1]) or m[1].lower().rstrip(".") in (*_WEEKDAYS, "завтра", "tomorrow",
+                                                                        "послезавтра")):
         due = parse_date(m[1], today)  # a date-like word that is no date is the teacher's typo: say so
+        if not today <= due <= today + timedelta(days=366):
+            raise CommandError(N_("The due date {word} is not within a year from today"))
         rest = rest[:m.start()]
     text = rest.strip()
     if not text:
         raise CommandError(N_("Write the homework after the command: !дз <text> [до <date>]"))
+    if len(text) > MAX_HOMEWORK:
+        raise CommandError(N_("The homework is too long: at most 2000 characters; attach a file for the rest"))
     return HomeworkCommand(text, due)
 
 
@@ -91,6 +100,6 @@ def homework_item(cmd: HomeworkCommand, event_id: str, class_id: str, teacher_id
                     due=cmd.due, teacher_id=teacher_id)
 
 
-def refusal(reason: str, lang: str, **names: str) -> dict:
-    """A notice answering a command that is refused (``reason`` an English msgid)."""
-    return render.message([gettext_(reason, lang).format(**names)], notice=True)
+def refusal(reason: str, lang: str, reply_to: str | None = None, **names: str) -> dict:
+    """A notice refusing a command (``reason``: an English msgid), as a reply to it (``reply_to``)."""
+    return render.message([gettext_(reason, lang).format(**names)], notice=True, reply_to=reply_to)

@@ -51,8 +51,13 @@ class Matrix(Protocol):
     """What the journal needs of the homeserver (the appservice's intent in production)."""
 
     async def send(self, room_id: str, content: dict, txn_id: str) -> str:
-        """Send an ``m.room.message``; returns the event id."""
+        """Send an ``m.room.message``; returns the event id. Raises :class:`DeliveryError`."""
         ...
+
+
+class DeliveryError(Exception):
+    """The homeserver refused a message (not in the room, too large, rate limited...): the message
+    says why. Nothing is recorded, so the next reading tries again."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,14 @@ class Journal:
             try:
                 snapshot = await source.read(self.http, state.validators)
                 d = await self.provisioning.directory(source.org, fresh=True)
-            except (SourceError, ProvisioningError) as e:
+            except ProvisioningError as e:
+                summary["error"] = str(e)
+                if e.status == 404:  # the school is not provisioned yet (a new installation, the demo)
+                    log.info("source %s waits for organization %s: %s", name, source.org, e)
+                    return summary
+                await self._failed(source, state, str(e))
+                return summary
+            except SourceError as e:
                 summary["error"] = str(e)
                 await self._failed(source, state, str(e))
                 return summary
@@ -117,8 +129,11 @@ class Journal:
                 await self._apply(source, snapshot.records, snapshot.complete, d, summary, snapshot.since)
                 state.validators = dict(snapshot.validators)
             if state.notified:
-                await self._notify_status(source, d, [_("The journal {source} is available again",
-                                                               self._lang(d)).format(source=name)], "restored")
+                try:
+                    await self._notify_status(source, d, [_("The journal {source} is available again",
+                                                            self._lang(d)).format(source=name)], "restored")
+                except (ProvisioningError, DeliveryError) as e:
+                    log.warning("could not tell the administrators of %s: %s", source.org, e)
             state.last_success, state.failing_since, state.failures = now_ms(), None, 0
             state.last_error, state.notified = None, False
             await self.store.save_source_state(state)
@@ -148,11 +163,12 @@ class Journal:
                     error, _("Digests say how old their data is until it is read again", lang)],
                     f"failed-{state.failing_since}")
                 state.notified = True
-            except ProvisioningError as e:
+            except (ProvisioningError, DeliveryError) as e:
                 log.warning("could not tell the administrators of %s: %s", source.org, e)
         await self.store.save_source_state(state)
 
     async def _notify_status(self, source: Source, d: Directory, lines: list[str], what: str) -> None:
+        """A notice in the journal status room (raises ProvisioningError or DeliveryError)."""
         room = d.status_room or await self.provisioning.ensure_status_room(d.org)
         await self.matrix.send(room, render.message(lines, notice=True), _txn("status", source.name, what))
 
@@ -200,12 +216,25 @@ class Journal:
         data = {**rec.to_json(), "_what": dl.what, "_lines": lines}
         fp = hashlib.sha256((dl.what + rec.fingerprint()).encode()).hexdigest()
         prev = await self.store.posted(rec.source, rec.kind, rec.item_id, room)
+        if prev is not None and prev.fingerprint == fp and not prev.cancelled:
+            return d
+        try:
+            event_id = await self._post(dl, rec, room, prev, lines, data, fp, lang, tz, summary)
+        except DeliveryError as e:
+            log.warning("%s %s/%s to %s not posted: %s", rec.kind, rec.source, rec.item_id, room, e)
+            summary["failed"] = summary.get("failed", 0) + 1
+            summary.setdefault("problems", []).append(f"{rec.source}/{rec.item_id}: {e}")
+            return d
+        await self.store.save_posted(Posted(rec.source, rec.kind, rec.item_id, room, fp, event_id, data, 0, False))
+        return d
+
+    async def _post(self, dl: Delivery, rec: Record, room: str, prev: Posted | None, lines: list[str], data: dict,
+                    fp: str, lang: str, tz: str, summary: dict) -> str:
+        """Send the new message, or the edit (and a material change's notice); returns the event id."""
         if prev is None:
             event_id = await self.matrix.send(room, render.message(lines, rec), _txn(rec.source, rec.kind,
                                                                                       rec.item_id, room, fp))
             summary["posted"] += 1
-        elif prev.fingerprint == fp and not prev.cancelled:
-            return d
         else:
             event_id = prev.event_id
             before = prev.record
@@ -218,8 +247,7 @@ class Journal:
                 await self.matrix.send(room, render.message(material, rec),
                                        _txn("material", rec.source, rec.kind, rec.item_id, room, fp))
             summary["edited"] += 1
-        await self.store.save_posted(Posted(rec.source, rec.kind, rec.item_id, room, fp, event_id, data, 0, False))
-        return d
+        return event_id
 
     async def _cancel(self, p: Posted, d: Directory) -> None:
         lang = self._lang(d)
@@ -248,13 +276,18 @@ class Journal:
             fp = ls.fingerprint()
             prev = await self.store.posted(ls.source, "lesson_change", key, room)
             content = render.message(render.timetable_lines(change, lang, d.timezone), ls)
-            if prev is None:
-                event_id = await self.matrix.send(room, content, _txn(ls.source, "lesson_change", key, room, fp))
-                summary["posted"] += 1
-            else:
-                event_id = prev.event_id
-                await self.matrix.send(room, render.edit(event_id, content), _txn("edit", key, room, fp))
-                summary["edited"] += 1
+            try:
+                if prev is None:
+                    event_id = await self.matrix.send(room, content, _txn(ls.source, "lesson_change", key, room, fp))
+                    summary["posted"] += 1
+                else:
+                    event_id = prev.event_id
+                    await self.matrix.send(room, render.edit(event_id, content), _txn("edit", key, room, fp))
+                    summary["edited"] += 1
+            except DeliveryError as e:  # the lesson stays unread: the next reading announces it
+                log.warning("the change of lesson %s not announced in %s: %s", ls.item_id, room, e)
+                summary["failed"] = summary.get("failed", 0) + 1
+                return
             await self.store.save_posted(Posted(ls.source, "lesson_change", key, room, fp, event_id, data, 0, False))
         moved = before is not None and lesson_from_json(before).start != ls.start
         await self.store.save_lesson(ls.source, ls.item_id, ls.to_json(), ls.fingerprint(),
@@ -283,9 +316,13 @@ class Journal:
             room = c.rooms.get("class_announcements") if c else None
             if room:
                 left = max(1, round(((ls.start or now) - now).total_seconds() / 60))
-                await self.matrix.send(room, render.message(render.reminder_lines(ls, left, self._lang(d),
-                                                                                  d.timezone), ls),
-                                       _txn("remind", source_name, ls.item_id, str(ls.start)))
+                try:
+                    await self.matrix.send(room, render.message(render.reminder_lines(ls, left, self._lang(d),
+                                                                                      d.timezone), ls),
+                                           _txn("remind", source_name, ls.item_id, str(ls.start)))
+                except DeliveryError as e:  # not marked: the next round tries again while it is still ahead
+                    log.warning("the reminder of lesson %s not posted in %s: %s", ls.item_id, room, e)
+                    continue
                 sent += 1
             await self.store.set_reminded(source_name, ls.item_id)
         return sent
@@ -357,19 +394,27 @@ class Journal:
             if stale:
                 lines.append(_("Data as of {when}", lang).format(when=", ".join(stale)))
             content = render.message(lines, notice=True)
-            fp = hashlib.sha256(content["body"].encode()).hexdigest()
-            known = await self.store.digest(d.org, s.person_id, today.isoformat())
-            if known is None:
-                event_id = await self.matrix.send(s.diary, content, _txn("digest", d.org, s.person_id,
-                                                                          today.isoformat()))
-                await self.store.save_digest(d.org, s.person_id, today.isoformat(), s.diary, event_id, fp)
-                changed += 1
-            elif known[2] != fp:
-                await self.matrix.send(known[0], render.edit(known[1], content),
-                                       _txn("digest-edit", d.org, s.person_id, today.isoformat(), fp))
-                await self.store.save_digest(d.org, s.person_id, today.isoformat(), known[0], known[1], fp)
-                changed += 1
+            try:
+                changed += await self._send_digest(d, s.person_id, s.diary, today, content)
+            except DeliveryError as e:
+                log.warning("the digest of %s in %s not posted: %s", s.person_id, s.diary, e)
         return changed
+
+    async def _send_digest(self, d: Directory, person_id: str, diary: str, today: date, content: dict) -> int:
+        """Post the day's digest in ``diary``, or edit it when it changed; returns 1 when something was sent."""
+        fp = hashlib.sha256(content["body"].encode()).hexdigest()
+        day_key = today.isoformat()
+        known = await self.store.digest(d.org, person_id, day_key)
+        if known is None:
+            event_id = await self.matrix.send(diary, content, _txn("digest", d.org, person_id, day_key))
+            await self.store.save_digest(d.org, person_id, day_key, diary, event_id, fp)
+            return 1
+        if known[2] != fp:
+            await self.matrix.send(known[0], render.edit(known[1], content),
+                                   _txn("digest-edit", d.org, person_id, day_key, fp))
+            await self.store.save_digest(d.org, person_id, day_key, known[0], known[1], fp)
+            return 1
+        return 0
 
 
 def _record_day(record: dict) -> date | None:
@@ -427,8 +472,13 @@ class CommandHandler:
         d, class_id, kind = found
         lang = self.journal._lang(d)
         c = d.classes[class_id]
-        reply = lambda reason, **kw: self.journal.matrix.send(  # noqa: E731
-            room_id, commands.refusal(reason, lang, **kw), _txn("reply", event_id))
+        async def reply(reason: str, **kw: str) -> None:
+            try:
+                await self.journal.matrix.send(room_id, commands.refusal(reason, lang, reply_to=event_id, **kw),
+                                               _txn("reply", event_id, reason))
+            except DeliveryError as e:
+                log.warning("could not answer %s in %s: %s", event_id, room_id, e)
+
         if kind != "class_chat":
             await reply(N_("Homework is posted in the class chat of {class_title}"), class_title=c.title)
             return "not_class_chat"
@@ -445,7 +495,11 @@ class CommandHandler:
         item = commands.homework_item(cmd, event_id, class_id, teacher, today)
         await self.journal.store.save_chat_homework(event_id, d.org, class_id, sender, cmd.text,
                                                     cmd.due.isoformat() if cmd.due else None, event_id)
-        await self.journal.deliver(Delivery(item, "homework", room_id=room_id), d)
+        summary: dict = {"posted": 0, "edited": 0}
+        await self.journal.deliver(Delivery(item, "homework", room_id=room_id), d, summary)
+        if summary.get("failed"):
+            await reply(N_("The homework could not be posted: {error}"), error=summary["problems"][0])
+            return "not_posted"
         # written back to the journals of the school that accept writes (OneRoster REST with write: true)
         for src in self.journal.sources.values():
             writer = getattr(src, "write_line_item", None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import Enum, StrEnum
@@ -205,8 +206,23 @@ class SourceError(Exception):
     """
 
     def __init__(self, message: str, *, retry: bool = True):
-        super().__init__(message)
+        super().__init__(redact_urls(message))
         self.retry = retry
+
+
+_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?:[^/@\s]*@)?(?P<rest>[^\s?#]*?)(?:\?[^\s#]*?)?(?:#\S*?)?"
+                  r"(?=:?(?:\s|$))", re.IGNORECASE)
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL cut to scheme, host and path: a query (``?token=…``, ``devkey=…``) and
+    user information (``user:password@``) are secrets that error texts (logs, the bridge's health,
+    the administrators' notices) must not carry."""
+    return _URL.sub(lambda m: m["scheme"] + _SECRET_SEGMENT.sub("…", m["rest"]), text)
+
+
+#: A path segment that looks like a key (a private calendar's "private-0123abcd…" address).
+_SECRET_SEGMENT = re.compile(r"[A-Za-z0-9_-]*(?=[A-Za-z_-]*\d)(?=[0-9_-]*[A-Za-z])[A-Za-z0-9_-]{16,}")
 
 
 @dataclass(frozen=True)

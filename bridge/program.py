@@ -15,15 +15,16 @@ import sys
 from pathlib import Path
 
 from aiohttp import web
-from mautrix.appservice import AppService
-from mautrix.errors import IntentError, MForbidden
+from mautrix.appservice import AppService, ASStateStore
+from mautrix.client.state_store import MemoryStateStore as ClientMemoryStateStore
+from mautrix.errors import IntentError, MatrixRequestError, MForbidden
 from mautrix.types import EventType, Membership, MessageEvent, RoomID, StateEvent
 from mautrix.util.async_db import Database
 from mautrix.util.program import Program
 
 from bridge.config import Config, registration_of, write_yaml
 from bridge.db import Store, upgrade_table
-from bridge.journal import CommandHandler, Journal, JournalSettings
+from bridge.journal import CommandHandler, DeliveryError, Journal, JournalSettings
 from bridge.provisioning import ProvisioningClient
 from bridge.sources.base import Source, build_source
 from bridge.sources.http import HttpClient
@@ -43,6 +44,15 @@ async def create_schema(url: str) -> None:
         await conn.close()
 
 
+class MemoryStateStore(ClientMemoryStateStore, ASStateStore):
+    """The appservice's room state cache, in memory: mautrix's default writes ``mx-state.json``
+    into the current directory; the bridge asks the homeserver where it is at start instead."""
+
+    def __init__(self) -> None:
+        ClientMemoryStateStore.__init__(self)
+        ASStateStore.__init__(self)
+
+
 class IntentMatrix:
     """:class:`bridge.journal.Matrix` over the appservice's intent (the bridge's own user)."""
 
@@ -55,7 +65,12 @@ class IntentMatrix:
         The bot's invitation may be newer than the bridge's join (the invite transaction is on
         its way): when the homeserver says the bridge is not in the room, join and send again.
         """
-        room = RoomID(room_id)
+        try:
+            return await self._send(RoomID(room_id), content, txn_id)
+        except (MatrixRequestError, IntentError) as e:
+            raise DeliveryError(str(e)) from e
+
+    async def _send(self, room: RoomID, content: dict, txn_id: str) -> str:
         intent = self.az.intent
         try:
             return await intent.send_message_event(room, EventType.ROOM_MESSAGE, content, txn_id=txn_id)
@@ -114,7 +129,7 @@ class JournalBridge(Program):
         self.az = AppService(server=c["homeserver.address"], domain=c["homeserver.domain"],
                              as_token=c["appservice.as_token"], hs_token=c["appservice.hs_token"],
                              bot_localpart=c["appservice.bot_username"], id=c["appservice.id"],
-                             log="bridge.appservice")
+                             log="bridge.appservice", state_store=MemoryStateStore())
         self.http = HttpClient()
         self.sources: list[Source] = [build_source(s) for s in (c["sources"] or [])]
         self.provisioning = ProvisioningClient(c["provisioning.url"], c["provisioning.token"])
@@ -134,7 +149,7 @@ class JournalBridge(Program):
         await self.db.start()
         await self.az.start(host=self.config["appservice.hostname"], port=self.config["appservice.port"])
         await self.az.intent.ensure_registered()  # its name is set by the Parta bot (parta init)
-        # the state store is in memory: tell it where the bridge already is, so that sending does not
+        # the state store is in memory (MemoryStateStore): tell it where the bridge already is, so that sending does not
         # try to join again (the module admits the bridge only on the bot's invitation)
         for room in await self.az.intent.get_joined_rooms():
             await self.az.state_store.set_membership(room, self.az.intent.mxid, Membership.JOIN)
@@ -177,22 +192,29 @@ class JournalBridge(Program):
         me = self.az.intent.mxid
         if isinstance(event, StateEvent) and event.type == EventType.ROOM_MEMBER and event.state_key == me \
                 and getattr(event.content, "membership", None) == Membership.INVITE:
+            if await self.az.state_store.is_joined(event.room_id, me):
+                return  # a message to the room joined it first (IntentMatrix.send)
             try:
                 await self.az.intent.join_room(event.room_id, max_retries=0)
             except Exception as e:  # noqa: BLE001 - a refused join is logged; the next invitation tries again
-                self.log.warning("could not join %s: %s", event.room_id, e)
+                if event.room_id in await self.az.intent.get_joined_rooms():
+                    await self.az.state_store.set_membership(event.room_id, me, Membership.JOIN)
+                else:
+                    self.log.warning("could not join %s: %s", event.room_id, e)
             return
         if isinstance(event, MessageEvent) and event.type == EventType.ROOM_MESSAGE and event.sender != me:
             body = getattr(event.content, "body", "") or ""
             await self.commands.on_message(event.room_id, event.sender, event.event_id, body)
 
-    async def health(self, _request: web.Request) -> web.Response:
-        """``{"status": "ok", "sources": {name: {"last_success", "failing_since", "failures", "last_error"}}}``."""
+    async def health(self, request: web.Request) -> web.Response:
+        """``{"status": "ok", "sources": {name: {"last_success", "failing_since", "failures"}}}`` (ms since
+        the epoch); with ``Authorization: Bearer <as_token>`` also each source's ``last_error``."""
+        detail = request.headers.get("Authorization") == f"Bearer {self.config['appservice.as_token']}"
         out = {}
         for name in self.journal.sources:
             s = await self.journal.store.source_state(name)
             out[name] = {"last_success": s.last_success, "failing_since": s.failing_since, "failures": s.failures,
-                         "last_error": s.last_error}
+                         **({"last_error": s.last_error} if detail else {})}
         return web.json_response({"status": "ok", "version": VERSION, "sources": out})
 
     async def poll_now(self, request: web.Request) -> web.Response:

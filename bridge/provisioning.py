@@ -16,7 +16,12 @@ from bridge.directory import Directory
 
 
 class ProvisioningError(Exception):
-    """The provisioning service refused or could not be reached; the message says which call and why."""
+    """The provisioning service refused or could not be reached; the message says which call and why;
+    ``status``: the HTTP status (0 when it could not be reached)."""
+
+    def __init__(self, message: str, status: int = 0):
+        super().__init__(message)
+        self.status = status
 
 
 class ProvisioningClient:
@@ -36,7 +41,7 @@ class ProvisioningClient:
                 body = await r.json(content_type=None)
                 if r.status >= 400:
                     err = body.get("error") if isinstance(body, dict) else body
-                    raise ProvisioningError(f"{method} {path}: HTTP {r.status}: {err}")
+                    raise ProvisioningError(f"{method} {path}: HTTP {r.status}: {err}", r.status)
                 return body
         except aiohttp.ClientError as e:
             raise ProvisioningError(f"{method} {path}: {e}") from e

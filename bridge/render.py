@@ -47,9 +47,23 @@ def mark(r: Result) -> str:
     return str(int(r.score)) if float(r.score).is_integer() else f"{r.score:g}"
 
 
-def message(lines: list[str], record: Record | None = None, *, notice: bool = False) -> dict:
-    """``m.room.message`` content: the first line bold in the HTML form, the record attached."""
+#: Characters of one message's text: an event is at most 64 KiB (spec: "Size limits") and carries
+#: the text twice (plain and HTML, escaped) and the record; longer texts are cut with "…".
+MAX_TEXT = 6000
+
+
+def message(lines: list[str], record: Record | None = None, *, notice: bool = False,
+            reply_to: str | None = None) -> dict:
+    """``m.room.message`` content: the first line bold in the HTML form, the record attached;
+    ``reply_to``: the event it answers (``m.in_reply_to``). The text is cut at ``MAX_TEXT``."""
     lines = [ln for ln in lines if ln]
+    budget, kept = MAX_TEXT, []
+    for ln in lines:
+        if budget <= 0:
+            break
+        kept.append(ln if len(ln) <= budget else ln[:budget] + "…")
+        budget -= len(ln) + 1
+    lines = kept
     body = "\n".join(lines)
     formatted = "<br>".join([f"<b>{html.escape(lines[0])}</b>"] + [html.escape(ln) for ln in lines[1:]]) \
         if lines else ""
@@ -57,6 +71,8 @@ def message(lines: list[str], record: Record | None = None, *, notice: bool = Fa
                      "format": "org.matrix.custom.html", "formatted_body": formatted}
     if record is not None:
         content[ITEM_KEY] = record.to_json()
+    if reply_to:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
     return content
 
 

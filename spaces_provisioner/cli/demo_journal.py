@@ -7,6 +7,7 @@ minutes after ``make demo``:
 
 - homework in the class chat (due tomorrow, and another in two days);
 - a grade with the teacher's comment in the pupil's diary (the pupil, the guardians, the bridge);
+- who has not handed in the homework, in the teacher's own journal room;
 - a lesson starting in ten minutes with its call link, and tomorrow's cancelled lesson, in the
   class announcements.
 
@@ -55,6 +56,10 @@ def write_demo_journal(data_dir: Path, school: GeneratedSchool, org: str, now: d
     results += [Result(source="demo-gradebook", item_id=f"demo-res-{p.source_id}", line_item_id="demo-li-1",
                        student_id=p.source_id, class_id=cls.source_id, status=ScoreStatus.FULLY_GRADED,
                        score=4 + i % 2, score_date=today) for i, p in enumerate(classmates[:3])]
+    # one classmate has not handed it in: the class teacher (the demo's teacher) reads who, alone
+    results += [Result(source="demo-gradebook", item_id=f"demo-res-{p.source_id}", line_item_id="demo-li-1",
+                       student_id=p.source_id, class_id=cls.source_id, status=ScoreStatus.NOT_SUBMITTED,
+                       missing=True) for p in classmates[3:4]]
     write_gradebook(folder / "gradebook", items, results)
     soon = now + timedelta(minutes=10)
     tomorrow = datetime.combine(today + timedelta(days=1), datetime.min.time(), TZ).replace(hour=10)

@@ -53,6 +53,7 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
     if (root / SETTINGS_FILE).exists() and not force:
         raise AlreadyInitialized(str(root))
     root.mkdir(parents=True, exist_ok=True)
+    close_to_others(root)
     old_settings = Settings.load(root) if (root / SETTINGS_FILE).exists() else None
     config_path = root / "homeserver.yaml"
     old_secrets = {}
@@ -101,6 +102,13 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
         _fast_background_updates(config_path, False)
     settings.save()
     return settings
+
+
+def close_to_others(root: Path) -> None:
+    """Make the installation directory the owner's only (0700): it holds Synapse's, the service's
+    and the journal bridge's databases (every pupil's grades), tokens and logs, which Synapse and
+    SQLite create with the default umask, readable by every local user."""
+    root.chmod(0o700)
 
 
 async def _name_bridge(bot: BotClient, settings: Settings) -> None:

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from spaces_provisioner.install.installation import close_to_others
 from spaces_provisioner.install.journal_bridge import start_bridge
 from spaces_provisioner.install.processes import Service, start_provisioning, start_synapse
 from spaces_provisioner.settings import Settings
@@ -24,6 +25,7 @@ def running(settings: Settings, timeout: float = 90.0) -> Iterator[list[Service]
     Raises StartError (naming the log) when either fails to start.
     """
     services: list[Service] = []
+    close_to_others(settings.root)  # an installation made before init closed it
     try:
         synapse = start_synapse(settings.homeserver_config, settings.homeserver_url, settings.logs_dir)
         services.append(synapse)

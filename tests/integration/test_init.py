@@ -77,6 +77,12 @@ def test_homeserver_config_is_synapses_own_with_partas_settings(installation):
     # parta.yaml holds the bot's token and the operator token: the owner's only
     mode = stat.S_IMODE((installation.root / "parta.yaml").stat().st_mode)
     assert mode == 0o600, oct(mode)
+    # the databases (Synapse's, the service's, the bridge's: every pupil's grades) and the logs are the
+    # owner's too: the installation directory is closed to other local users
+    mode = stat.S_IMODE(installation.root.stat().st_mode)
+    assert mode == 0o700, oct(mode)
+    for name in ("journal-bridge.yaml", "journal-registration.yaml"):
+        assert stat.S_IMODE((installation.root / name).stat().st_mode) == 0o600, name
 
 
 def modules_config(c: dict) -> dict:

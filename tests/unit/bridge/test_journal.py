@@ -12,7 +12,7 @@ from mautrix.util.async_db import Database
 
 from bridge.db import Store, upgrade_table
 from bridge.directory import Directory
-from bridge.journal import CommandHandler, Journal, JournalSettings
+from bridge.journal import CommandHandler, DeliveryError, Journal, JournalSettings
 from bridge.model import Lesson, LessonStatus, LineItem, Result, ScoreStatus, Snapshot, SourceError
 from bridge.provisioning import ProvisioningError
 
@@ -37,13 +37,17 @@ DIRECTORY = {
 
 
 class Recorder:
-    """The homeserver: every send recorded; a repeated transaction id gives the same event (like Synapse)."""
+    """The homeserver: every send recorded; a repeated transaction id gives the same event (like Synapse);
+    rooms in ``refuse`` answer with an error."""
 
     def __init__(self):
         self.sent: list[tuple[str, dict]] = []
         self.txns: dict[str, str] = {}
+        self.refuse: set[str] = set()
 
     async def send(self, room_id: str, content: dict, txn_id: str) -> str:
+        if room_id in self.refuse:
+            raise DeliveryError("M_FORBIDDEN: not in the room")
         if txn_id in self.txns:
             return self.txns[txn_id]
         self.sent.append((room_id, content))
@@ -59,10 +63,11 @@ class Provisioning:
         self.d = Directory.from_json(DIRECTORY)
         self.diaries: list[str] = []
         self.down = False
+        self.status = 0
 
     async def directory(self, org: str, fresh: bool = False) -> Directory:
         if self.down:
-            raise ProvisioningError("down")
+            raise ProvisioningError("down", self.status)
         return self.d
 
     def cached(self) -> list[Directory]:
@@ -295,3 +300,34 @@ async def test_teachers_post_homework_from_the_chat(world):
     assert await h.on_message("!chat5a", "@teacher2:hs", "$c3", "!дз чужой класс", today) == "not_teacher"
     assert await h.on_message("!chat5a", "@teacher:hs", "$c4", "привет", today) is None
     assert await h.on_message("!chat5a", "@teacher:hs", "$c5", "!дз", today) == "malformed"
+
+
+async def test_a_refused_message_is_tried_again_and_stops_nothing_else(world):
+    j, matrix, _, feed, _ = world
+    matrix.refuse.add("!diary-p2")
+    feed.records = [homework(), grade("p1", 5), grade("p2", 4)]
+    s = await j.poll("gradebook")
+    assert s["failed"] == 1 and s["posted"] == 2 and "r-p2" in s["problems"][0]
+    assert matrix.bodies("!diary-p2") == []
+    matrix.refuse.clear()
+    s = await j.poll("gradebook")
+    assert s["posted"] == 1 and len(matrix.bodies("!diary-p2")) == 1
+
+
+async def test_a_command_that_cannot_be_posted_is_answered(world):
+    j, matrix, _, _, _ = world
+    h = CommandHandler(j)
+    assert await h.on_message("!chat5a", "@teacher:hs", "$c9", "!дз " + "Ж" * 3000, date(2026, 9, 2)) == "malformed"
+    reply = matrix.sent[-1][1]
+    assert "слишком длинное" in reply["body"] and reply["m.relates_to"] == {"m.in_reply_to": {"event_id": "$c9"}}
+
+
+async def test_an_organization_not_provisioned_yet_is_no_failure(world):
+    j, matrix, prov, feed, _ = world
+    prov.down = True
+    prov.status = 404
+    s = await j.poll("gradebook")
+    assert s["error"] and (await j.store.source_state("gradebook")).failures == 0
+    prov.status = 0
+    s = await j.poll("gradebook")
+    assert (await j.store.source_state("gradebook")).failures == 1
