@@ -35,6 +35,7 @@ from spaces_provisioner.install.journal_bridge import as_token, bridge_config_pa
 from spaces_provisioner.install.processes import Service, _spawn
 
 from ..helpers import EXAMPLE_APPLICATION, User, api, eventually, q
+from ..processes import free_port
 from ..schools import attack_cast, attack_school, write_attack_roster
 
 pytestmark = pytest.mark.synapse
@@ -75,6 +76,7 @@ class Bridge:
 class World:
     org: str
     rooms: dict[str, str]
+    admin: User
     teacher: User
     student: User
     classmate: User
@@ -112,8 +114,11 @@ async def w(hs, services, tmp_path_factory):
     a = await hs.new_school(roster=write_attack_roster(tmp_path_factory.mktemp("jb-roster")), settings=settings)
     org = a["org"]
     refs = {k: RoomRef(org, k, c.class_id) for k in ("class_chat", "class_announcements", "class_parents")}
+    refs["status"] = RoomRef(org, "journal_status")
     rooms = {k: await hs.bot.resolve_alias(f"#{T.alias_localpart(r)}:{hs.server_name}") for k, r in refs.items()}
-    people = dict(teacher=await hs.person(org, c.teacher, confirmed=True), student=await hs.person(org, c.student),
+    acc = {x["role"]: x for x in a["approve"]["accounts"]}
+    people = dict(admin=await hs.login(acc["admin"]["user_id"], acc["admin"]["password"]),
+                  teacher=await hs.person(org, c.teacher, confirmed=True), student=await hs.person(org, c.student),
                   classmate=await hs.person(org, c.classmate), parent=await hs.person(org, c.parent),
                   parent3=await hs.person(org, c.parent3))
     journal = tmp_path_factory.mktemp("journal")
@@ -124,10 +129,14 @@ async def w(hs, services, tmp_path_factory):
     config["sources"] = [
         {"name": "gb", "type": "oneroster_csv", "org": org, "path": str(journal / "gradebook")},
         {"name": "tt", "type": "ical", "org": org, "path": str(journal / "timetable.ics")},
+        # a subscribed feed whose server is down (nothing listens on the port)
+        {"name": "feed-down", "type": "ical", "org": org, "class_title": class_title(),
+         "url": f"http://127.0.0.1:{free_port()}/private-0123456789abcdef/5a.ics?token=SECRET"},
     ]
     config["journal"]["poll_interval"] = 3600        # readings only when the test asks
     config["journal"]["absent_polls_to_cancel"] = 2
     config["journal"]["reminder_minutes"] = 15
+    config["journal"]["failure_notice_after"] = 0     # tell the administrators at the first failure
     config_path = journal / "journal-bridge.yaml"
     with config_path.open("w", encoding="utf-8") as f:
         y.dump(config, f)
@@ -180,9 +189,9 @@ async def test_homework_and_grades_reach_the_right_rooms(hs, w):
     assert len(hw) == 1 and "Упражнение 12" in hw[0]["content"]["body"]
     assert hw[0]["sender"] == hs.settings.journal_bridge_user_id
     # no grade ever in a group room
-    for room in w.rooms.values():
-        for e in await messages(w.teacher, room):
-            assert e["content"].get(ITEM, {}).get("kind") != "result", (room, e["content"])
+    for key in ("class_chat", "class_announcements", "class_parents"):
+        for e in await messages(w.teacher, w.rooms[key]):
+            assert e["content"].get(ITEM, {}).get("kind") != "result", (key, e["content"])
     # the grade in the pupil's diary, read by the pupil and the guardian
     diary = await diary_of(hs, w, c.student)
     for u in (w.student, w.parent):
@@ -291,3 +300,28 @@ async def test_teachers_post_homework_from_the_chat(hs, w):
     await asyncio.sleep(1)
     assert not [e for e in await messages(w.student, chat) if e["sender"] == hs.settings.journal_bridge_user_id
                 and "Ничего не задано" in e["content"].get("body", "") and ITEM in e["content"]]
+
+
+async def test_a_source_that_fails_is_told_once_to_the_administrators(hs, w):
+    """The feed that is down: each reading fails; the administrators get one notice in the journal status
+    room (without the feed's secrets), the health endpoint counts the failures, the others go on."""
+    summaries = [await w.bridge.poll() for _ in range(2)]
+    for summary in summaries:
+        down = next(s for s in summary["sources"] if s["source"] == "feed-down")
+        assert down["error"] and "SECRET" not in down["error"] and "0123456789abcdef" not in down["error"]
+        assert all(s["error"] is None for s in summary["sources"] if s["source"] != "feed-down"), summary
+    notices = [e["content"] for e in await messages(w.admin, w.rooms["status"])]
+    told = [c for c in notices if "feed-down" in c["body"]]
+    assert len(told) == 1 and told[0]["msgtype"] == "m.notice", notices
+    assert "недоступен" in told[0]["body"] and "SECRET" not in told[0]["body"]
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"http://127.0.0.1:{w.bridge.port}/_parta/journal/health") as r:
+            health = await r.json()
+        async with s.get(f"http://127.0.0.1:{w.bridge.port}/_parta/journal/health",
+                         headers={"Authorization": f"Bearer {w.bridge.token}"}) as r:
+            detail = await r.json()
+    assert health["sources"]["feed-down"]["failures"] >= 2 and "last_error" not in health["sources"]["feed-down"]
+    assert detail["sources"]["feed-down"]["last_error"] and health["sources"]["gb"]["failures"] == 0
+    # a pupil cannot read the status room
+    code, body = await w.student.attempt("GET", f"{V}/rooms/{q(w.rooms['status'])}/messages", query={"dir": "b"})
+    assert code == 403, body
