@@ -10,7 +10,10 @@ file's mtime and hash), so that an unchanged source costs a conditional request.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from bridge.model import Snapshot
 from bridge.sources.http import HttpClient
@@ -54,3 +57,36 @@ def build_source(config: Mapping) -> Source:
         raise ValueError(f"sources[{config.get('name', '?')}]: unknown type {kind!r}; "
                          f"use one of {', '.join(sorted(SOURCE_TYPES))}")
     return SOURCE_TYPES[kind](config)
+
+
+@dataclass
+class DayWindow:
+    """The days a source reads around today (a timetable, a diary): ``days_back`` before and
+    ``days_ahead`` after, in the source's ``timezone`` (config keys; defaults 7, 14 and
+    Europe/Moscow). The config key ``now`` (ISO 8601) or the ``now`` argument fixes the clock (tests)."""
+
+    tz: tzinfo
+    days_back: int
+    days_ahead: int
+    now: Callable[[], datetime]
+
+    @classmethod
+    def from_config(cls, config: Mapping, now: Callable[[], datetime] | None = None, *, back: int = 7,
+                    ahead: int = 14) -> DayWindow:
+        """From a source's config mapping (raises ValueError for a bad ``now`` or time zone)."""
+        tz = ZoneInfo(str(config.get("timezone") or "Europe/Moscow"))
+        if now is None and config.get("now"):
+            fixed = datetime.fromisoformat(str(config["now"]))
+            now = lambda: fixed  # noqa: E731 - a constant clock for tests
+        return cls(tz, int(config.get("days_back", back)), int(config.get("days_ahead", ahead)),
+                   now or (lambda: datetime.now(tz)))
+
+    def today(self) -> date:
+        """Today in the source's time zone."""
+        n = self.now()
+        return (n.astimezone(self.tz) if n.tzinfo else n).date()
+
+    def dates(self) -> tuple[date, date]:
+        """``(first, last)`` day read, both included."""
+        today = self.today()
+        return today - timedelta(days=self.days_back), today + timedelta(days=self.days_ahead)

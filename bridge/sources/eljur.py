@@ -65,14 +65,13 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 
 from bridge.model import Lesson, LineItem, Record, Result, ScoreStatus, Snapshot, SourceError
-from bridge.sources.base import source_type
+from bridge.sources.base import DayWindow, source_type
 from bridge.sources.http import HttpClient
 
 DEFAULT_URL = "https://api.eljur.ru/api/"
@@ -126,20 +125,14 @@ class EljurSource:
                 self.students.append((_s(entry), ""))
         if not self.students or not all(s for s, _ in self.students):
             raise ValueError(f"sources[{self.name}]: 'students' must list ЭлЖур pupil ids")
-        self.tz: tzinfo = ZoneInfo(str(config.get("timezone") or "Europe/Moscow"))
-        self.days_ahead = int(config.get("days_ahead", 14))
-        self.days_back = int(config.get("days_back", 7))
-        if now is None and config.get("now"):
-            fixed = datetime.fromisoformat(str(config["now"]))
-            now = lambda: fixed  # noqa: E731 - a constant clock for tests
-        self._now = now or (lambda: datetime.now(self.tz))
+        self.days = DayWindow.from_config(config, now)
+        self.tz: tzinfo = self.days.tz
+        self._now = self.days.now
         self._classes: dict[str, str] = {s: c for s, c in self.students if c}
 
     def window(self) -> tuple[date, date]:
         """``(first, last)`` day asked for, both included."""
-        now = self._now()
-        today = (now.astimezone(self.tz) if now.tzinfo else now).date()
-        return today - timedelta(days=self.days_back), today + timedelta(days=self.days_ahead)
+        return self.days.dates()
 
     async def call(self, http: HttpClient, method: str, **params: str) -> tuple[Mapping, bytes]:
         """``(result, raw body)`` of one API method. Raises :class:`SourceError` with ЭлЖур's error text."""

@@ -75,15 +75,12 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, tzinfo
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
-
-import aiohttp
 
 from bridge.model import Lesson, LessonStatus, LineItem, Record, Result, ScoreStatus, Snapshot, SourceError
-from bridge.sources.base import source_type
+from bridge.sources.base import DayWindow, source_type
 from bridge.sources.http import HttpClient, OAuth2ClientCredentials
 
 #: attendance codes that journals also write in the marks column; never a mark
@@ -136,47 +133,32 @@ async def fetch_schedule(http: HttpClient, auth: OAuth2ClientCredentials, url: s
                          validators: Mapping[str, str]) -> tuple[Any, bytes, dict] | None:
     """GET one Schedule: ``(json, raw body, validators)``, or None on 304.
 
-    Like :meth:`HttpClient.get` (conditional headers, one retry with a new token after 401) but
+    Through :meth:`HttpClient.fetch` (conditional headers, one retry with a new token after 401),
     reading the body of 4xx/5xx answers, where the journal puts its ``OperationOutcome``.
     Raises :class:`SourceError`.
     """
-    headers = {"Accept": "application/fhir+json, application/json"}
-    if validators.get("etag"):
-        headers["If-None-Match"] = validators["etag"]
-    if validators.get("last_modified"):
-        headers["If-Modified-Since"] = validators["last_modified"]
-    for attempt in (1, 2):
-        headers["Authorization"] = f"Bearer {await auth.token(http.session)}"
-        try:
-            async with http.session.get(url, params=params, headers=headers) as r:
-                if r.status == 304:
-                    return None
-                if r.status == 401 and attempt == 1:
-                    auth.forget()
-                    continue
-                raw = await r.read()
-                out = {k: r.headers[h] for k, h in (("etag", "ETag"), ("last_modified", "Last-Modified"))
-                       if h in r.headers}
-                status = r.status
-        except aiohttp.ClientError as e:
-            raise SourceError(f"{url}: {e}") from e
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            body = None
-        error = outcome_error(url, body, status)
-        if error is not None:
-            raise error
-        if status >= 400:
-            raise SourceError(f"{url}: HTTP {status}; " + ("it will be asked again" if status >= 500 or status in
-                              (408, 429) else "check the url, students and credentials in the bridge's config"),
-                              retry=status >= 500 or status in (408, 429))
-        if not isinstance(body, Mapping) or body.get("resourceType") != "Schedule":
-            raise SourceError(f"{url}: the answer is not a «Моя школа» Schedule (resourceType "
-                              f"{body.get('resourceType') if isinstance(body, Mapping) else None!r}); check 'url' "
-                              "in the bridge's config", retry=False)
-        return body, raw, out
-    raise SourceError(f"{url}: the journal refused the token twice; check the credentials", retry=False)
+    # HttpClient.fetch asks again once with a new token after a 401 itself
+    a = await http.fetch(url, validators=validators, params=params, auth=auth,
+                         headers={"Accept": "application/fhir+json, application/json"})
+    if a.status == 304:
+        return None
+    raw, out, status = a.body, a.validators, a.status
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        body = None
+    error = outcome_error(url, body, status)
+    if error is not None:
+        raise error
+    if status >= 400:
+        raise SourceError(f"{url}: HTTP {status}; " + ("it will be asked again" if status >= 500 or status in
+                          (408, 429) else "check the url, students and credentials in the bridge's config"),
+                          retry=status >= 500 or status in (408, 429))
+    if not isinstance(body, Mapping) or body.get("resourceType") != "Schedule":
+        raise SourceError(f"{url}: the answer is not a «Моя школа» Schedule (resourceType "
+                          f"{body.get('resourceType') if isinstance(body, Mapping) else None!r}); check 'url' "
+                          "in the bridge's config", retry=False)
+    return body, raw, out
 
 
 @source_type("myschool")
@@ -195,19 +177,13 @@ class MySchoolSource:
         self.students = [str(s) for s in config.get("students") or []]
         if not self.students:
             raise ValueError(f"sources[{self.name}]: 'students' must list the ids the Schedule is asked for")
-        self.tz: tzinfo = ZoneInfo(str(config.get("timezone") or "Europe/Moscow"))
-        self.days_ahead = int(config.get("days_ahead", 14))
-        self.days_back = int(config.get("days_back", 7))
-        if now is None and config.get("now"):
-            fixed = datetime.fromisoformat(str(config["now"]))
-            now = lambda: fixed  # noqa: E731 - a constant clock for tests
-        self._now = now or (lambda: datetime.now(self.tz))
+        self.days = DayWindow.from_config(config, now)
+        self.tz: tzinfo = self.days.tz
+        self._now = self.days.now
 
     def window(self) -> tuple[date, date]:
-        """``(start, end)`` dates asked for, both included."""
-        now = self._now()
-        today = (now.astimezone(self.tz) if now.tzinfo else now).date()
-        return today - timedelta(days=self.days_back), today + timedelta(days=self.days_ahead)
+        """``(first, last)`` day asked for, both included."""
+        return self.days.dates()
 
     async def read(self, http: HttpClient, validators: Mapping[str, str]) -> Snapshot | None:
         """Lessons, homework and marks of every student, or None when nothing changed.

@@ -171,58 +171,27 @@ class OneRosterRestSource:
     def _page(self, collection: str, offset: int) -> str:
         return f"{self.url}/{collection}?{urlencode({'limit': self.page_size, 'offset': offset})}"
 
-    async def _token(self, http: HttpClient) -> str:
-        try:
-            return await self.auth.token(http.session)
-        except (ValueError, KeyError, TypeError) as e:
-            # a 200 that is not a token (an HTML login page, JSON without access_token)
-            raise SourceError(f"{self.auth.token_url}: the answer is not an OAuth 2 token ({e!r}); "
-                              "check token_url in the bridge's config", retry=False) from None
-
     async def _get(self, http: HttpClient, url: str, validators: Mapping[str, str] | None = None) -> Page:
-        """GET one page with the bearer token (fetched again once after a 401). Raises SourceError.
-
-        HttpClient.get is not used because its Response keeps no headers, and paging needs
-        ``X-Total-Count`` and ``Link``.
-        """
-        headers = {"Accept": "application/json"}
-        v = validators or {}
-        if v.get("etag"):
-            headers["If-None-Match"] = v["etag"]
-        if v.get("last_modified"):
-            headers["If-Modified-Since"] = v["last_modified"]
-        for attempt in (1, 2):
-            headers["Authorization"] = f"Bearer {await self._token(http)}"
-            try:
-                async with http.session.get(url, headers=headers) as r:
-                    if r.status == 304:
-                        return Page(url, 304, headers=_headers(r.headers))
-                    if r.status == 401 and attempt == 1:
-                        self.auth.forget()      # revoked or expired early: one new token, then give up
-                        continue
-                    if r.status == 401:
-                        raise SourceError(f"{url}: the journal refused a fresh token (HTTP 401); check that "
-                                          f"client {self.auth.client_id!r} may read the gradebook", retry=False)
-                    if r.status == 403:
-                        raise SourceError(f"{url}: HTTP 403 Forbidden; grant the client the scope "
-                                          f"{self.auth.scope}", retry=False)
-                    if 400 <= r.status < 500:
-                        raise SourceError(f"{url}: HTTP {r.status} {r.reason}; check url in the bridge's config "
-                                          "(it ends in /ims/oneroster/gradebook/v1p2)", retry=r.status in (408, 429))
-                    if r.status >= 500:
-                        raise SourceError(f"{url}: the journal answered HTTP {r.status}; it will be asked again")
-                    raw = await r.read()
-                    out = {k: r.headers[h] for k, h in (("etag", "ETag"), ("last_modified", "Last-Modified"))
-                           if h in r.headers}
-                    try:
-                        body = json.loads(raw)
-                    except ValueError:
-                        raise SourceError(f"{url}: the answer is not JSON; check url in the bridge's config",
-                                          retry=False) from None
-                    return Page(url, 200, body, _headers(r.headers), out)
-            except aiohttp.ClientError as e:
-                raise SourceError(f"{url}: {e}") from e
-        raise AssertionError("unreachable")  # pragma: no cover
+        """GET one page with the bearer token (``HttpClient.fetch``: fetched again once after a 401),
+        keeping the headers paging needs (``X-Total-Count``, ``Link``). Raises SourceError."""
+        a = await http.fetch(url, validators=validators, auth=self.auth, headers={"Accept": "application/json"})
+        if a.status == 304:
+            return Page(url, 304, headers=a.headers)
+        if a.status == 401:
+            raise SourceError(f"{url}: the journal refused a fresh token (HTTP 401); check that "
+                              f"client {self.auth.client_id!r} may read the gradebook", retry=False)
+        if a.status == 403:
+            raise SourceError(f"{url}: HTTP 403 Forbidden; grant the client the scope {self.auth.scope}", retry=False)
+        if 400 <= a.status < 500:
+            raise SourceError(f"{url}: HTTP {a.status}; check url in the bridge's config "
+                              "(it ends in /ims/oneroster/gradebook/v1p2)", retry=a.status in (408, 429))
+        if a.status >= 500:
+            raise SourceError(f"{url}: the journal answered HTTP {a.status}; it will be asked again")
+        try:
+            body = json.loads(a.body)
+        except ValueError:
+            raise SourceError(f"{url}: the answer is not JSON; check url in the bridge's config", retry=False) from None
+        return Page(url, 200, body, a.headers, a.validators)
 
     async def _collection(self, http: HttpClient, collection: str,
                           cached: Mapping[str, Page]) -> tuple[list[tuple[str, int, Mapping]], list[dict]]:
