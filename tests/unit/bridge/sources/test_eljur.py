@@ -16,7 +16,6 @@ from aiohttp.test_utils import TestServer
 from bridge.model import Lesson, LineItem, Result, SourceError
 from bridge.sources.base import SOURCE_TYPES
 from bridge.sources.eljur import EljurSource
-from bridge.sources.http import HttpClient
 
 MSK = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 9, 7, 8, 0, tzinfo=MSK)
@@ -95,13 +94,6 @@ async def eljur():
     await stub.server.start_server()
     yield stub
     await stub.server.close()
-
-
-@pytest.fixture
-async def http():
-    client = HttpClient(timeout=5)
-    yield client
-    await client.close()
 
 
 def test_registered():

@@ -15,7 +15,6 @@ from aiohttp.test_utils import TestServer
 
 from bridge.model import LessonStatus, SourceError
 from bridge.sources.base import SOURCE_TYPES
-from bridge.sources.http import HttpClient
 from bridge.sources.ical import IcalSource, find_online_url, split_description
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -145,13 +144,6 @@ def source(tmp_path, text: str, **config) -> IcalSource:
     path = tmp_path / "timetable.ics"
     path.write_text(text, encoding="utf-8")
     return IcalSource({"name": "tt", "org": "gym5", "path": str(path), **config}, now=lambda: NOW)
-
-
-@pytest.fixture
-async def http():
-    client = HttpClient(timeout=5)
-    yield client
-    await client.close()
 
 
 def by_start(snapshot) -> dict[str, object]:

@@ -18,7 +18,6 @@ from aiohttp.test_utils import TestServer
 
 from bridge.model import Lesson, LessonStatus, LineItem, Result, SourceError
 from bridge.sources.base import SOURCE_TYPES
-from bridge.sources.http import HttpClient
 from bridge.sources.myschool import MySchoolSource, outcome_error
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -97,13 +96,6 @@ async def journal():
     await stub.server.start_server()
     yield stub
     await stub.server.close()
-
-
-@pytest.fixture
-async def http():
-    client = HttpClient(timeout=5)
-    yield client
-    await client.close()
 
 
 def test_registered():

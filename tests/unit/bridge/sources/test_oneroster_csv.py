@@ -16,7 +16,6 @@ import pytest
 
 from bridge.model import LineItem, Result, ScoreStatus, SourceError
 from bridge.sources.base import SOURCE_TYPES, build_source
-from bridge.sources.http import HttpClient
 from bridge.sources.oneroster_csv import OneRosterCsvSource
 
 HEADERS = {
@@ -126,13 +125,6 @@ def write(folder: Path, files: dict[str, str], encoding: str = "utf-8") -> Path:
 
 def source(path: Path) -> OneRosterCsvSource:
     return OneRosterCsvSource({"name": "school-csv", "type": "oneroster_csv", "org": "school-1", "path": str(path)})
-
-
-@pytest.fixture
-async def http():
-    client = HttpClient()
-    yield client
-    await client.close()
 
 
 def by_id(snapshot) -> dict[str, LineItem | Result]:

@@ -22,7 +22,6 @@ from aiohttp.test_utils import TestServer
 
 from bridge.model import LineItem, Result, ScoreStatus, SourceError
 from bridge.sources.base import SOURCE_TYPES
-from bridge.sources.http import HttpClient
 from bridge.sources.oneroster_rest import GRADEBOOK_CREATEPUT, GRADEBOOK_READONLY, OneRosterRestSource, next_link
 
 BASE = "/ims/oneroster/gradebook/v1p2"
@@ -136,13 +135,6 @@ class Gradebook:
                 headers.pop("X-Total-Count", None)
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, content_type="application/json", headers=headers)
-
-
-@pytest.fixture
-async def http():
-    client = HttpClient()
-    yield client
-    await client.close()
 
 
 async def serve(gradebook: Gradebook, page_size: int = 3, secret: str = CLIENT_SECRET):
