@@ -37,7 +37,7 @@ from policies.i18n import gettext_ as _
 from bridge import render
 from bridge.db.store import Posted, SourceState, Store, now_ms
 from bridge.directory import Directory
-from bridge.model import Lesson, LessonStatus, Record, SourceError, lesson_from_json
+from bridge.model import Lesson, LessonStatus, Record, Snapshot, SourceError, lesson_from_json
 from bridge.provisioning import ProvisioningClient, ProvisioningError
 from bridge.router import Delivery, route
 from bridge.sources.base import Source
@@ -95,6 +95,10 @@ class Journal:
         self.settings = settings
         self.http = http
         self._locks: dict[str, asyncio.Lock] = {}
+        #: organizations whose posted records or sources' health changed since their last digest pass,
+        #: and the day of that pass: digests are recomposed only then (they read every posted row)
+        self._news: set[str] = set()
+        self._digested: dict[str, date] = {}
 
     def _lang(self, d: Directory) -> str:
         return d.language if d.language in ("ru", "en") else self.settings.language
@@ -112,7 +116,8 @@ class Journal:
                              "error": None}
             try:
                 snapshot = await source.read(self.http, state.validators)
-                d = await self.provisioning.directory(source.org, fresh=True)
+                # an unchanged source needs no fresh directory: the cached one names the status room
+                d = await self.provisioning.directory(source.org, fresh=snapshot is not None)
             except ProvisioningError as e:
                 summary["error"] = str(e)
                 if e.status == 404:  # the school is not provisioned yet (a new installation, the demo)
@@ -126,7 +131,7 @@ class Journal:
                 return summary
             if snapshot is not None:
                 summary["changed"] = True
-                await self._apply(source, snapshot.records, snapshot.complete, d, summary, snapshot.since)
+                await self._apply(source, snapshot, d, summary)
                 state.validators = dict(snapshot.validators)
             if state.notified:
                 try:
@@ -148,6 +153,8 @@ class Journal:
     async def _failed(self, source: Source, state: SourceState, error: str) -> None:
         now = now_ms()
         state.failures += 1
+        if state.failing_since is None:
+            self._news.add(source.org)  # digests now say how old their data is
         state.failing_since = state.failing_since or now
         state.last_error = error
         log.warning("source %s failed (%d in a row): %s", source.name, state.failures, error)
@@ -173,8 +180,8 @@ class Journal:
         await self.matrix.send(room, render.message(lines, notice=True), _txn("status", source.name, what))
 
     # -- records ---------------------------------------------------------------------------
-    async def _apply(self, source: Source, records: tuple[Record, ...], complete: bool, d: Directory,
-                     summary: dict, since: date | None = None) -> None:
+    async def _apply(self, source: Source, snapshot: Snapshot, d: Directory, summary: dict) -> None:
+        records, since = snapshot.records, snapshot.since
         lessons = [r for r in records if isinstance(r, Lesson)]
         for ls in lessons:
             await self._lesson(ls, d, summary)
@@ -182,7 +189,7 @@ class Journal:
         for dl in route([r for r in records if not isinstance(r, Lesson)], d):
             present.add((dl.record.kind, dl.record.item_id))
             d = await self.deliver(dl, d, summary)
-        if complete:
+        if snapshot.complete:
             for p in await self.store.count_absent(source.name, present):
                 left_window = since is not None and (_record_day(p.record) or since) < since
                 if p.absent_polls >= self.settings.absent_polls_to_cancel and p.kind != "lesson_change" \
@@ -226,6 +233,7 @@ class Journal:
             summary.setdefault("problems", []).append(f"{rec.source}/{rec.item_id}: {e}")
             return d
         await self.store.save_posted(Posted(rec.source, rec.kind, rec.item_id, room, fp, event_id, data, 0, False))
+        self._news.add(d.org)
         return d
 
     async def _post(self, dl: Delivery, rec: Record, room: str, prev: Posted | None, lines: list[str], data: dict,
@@ -259,6 +267,7 @@ class Journal:
         await self.matrix.send(p.room_id, render.edit(p.event_id, content),
                                _txn("cancel", p.source, p.kind, p.item_id, p.room_id, what))
         await self.store.set_cancelled(p)
+        self._news.add(d.org)
 
     # -- the timetable ---------------------------------------------------------------------
     async def _lesson(self, ls: Lesson, d: Directory, summary: dict) -> None:
@@ -346,6 +355,10 @@ class Journal:
             local = now.astimezone(ZoneInfo(d.timezone))
             if local.hour < self.settings.digest_hour:
                 continue
+            if self._digested.get(org) == local.date() and org not in self._news:
+                continue  # nothing new since this day's digests were composed
+            self._news.discard(org)
+            self._digested[org] = local.date()
             changed += await self._digests_of(d, local.date(), now)
         return changed
 

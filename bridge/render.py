@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time
 
 from policies.i18n import gettext_ as _
+from policies.state_events import JOURNAL_ITEM_KEY
 
 from bridge.model import Lesson, LineItem, MissingSummary, Record, Result, TimetableChange
 
-ITEM_KEY = "org.parta.journal.item"
+ITEM_KEY = JOURNAL_ITEM_KEY
 
 
 def day(value: date | datetime | None, lang: str, tz: str = "Europe/Moscow") -> str:

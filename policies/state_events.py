@@ -45,6 +45,10 @@ WIDGET_TYPE = "im.vector.modular.widgets"
 #: The state key (widget id) of the electronic journal's link in class rooms.
 JOURNAL_WIDGET = "org.parta.journal"
 
+#: The key of the journal's structured record in the bridge's messages (``bridge/render.py``): the
+#: bridge's alone (the module refuses it from anyone else, ``journal_item_bridge_only``).
+JOURNAL_ITEM_KEY = "org.parta.journal.item"
+
 #: The journal bridge's login name: ``@parta_journal:SERVER`` unless parta.yaml's
 #: ``journal_bridge_user_id`` (and the module's config key of the same name) says otherwise.
 JOURNAL_BRIDGE_LOCALPART = "parta_journal"

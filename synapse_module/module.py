@@ -41,7 +41,7 @@ from synapse.types import RoomAlias, UserProfile
 
 from policies.capabilities import Account, Capabilities, Decision, RoomInfo, default_capabilities, deny
 from policies.i18n import N_
-from policies.state_events import PartaEventTypes, journal_bridge_user_id
+from policies.state_events import JOURNAL_ITEM_KEY, PartaEventTypes, journal_bridge_user_id
 
 from . import hooks
 from .lookups import Lookups
@@ -49,8 +49,6 @@ from .metrics import Meter, StatsResource
 from .registrations import Registrations
 
 PEOPLE_ROOMS = ("dm", "chat")
-#: The journal bridge's structured record in its messages (bridge/render.py ITEM_KEY).
-JOURNAL_ITEM = "org.parta.journal.item"
 #: The journal bridge in a room that is not Parta's (it serves only school rooms).
 BRIDGE_NOT_SERVED = deny("bridge_room_not_served", N_("The journal bridge does not serve this room"))
 #: Directory decisions kept per process (requester, result) with the inputs they were made from.
@@ -349,7 +347,7 @@ class PartaModule:
         pupil's "* homework cancelled" over the bridge's homework). One event read per edit only."""
         content = event.content or {}
         new = content.get("m.new_content")
-        if JOURNAL_ITEM in content or (isinstance(new, dict) and JOURNAL_ITEM in new):
+        if JOURNAL_ITEM_KEY in content or (isinstance(new, dict) and JOURNAL_ITEM_KEY in new):
             self._check(deny("journal_item_bridge_only", N_("Only the school's journal posts journal records")))
         relates = content.get("m.relates_to")
         if not isinstance(relates, dict) or relates.get("rel_type") != "m.replace":

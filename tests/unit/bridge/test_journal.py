@@ -266,7 +266,16 @@ async def test_one_digest_per_child_per_day_edited_as_the_day_goes_on(world):
     digest = matrix.bodies("!diary-p1")[-1]
     assert "Оценки: Математика: 5" in digest and "Домашнее задание на завтра" in digest
     assert matrix.sent[-1][1]["msgtype"] == "m.notice"
+    reads = []
+    real = j.store.posted_of_source
+
+    async def counted(source):
+        reads.append(source)
+        return await real(source)
+
+    j.store.posted_of_source = counted  # type: ignore[method-assign]
     assert await j.digest(at + timedelta(minutes=30)) == 0
+    assert reads == []  # nothing new since: the posted rows are not read again
     feed.records = [homework(due=date(2026, 9, 3)), grade("p1", 5), grade("p1", 4, item_id="r2", title="Тест")]
     await j.poll("gradebook")
     assert await j.digest(at + timedelta(hours=1)) == 1
