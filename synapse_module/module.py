@@ -45,6 +45,7 @@ from policies.state_events import JOURNAL_ITEM_KEY, PartaEventTypes, journal_bri
 
 from . import hooks
 from .lookups import Lookups
+from .media_access import MediaAccess
 from .metrics import Meter, StatsResource
 from .registrations import Registrations
 
@@ -95,6 +96,8 @@ class PartaModule:
         self._find_memo: OrderedDict[tuple[str, str], tuple[Account, Account, tuple, bool]] = OrderedDict()
         self.meter = Meter()
         m = self.meter.wrap
+        # files stay in the rooms they were posted in (records on_new_event, wraps local downloads)
+        self.media_access = MediaAccess(api, self.bot, lambda d: Refusal(d, self.config.language), m)
         api.register_spam_checker_callbacks(**{name: m(name, getattr(self, name)) for name in (
             "user_may_join_room", "user_may_invite", "federated_user_may_invite", "user_may_send_3pid_invite",
             "user_may_create_room", "user_may_create_room_alias", "user_may_publish_room",
