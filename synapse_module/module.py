@@ -46,6 +46,7 @@ from policies.state_events import JOURNAL_ITEM_KEY, PartaEventTypes, journal_bri
 from . import hooks
 from .lookups import Lookups
 from .media_access import MediaAccess
+from .media_upload import MediaUpload, UploadConfig
 from .metrics import Meter, StatsResource
 from .registrations import Registrations
 
@@ -68,6 +69,7 @@ class ModuleConfig:
     provisioning_url: str | None = None
     nudge_secret: str | None = None
     journal_bridge_user_id: str | None = None
+    media: UploadConfig = UploadConfig()  # uploads: clamd, scan_unavailable (synapse_module.media_upload)
 
     @property
     def bridge(self) -> str:
@@ -98,6 +100,9 @@ class PartaModule:
         m = self.meter.wrap
         # files stay in the rooms they were posted in (records on_new_event, wraps local downloads)
         self.media_access = MediaAccess(api, self.bot, lambda d: Refusal(d, self.config.language), m)
+        # uploads: per-role limits, the kinds of files kept, virus scanning (the bot and the bridge: no limit)
+        self.media_upload = MediaUpload(api, self.look, unlimited=frozenset({self.bot, self.bridge}),
+                                        config=config.media, language=config.language, wrap=m)
         api.register_spam_checker_callbacks(**{name: m(name, getattr(self, name)) for name in (
             "user_may_join_room", "user_may_invite", "federated_user_may_invite", "user_may_send_3pid_invite",
             "user_may_create_room", "user_may_create_room_alias", "user_may_publish_room",
@@ -122,7 +127,8 @@ class PartaModule:
                                 language=config.get("language", "ru"),
                                 provisioning_url=config.get("provisioning_url"),
                                 nudge_secret=config.get("nudge_secret"),
-                                journal_bridge_user_id=config.get("journal_bridge_user_id"))
+                                journal_bridge_user_id=config.get("journal_bridge_user_id"),
+                                media=UploadConfig.parse(config.get("media")))
         except (KeyError, TypeError) as e:
             raise ConfigError(f"synapse_module.PartaModule: missing setting {e}") from e
 

@@ -24,7 +24,10 @@ _ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
 
 def _apt(argv: list[str]) -> subprocess.CompletedProcess:
     prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    return subprocess.run(prefix + ["apt-get", *argv], env=_ENV, capture_output=True, text=True, timeout=900)
+    # another test session (or engineer) may be installing at the same time: wait for dpkg's lock
+    lock_wait = ["-o", "DPkg::Lock::Timeout=600"]
+    return subprocess.run(prefix + ["apt-get", *lock_wait, *argv], env=_ENV, capture_output=True, text=True,
+                          timeout=900)
 
 
 def ensure_package(binary: str, package: str) -> str:

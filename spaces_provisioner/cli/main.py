@@ -2,7 +2,8 @@
 
 ::
 
-    parta init DIR --server-name NAME [--postgres DSN] [--port 8008] [--behind-proxy] [--force]
+    parta init DIR --server-name NAME [--postgres DSN] [--port 8008] [--behind-proxy]
+                   [--clamd ADDRESS [--scan-unavailable refuse|accept]] [--force]
     parta run DIR
     parta org example           (prints the example application)
     parta org apply FILE        [-d DIR]
@@ -147,7 +148,8 @@ def cmd_init(args) -> int:
     try:
         settings = init_installation(Path(args.dir), args.server_name, postgres_dsn=args.postgres, port=args.port,
                                      public_baseurl=args.public_baseurl, force=args.force, language=args.lang or "ru",
-                                     behind_proxy=args.behind_proxy)
+                                     behind_proxy=args.behind_proxy, clamd=args.clamd,
+                                     scan_unavailable=args.scan_unavailable)
     except AlreadyInitialized as e:
         print(_("{dir} already holds a Parta installation; nothing was changed (use --force to regenerate "
                 "its configuration, keeping its data)").format(dir=e))
@@ -444,6 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--public-baseurl")
     sp.add_argument("--behind-proxy", action="store_true",
                     help=_("a reverse proxy is in front: trust its X-Forwarded-For (never without a proxy)"))
+    sp.add_argument("--clamd", metavar="ADDRESS",
+                    help=_("scan uploads for viruses with clamd at unix:/path/clamd.ctl or tcp:host:port"))
+    sp.add_argument("--scan-unavailable", choices=("refuse", "accept"), default="refuse",
+                    help=_("what happens to an upload while clamd is down (default: refuse)"))
     sp.add_argument("--force", action="store_true")
     sp.set_defaults(func=cmd_init)
 

@@ -25,6 +25,7 @@ from spaces_provisioner.install import homeserver_config as hc
 from spaces_provisioner.install.journal_bridge import bridge_port as bridge_port_of
 from spaces_provisioner.install.journal_bridge import configure_bridge, register_in_synapse
 from spaces_provisioner.install.processes import start_synapse
+from spaces_provisioner.install.uploads import configure_uploads
 from spaces_provisioner.reconcile.registry import ensure_registry
 from spaces_provisioner.settings import SETTINGS_FILE, Settings
 
@@ -40,14 +41,17 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
                       port: int = 8008, provisioning_port: int | None = None,
                       public_baseurl: str | None = None, force: bool = False,
                       language: str = "ru", behind_proxy: bool = False,
-                      bridge_port: int | None = None) -> Settings:
+                      bridge_port: int | None = None, clamd: str | None = None,
+                      scan_unavailable: str = "refuse") -> Settings:
     """Create (or with ``force`` regenerate) the installation in ``root``; returns its Settings.
 
     Starts Synapse once to create the Parta bot (server admin, exempt from rate limits)
     and the registry room, then stops it. Raises AlreadyInitialized, InitError,
     StartError. ``behind_proxy``: a reverse proxy sets ``X-Forwarded-For`` (trusted only then).
     ``bridge_port``: where the journal bridge listens (default: the provisioning port + 1); its
-    config and registration are written too (``install.journal_bridge``).
+    config and registration are written too (``install.journal_bridge``). ``clamd``: the virus scanner's
+    address for uploads (``unix:/path`` or ``tcp:host:port``; default: kept from the old configuration,
+    else none) and ``scan_unavailable`` (``refuse``/``accept``), with ``max_upload_size`` (``install.uploads``).
     """
     root = Path(root).resolve()
     if (root / SETTINGS_FILE).exists() and not force:
@@ -85,6 +89,8 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
         bot_access_token=old_settings.bot_access_token if old_settings else "",
         language=language, admin_socket=root / hc.ADMIN_SOCKET, nudge_secret=nudge_secret,
     )
+    configure_uploads(config_path, clamd=clamd, scan_unavailable=scan_unavailable,
+                      keep_from=root / "homeserver.yaml.bak" if force else None)
     old_bridge_port = bridge_port_of(root)
     registration = configure_bridge(
         root, server_name=server_name, homeserver_url=homeserver_url,

@@ -1,0 +1,208 @@
+"""Uploads kept safe: per-role limits, the kinds of files kept, and virus scanning through clamd.
+
+Synapse's media callbacks (module API "Media repository callbacks", experimental in 1.163, and the
+spam checker's ``check_media_file_for_spam``) with the rules of ``policies.media``:
+
+=========================================  =====================================================
+``get_media_config_for_user``              the person's own ``m.upload.size`` (their role's
+                                           ``max_size``, never above Synapse's ``max_upload_size``)
+``is_user_allowed_to_upload_media_of_size`` a file over the role's size: 413 ``M_TOO_LARGE`` with
+                                           Parta's message (``upload_too_large``)
+``get_media_upload_limits_for_user``       the role's quotas; Synapse sums the person's uploads
+``on_media_upload_limit_exceeded``         403 ``M_USER_LIMIT_EXCEEDED`` with Parta's message
+                                           (``upload_quota_exceeded``) and Synapse's ``info_uri``
+``check_media_file_for_spam``              the type the bytes show (``filetype``, then
+                                           ``MediaRules.type_of``), then clamd's ``INSTREAM``: 403
+                                           ``M_FORBIDDEN`` (``file_is_program``, ``file_type_refused``,
+                                           ``file_type_unknown``, ``virus_found``, ``scan_unavailable``)
+=========================================  =====================================================
+
+Why the callbacks raise instead of returning a refusal: Synapse answers a ``False`` from
+``is_user_allowed_to_upload_media_of_size`` with "Upload request body is too large", and a code
+from ``check_media_file_for_spam`` with ``400 M_UNKNOWN "Bad content"`` (it drops the code:
+``rest/media/upload_resource.py``), which says nothing to a pupil. An error raised there reaches the
+client as raised (checked on 1.163.2 by ``tests/integration/test_uploads.py``), with the message in
+the module's language and ``org.parta.reason`` / ``org.parta.messages`` as every Parta refusal.
+
+``check_media_file_for_spam`` runs after Synapse wrote the file (and deletes it on a refusal), for
+uploads, for the thumbnails Synapse makes of them (typed, not scanned again: they are Synapse's own
+pictures of a file already scanned) and for URL previews; it never learns the uploader, so the kinds
+of files kept are the same for everyone. The Parta bot and the journal bridge have no size limit.
+
+Config (``media`` in the module's config; ``parta init --clamd ADDRESS`` writes it)::
+
+    media:
+      clamd: unix:/run/clamav/clamd.ctl   # or tcp:127.0.0.1:3310; absent: no virus scanning
+      scan_unavailable: refuse            # clamd down or erring: refuse the upload (default) or accept it
+      scan_timeout: 60                    # seconds per socket operation with clamd
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import filetype
+from synapse.api.errors import Codes, SynapseError
+from synapse.module_api import NOT_SPAM, ModuleApi
+from synapse.module_api.errors import ConfigError
+
+from policies.capabilities import Decision
+from policies.media import (
+    HEAD_BYTES,
+    SCAN_UNAVAILABLE,
+    MediaRules,
+    Quota,
+    default_media_rules,
+    quota_exceeded,
+    virus_found,
+)
+
+from . import clamd
+from .lookups import Lookups
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadConfig:
+    """The ``media`` section of the module's config (see the module docstring)."""
+
+    clamd: str | None = None
+    scan_unavailable: str = "refuse"
+    scan_timeout: float = 60.0
+
+    @staticmethod
+    def parse(section: Mapping | None) -> UploadConfig:
+        """Validate ``section`` (None: no scanning). Raises ConfigError naming the bad key."""
+        section = dict(section or {})
+        unknown = set(section) - {"clamd", "scan_unavailable", "scan_timeout"}
+        if unknown:
+            raise ConfigError(f"synapse_module.PartaModule: unknown media settings {sorted(unknown)}")
+        address = section.get("clamd")
+        if address is not None:
+            try:
+                clamd.parse_address(str(address))
+            except ValueError as e:
+                raise ConfigError(f"synapse_module.PartaModule: media.clamd: {e}") from e
+        unavailable = section.get("scan_unavailable", "refuse")
+        if unavailable not in ("refuse", "accept"):
+            raise ConfigError("synapse_module.PartaModule: media.scan_unavailable must be refuse or accept")
+        try:
+            timeout = float(section.get("scan_timeout", 60))
+        except (TypeError, ValueError) as e:
+            raise ConfigError("synapse_module.PartaModule: media.scan_timeout must be seconds") from e
+        return UploadConfig(str(address) if address else None, unavailable, timeout)
+
+
+class UploadRefusal(SynapseError):
+    """A refused upload: ``code`` and ``errcode`` as the spec says for the case, Parta's message."""
+
+    def __init__(self, code: int, errcode: str, decision: Decision, language: str, **fields: Any):
+        super().__init__(code, decision.message(language), errcode, additional_fields={
+            **fields, "org.parta.reason": decision.reason, "org.parta.messages": decision.messages()})
+
+
+def _head(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(HEAD_BYTES)
+
+
+class MediaUpload:
+    """Registers the upload callbacks for one Synapse process (see the module docstring)."""
+
+    def __init__(self, api: ModuleApi, look: Lookups, *, unlimited: frozenset[str], config: UploadConfig,
+                 language: str, wrap: Any = None, rules: MediaRules | None = None):
+        self.api = api
+        self.look = look
+        self.unlimited = unlimited
+        self.config = config
+        self.language = language
+        self.rules = rules or default_media_rules()
+        hs = getattr(api, "_hs", None)  # None under a Mock(spec=ModuleApi) in unit tests
+        media = getattr(getattr(hs, "config", None), "media", None)
+        self.synapse_max: int | None = getattr(media, "max_upload_size", None)
+        self.fallback_info_uri: str | None = getattr(media, "media_upload_limit_fallback_info_uri", None)
+
+        def w(name: str, fn: Any) -> Any:
+            return wrap(name, fn) if wrap is not None else fn
+
+        api.register_media_repository_callbacks(
+            get_media_config_for_user=w("get_media_config_for_user", self.get_media_config_for_user),
+            is_user_allowed_to_upload_media_of_size=w("is_user_allowed_to_upload_media_of_size",
+                                                      self.is_user_allowed_to_upload_media_of_size),
+            get_media_upload_limits_for_user=w("get_media_upload_limits_for_user",
+                                               self.get_media_upload_limits_for_user),
+            on_media_upload_limit_exceeded=w("on_media_upload_limit_exceeded", self.on_media_upload_limit_exceeded))
+        api.register_spam_checker_callbacks(
+            check_media_file_for_spam=w("check_media_file_for_spam", self.check_media_file_for_spam))
+
+    # -- limits ------------------------------------------------------------------------
+    async def get_media_config_for_user(self, user_id: str) -> dict | None:
+        """``{"m.upload.size": bytes}`` for the person's role (None: Synapse's own, for the bot and the
+        bridge)."""
+        if user_id in self.unlimited:
+            return None
+        size = self.rules.limits_for(await self.look.person(user_id)).max_size
+        if size is None:
+            return None
+        return {"m.upload.size": min(size, self.synapse_max) if self.synapse_max else size}
+
+    async def is_user_allowed_to_upload_media_of_size(self, user_id: str, size: int) -> bool:
+        """True, or raises 413 ``M_TOO_LARGE`` with Parta's message (``upload_too_large``)."""
+        if user_id in self.unlimited:
+            return True
+        decision = self.rules.limits_for(await self.look.person(user_id)).check_size(size)
+        if not decision:
+            raise UploadRefusal(413, Codes.TOO_LARGE, decision, self.language)
+        return True
+
+    async def get_media_upload_limits_for_user(self, user_id: str) -> list | None:
+        """The role's quotas as Synapse's ``MediaUploadLimit`` list ([] for the bot and the bridge: no
+        limit)."""
+        from synapse.config.repository import MediaUploadLimit  # Synapse's own type (1.139+)
+
+        if user_id in self.unlimited:
+            return []
+        limits = self.rules.limits_for(await self.look.person(user_id))
+        return [MediaUploadLimit(max_bytes=q.max_bytes, time_period_ms=q.period_ms) for q in limits.quotas]
+
+    async def on_media_upload_limit_exceeded(self, user_id: str, limit: Any, sent_bytes: int,
+                                             attempted_bytes: int) -> None:
+        """Raises 403 ``M_USER_LIMIT_EXCEEDED`` (as Synapse would, with its ``info_uri``) with Parta's
+        message (``upload_quota_exceeded``)."""
+        decision = quota_exceeded(Quota(limit.time_period_ms, limit.max_bytes))
+        info_uri = limit.info_uri or self.fallback_info_uri
+        fields: dict[str, Any] = {"info_uri": info_uri} if info_uri else {}
+        if limit.can_upgrade:
+            fields["can_upgrade"] = True
+        raise UploadRefusal(403, Codes.USER_LIMIT_EXCEEDED, decision, self.language, **fields)
+
+    # -- content -----------------------------------------------------------------------
+    async def check_media_file_for_spam(self, file_wrapper: Any, file_info: Any) -> Any:
+        """Keep the file, or raise 403 ``M_FORBIDDEN``: a program, a type not kept, a virus, or (with
+        ``scan_unavailable: refuse``) a file clamd could not scan."""
+        path = file_wrapper.path
+        head = await self.api.defer_to_thread(_head, path)
+        mime = self.rules.type_of(head, filetype.guess_mime(head))
+        decision = self.rules.may_keep(mime)
+        if not decision:
+            logger.info("Parta refused a file of type %s (%s)", mime, decision.reason)
+            raise UploadRefusal(403, Codes.FORBIDDEN, decision, self.language)
+        if self.config.clamd is None or getattr(file_info, "thumbnail", None):
+            return NOT_SPAM
+        try:
+            signature = await self.api.defer_to_thread(clamd.scan_file, self.config.clamd, path,
+                                                       self.config.scan_timeout)
+        except clamd.ScanUnavailable as e:
+            if self.config.scan_unavailable == "accept":
+                logger.warning("Parta kept a file clamd could not scan (scan_unavailable: accept): %s", e)
+                return NOT_SPAM
+            logger.warning("Parta refused a file clamd could not scan: %s", e)
+            raise UploadRefusal(403, Codes.FORBIDDEN, SCAN_UNAVAILABLE, self.language) from e
+        if signature is not None:
+            logger.warning("Parta refused a file with a virus: %s", signature)
+            raise UploadRefusal(403, Codes.FORBIDDEN, virus_found(signature), self.language)
+        return NOT_SPAM

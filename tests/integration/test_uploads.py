@@ -1,0 +1,289 @@
+"""Issue 11: uploads kept safe, as real uploads to a real Synapse with Parta and Debian's real clamd.
+
+Each attack test makes the refused upload (status, errcode, Parta's reason and message) next to the
+legitimate one that still succeeds: per-role sizes (a pupil's file over the pupil's limit, a teacher's
+of the same size), quotas over time, programs and types Parta does not keep, and viruses (the EICAR test
+file). docs/security.md lists these tests.
+
+This module runs its own installation (``parta init --clamd``) and Synapse, so that the session's
+homeserver stays without a virus scanner: clamd (``clamav-daemon``, installed with apt-get when missing)
+is started here in the foreground with a config of its own (a Unix socket and a signature database in a
+temporary directory). The public signature download is out of reach, so its database is one line of
+our own: EICAR's MD5 and size (an ``.hdb`` hash signature, clamd reports it as
+``Parta.Test.EICAR.UNOFFICIAL``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import socket
+import struct
+import subprocess
+import time
+import uuid
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from spaces_provisioner.install.installation import init_installation
+from spaces_provisioner.install.supervisor import running
+from spaces_provisioner.settings import Settings
+
+from ..conftest import PG_ADMIN_DSN, SERVER_NAME, _pg, relax_rate_limits
+from ..debian import ensure_package
+from ..helpers import Homeserver, User
+from ..processes import free_port
+from ..schools import attack_cast, write_attack_roster
+
+pytestmark = pytest.mark.synapse
+MB = 1024 ** 2
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+#: A Windows program's first bytes: the DOS header ("MZ", e_lfanew at 0x3c) and the PE signature.
+PE = b"MZ\x90\x00" + b"\x00" * 56 + b"\x80\x00\x00\x00" + b"\x00" * 64 + b"PE\x00\x00\x4c\x01" + b"\x00" * 200
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+TIMINGS: dict[str, float] = {}
+
+
+def png() -> bytes:
+    """A real 1x1 PNG (signature, IHDR, IDAT, IEND with their CRCs)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+
+
+def pdf_of(size: int) -> bytes:
+    """A PDF of exactly ``size`` bytes (its content padded with a comment)."""
+    return PDF + b"%" + b"0" * (size - len(PDF) - 2) + b"\n"
+
+
+class Clamd:
+    """Debian's clamd in the foreground with its own config, socket and one-line signature database."""
+
+    def __init__(self, root: Path):
+        self.binary = ensure_package("clamd", "clamav-daemon")
+        self.root = root
+        self.socket = root / "clamd.sock"
+        db = root / "db"
+        db.mkdir()
+        (db / "parta-test.hdb").write_text(f"{hashlib.md5(EICAR).hexdigest()}:{len(EICAR)}:Parta.Test.EICAR\n")
+        self.config = root / "clamd.conf"
+        self.config.write_text("\n".join([
+            "Foreground yes", f"LocalSocket {self.socket}", f"DatabaseDirectory {db}", f"LogFile {root / 'clamd.log'}",
+            "StreamMaxLength 200M", "Bytecode no", ""]))
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Start and wait until it answers ``PING``; the seconds that took."""
+        t0 = time.monotonic()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket.unlink()
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.config)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"clamd exited with {self.proc.returncode}: {(self.root / 'clamd.log').read_text()}")
+            with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(2)
+                s.connect(str(self.socket))
+                s.sendall(b"zPING\0")
+                if s.recv(16).startswith(b"PONG"):
+                    return time.monotonic() - t0
+            time.sleep(0.1)
+        raise RuntimeError("clamd did not answer PING")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture(scope="module")
+def clamd(tmp_path_factory) -> Iterator[Clamd]:
+    daemon = Clamd(tmp_path_factory.mktemp("clamd"))
+    TIMINGS["clamd_start_s"] = daemon.start()
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(scope="module")
+def uploads_db() -> Iterator[str | None]:
+    """A PostgreSQL database of this module's own (C collation) under PARTA_TEST_DB=postgres: the session's
+    Synapse has the session's."""
+    if os.environ.get("PARTA_TEST_DB", "sqlite") != "postgres":
+        yield None
+        return
+    name = f"parta_up_{uuid.uuid4().hex[:10]}"
+    _pg(f"CREATE DATABASE {name} LOCALE 'C' TEMPLATE template0 ENCODING 'UTF8'")
+    try:
+        yield PG_ADMIN_DSN.replace("dbname=postgres", f"dbname={name}")
+    finally:
+        _pg(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def up_installation(tmp_path_factory, clamd, uploads_db) -> Settings:
+    """``parta init --clamd unix:SOCKET``, with the suite's relaxed rate limits."""
+    t0 = time.monotonic()
+    settings = init_installation(tmp_path_factory.mktemp("parta-up"), SERVER_NAME, postgres_dsn=uploads_db,
+                                 port=free_port(), provisioning_port=free_port(), bridge_port=free_port(),
+                                 clamd=f"unix:{clamd.socket}")
+    TIMINGS["init_s"] = time.monotonic() - t0
+    relax_rate_limits(settings.homeserver_config)
+    return settings
+
+
+@pytest.fixture(scope="module")
+async def up(up_installation) -> Homeserver:
+    t0 = time.monotonic()
+    with running(up_installation):
+        TIMINGS["start_s"] = time.monotonic() - t0
+        handle = Homeserver(up_installation)
+        await handle.open()
+        try:
+            yield handle
+        finally:
+            await handle.close()
+
+
+@dataclass
+class World:
+    teacher: User
+    pupil: User
+    parent: User
+    outsider: User
+
+
+@pytest.fixture(scope="module")
+async def w(up, tmp_path_factory) -> World:
+    c = attack_cast()
+    school = await up.new_school(roster=write_attack_roster(tmp_path_factory.mktemp("uploads-roster")))
+    org = school["org"]
+    return World(teacher=await up.person(org, c.teacher, confirmed=True), pupil=await up.person(org, c.student),
+                 parent=await up.person(org, c.parent), outsider=await up.outsider())
+
+
+async def upload(u: User, data: bytes, content_type: str = "application/octet-stream",
+                 filename: str = "file") -> tuple[int, dict]:
+    """``POST /_matrix/media/v3/upload`` as a client does: ``(status, JSON body)``."""
+    async with u.api.session.post(f"{u.base_url}/_matrix/media/v3/upload", data=data, params={"filename": filename},
+                                  headers={"Authorization": f"Bearer {u.token}", "Content-Type": content_type}) as r:
+        return r.status, await r.json(content_type=None)
+
+
+def refused(resp: tuple[int, dict], reason: str, *, status: int = 403, errcode: str = "M_FORBIDDEN",
+            says: str | None = None) -> dict:
+    """Assert a refusal: status, errcode, Parta's reason, a Russian message, ``says`` in the English one."""
+    code, body = resp
+    assert (code, body.get("errcode"), body.get("org.parta.reason")) == (status, errcode, reason), body
+    assert body.get("error") and body["error"] == body["org.parta.messages"]["ru"], body
+    if says is not None:
+        assert says in body["org.parta.messages"]["en"], body
+    return body
+
+
+def kept(resp: tuple[int, dict]) -> str:
+    code, body = resp
+    assert code == 200, body
+    assert body["content_uri"].startswith(f"mxc://{SERVER_NAME}/"), body
+    return body["content_uri"]
+
+
+async def media_config(u: User) -> dict:
+    return await u.get("/_matrix/client/v1/media/config")
+
+
+async def test_each_person_sees_their_own_upload_limit(w):
+    assert (await media_config(w.pupil))["m.upload.size"] == 20 * MB
+    assert (await media_config(w.parent))["m.upload.size"] == 20 * MB
+    assert (await media_config(w.teacher))["m.upload.size"] == 100 * MB
+    assert (await media_config(w.outsider))["m.upload.size"] == 2 * MB
+
+
+async def test_pupil_uploads_a_file_over_the_pupil_limit(w):
+    data = pdf_of(21 * MB)
+    body = refused(await upload(w.pupil, data, "application/pdf", "lesson.pdf"), "upload_too_large", status=413,
+                   errcode="M_TOO_LARGE", says="you may upload files of up to 20 MB")
+    assert body["error"] == "Файл слишком большой (21 МБ): вы можете загружать файлы до 20 МБ"
+    kept(await upload(w.teacher, data, "application/pdf", "lesson.pdf"))  # the teacher's limit is larger
+
+
+async def test_outsider_uploads_more_than_an_outsider_may(w):
+    refused(await upload(w.outsider, pdf_of(3 * MB), "application/pdf"), "upload_too_large", status=413,
+            errcode="M_TOO_LARGE")
+    kept(await upload(w.pupil, pdf_of(3 * MB), "application/pdf"))
+
+
+async def test_outsider_passes_the_daily_quota(w):
+    """The outsider's quota (10 MB a day) by 2-MB files: five are kept, the sixth is refused by Synapse's
+    count of the day's uploads, with Parta's message; a pupil's quota is larger."""
+    for _ in range(5):
+        kept(await upload(w.outsider, pdf_of(2 * MB), "application/pdf"))
+    body = refused(await upload(w.outsider, pdf_of(2 * MB), "application/pdf"), "upload_quota_exceeded",
+                   errcode="M_USER_LIMIT_EXCEEDED", says="10 MB per day")
+    assert body.get("info_uri"), body  # the spec's field: where the limit is explained
+    kept(await upload(w.parent, pdf_of(2 * MB), "application/pdf"))
+
+
+async def test_pupil_uploads_a_windows_program(w):
+    body = refused(await upload(w.pupil, PE, "application/x-msdownload", "game.exe"), "file_is_program")
+    assert body["error"] == "Программы и скрипты здесь пересылать нельзя"
+    # the name and the Content-Type a client claims do not matter: the bytes do
+    refused(await upload(w.pupil, PE, "application/pdf", "homework.pdf"), "file_is_program")
+    refused(await upload(w.teacher, Path("/bin/true").read_bytes(), "application/octet-stream", "true"),
+            "file_is_program")
+    kept(await upload(w.pupil, PDF, "application/pdf", "homework.pdf"))
+    kept(await upload(w.pupil, png(), "image/png", "drawing.png"))
+
+
+async def test_pupil_uploads_a_script_and_a_web_page(w):
+    refused(await upload(w.pupil, b"#!/bin/sh\nrm -rf ~\n", "text/plain", "notes.txt"), "file_is_program")
+    refused(await upload(w.pupil, b"<!DOCTYPE html><html><script>alert(1)</script></html>", "text/plain"),
+            "file_type_refused", says="text/html")
+    refused(await upload(w.pupil, os.urandom(4096), "image/jpeg", "photo.jpg"), "file_type_unknown")
+    kept(await upload(w.pupil, "Домашнее задание: §12, упр. 3".encode(), "text/plain", "dz.txt"))
+
+
+async def test_teacher_uploads_the_eicar_test_virus(w):
+    body = refused(await upload(w.teacher, EICAR, "text/plain", "eicar.com"), "virus_found",
+                   says="Parta.Test.EICAR")
+    assert body["error"] == "В файле найден вирус (Parta.Test.EICAR.UNOFFICIAL), файл не сохранён"
+    # the same through the two-step upload (MSC2246: create, then PUT the bytes)
+    media = await w.teacher.post("/_matrix/media/v1/create")
+    server, media_id = media["content_uri"].removeprefix("mxc://").split("/")
+    async with w.teacher.api.session.put(
+            f"{w.teacher.base_url}/_matrix/media/v3/upload/{server}/{media_id}", data=EICAR,
+            headers={"Authorization": f"Bearer {w.teacher.token}", "Content-Type": "text/plain"}) as r:
+        assert (r.status, (await r.json())["org.parta.reason"]) == (403, "virus_found")
+    kept(await upload(w.teacher, b"A clean worksheet", "text/plain", "worksheet.txt"))
+    kept(await upload(w.teacher, PDF, "application/pdf", "worksheet.pdf"))
+
+
+async def test_upload_while_clamd_is_down_is_refused_by_default(w, clamd):
+    clamd.stop()
+    try:
+        refused(await upload(w.teacher, b"A clean note", "text/plain"), "scan_unavailable",
+                says="could not be checked for viruses")
+    finally:
+        TIMINGS["clamd_restart_s"] = await asyncio.to_thread(clamd.start)
+    kept(await upload(w.teacher, b"A clean note", "text/plain"))
+
+
+def test_parta_init_wrote_the_scanner_and_the_largest_upload(up_installation, clamd):
+    data = YAML(typ="safe").load(up_installation.homeserver_config.read_text(encoding="utf-8"))
+    module = next(m for m in data["modules"] if m["module"] == "synapse_module.PartaModule")
+    assert module["config"]["media"] == {"clamd": f"unix:{clamd.socket}", "scan_unavailable": "refuse"}
+    assert data["max_upload_size"] == "100M"
+    print("uploads timings:", TIMINGS)
