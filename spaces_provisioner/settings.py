@@ -14,6 +14,7 @@ Shape (YAML mapping)::
     homeserver_admin_socket: synapse-admin.sock  # the bot's Unix socket with the Admin API (relative to DIR)
     nudge_secret: "..."                  # the Synapse module's token for POST /api/v1/registrations/nudge
     journal_bridge_user_id: "@parta_journal:school.example"  # optional; the journal bridge's account
+    livekit: {url: "wss://school.example/livekit/sfu", api_key: "...", api_secret: "..."}  # group calls' SFU
 
 The file holds secrets (the bot's access token, the operator token): it is written
 with mode 0600 and never belongs in a repository.
@@ -59,6 +60,11 @@ class Settings:
     #: The journal bridge's user id (``journal_bridge_user_id`` in parta.yaml; empty: the default
     #: ``@parta_journal:{server_name}``). The Synapse module's config key of the same name must agree.
     journal_bridge_user_id: str = ""
+    #: The LiveKit SFU of group calls (``livekit.url``, a ws/wss URL) and the key and secret that sign
+    #: its tokens (``livekit.api_key``, ``livekit.api_secret``; the SFU's ``keys``). Empty: no group calls.
+    livekit_url: str = ""
+    livekit_api_key: str = ""
+    livekit_api_secret: str = ""
 
     def __post_init__(self) -> None:
         if not self.journal_bridge_user_id:
@@ -113,6 +119,10 @@ class Settings:
                 nudge_secret=data.get("nudge_secret"),
                 # absent in files written before the journal bridge: the default
                 journal_bridge_user_id=data.get("journal_bridge_user_id") or "",
+                # absent in files written before group calls: none until `parta init --force`
+                livekit_url=(data.get("livekit") or {}).get("url") or "",
+                livekit_api_key=(data.get("livekit") or {}).get("api_key") or "",
+                livekit_api_secret=(data.get("livekit") or {}).get("api_secret") or "",
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SettingsError(
@@ -137,6 +147,8 @@ class Settings:
             **({"homeserver_admin_socket": os.path.relpath(self.admin_socket, self.root)} if self.admin_socket else {}),
             **({"nudge_secret": self.nudge_secret} if self.nudge_secret else {}),
             "journal_bridge_user_id": self.journal_bridge_user_id,
+            **({"livekit": {"url": self.livekit_url, "api_key": self.livekit_api_key,
+                            "api_secret": self.livekit_api_secret}} if self.livekit_api_key else {}),
         }
 
     def save(self) -> None:

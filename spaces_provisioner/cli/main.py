@@ -149,7 +149,8 @@ def cmd_init(args) -> int:
         settings = init_installation(Path(args.dir), args.server_name, postgres_dsn=args.postgres, port=args.port,
                                      public_baseurl=args.public_baseurl, force=args.force, language=args.lang or "ru",
                                      behind_proxy=args.behind_proxy, clamd=args.clamd,
-                                     scan_unavailable=args.scan_unavailable)
+                                     scan_unavailable=args.scan_unavailable, turn_port=args.turn_port,
+                                     livekit_url=args.livekit_url)
     except AlreadyInitialized as e:
         print(_("{dir} already holds a Parta installation; nothing was changed (use --force to regenerate "
                 "its configuration, keeping its data)").format(dir=e))
@@ -450,6 +451,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help=_("scan uploads for viruses with clamd at unix:/path/clamd.ctl or tcp:host:port"))
     sp.add_argument("--scan-unavailable", choices=("refuse", "accept"), default="refuse",
                     help=_("what happens to an upload while clamd is down (default: refuse)"))
+    sp.add_argument("--turn-port", type=int, metavar="PORT",
+                    help=_("coturn's port for 1:1 calls (default: kept, else 3478 when free)"))
+    sp.add_argument("--livekit-url", metavar="URL",
+                    help=_("the LiveKit SFU of group calls, wss://... (default: kept, else on this server's host)"))
     sp.add_argument("--force", action="store_true")
     sp.set_defaults(func=cmd_init)
 

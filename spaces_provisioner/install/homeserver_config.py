@@ -125,7 +125,9 @@ def listeners(port: int, admin_socket: Path, behind_proxy: bool) -> list[dict]:
     return [
         {"port": port, "tls": False, "type": "http", "x_forwarded": behind_proxy,
          "bind_addresses": ["127.0.0.1"],
-         "resources": [{"names": ["client"], "compress": False}],
+         # openid: only /_matrix/federation/v1/openid/userinfo (the group calls' token service checks
+         # people's OpenID tokens there); no other federation path is served
+         "resources": [{"names": ["client", "openid"], "compress": False}],
          "additional_resources": {"/_synapse/admin": {"module": "synapse_module.ClosedAdminApi"}}},
         {"path": str(admin_socket), "mode": 0o600, "type": "http",
          "resources": [{"names": ["client"], "compress": False}]},

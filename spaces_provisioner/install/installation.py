@@ -24,7 +24,9 @@ from spaces_provisioner.homeserver.config_file import read_synapse_config
 from spaces_provisioner.install import homeserver_config as hc
 from spaces_provisioner.install.journal_bridge import bridge_port as bridge_port_of
 from spaces_provisioner.install.journal_bridge import configure_bridge, register_in_synapse
+from spaces_provisioner.install.matrix_rtc import configure_livekit, configure_matrix_rtc
 from spaces_provisioner.install.processes import start_synapse
+from spaces_provisioner.install.turn import configure_turn
 from spaces_provisioner.install.uploads import configure_uploads
 from spaces_provisioner.reconcile.registry import ensure_registry
 from spaces_provisioner.settings import SETTINGS_FILE, Settings
@@ -41,7 +43,8 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
                       port: int = 8008, provisioning_port: int | None = None,
                       public_baseurl: str | None = None, force: bool = False,
                       language: str = "ru", behind_proxy: bool = False,
-                      bridge_port: int | None = None, clamd: str | None = None,
+                      bridge_port: int | None = None, turn_port: int | None = None,
+                      livekit_url: str | None = None, clamd: str | None = None,
                       scan_unavailable: str = "refuse") -> Settings:
     """Create (or with ``force`` regenerate) the installation in ``root``; returns its Settings.
 
@@ -49,9 +52,12 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
     and the registry room, then stops it. Raises AlreadyInitialized, InitError,
     StartError. ``behind_proxy``: a reverse proxy sets ``X-Forwarded-For`` (trusted only then).
     ``bridge_port``: where the journal bridge listens (default: the provisioning port + 1); its
-    config and registration are written too (``install.journal_bridge``). ``clamd``: the virus scanner's
-    address for uploads (``unix:/path`` or ``tcp:host:port``; default: kept from the old configuration,
-    else none) and ``scan_unavailable`` (``refuse``/``accept``), with ``max_upload_size`` (``install.uploads``).
+    config and registration are written too (``install.journal_bridge``). ``turn_port``: coturn's
+    (default: kept, else 3478 when free); ``livekit_url``: the group calls' SFU (default: kept, else
+    ``matrix_rtc.default_livekit_url``); coturn's config, the TURN and MatrixRTC settings and the LiveKit
+    keys are written too (``install.turn``, ``install.matrix_rtc``). ``clamd``: the virus scanner's address
+    for uploads (``unix:/path`` or ``tcp:host:port``; default: kept from the old configuration, else
+    none) and ``scan_unavailable`` (``refuse``/``accept``), with ``max_upload_size`` (``install.uploads``).
     """
     root = Path(root).resolve()
     if (root / SETTINGS_FILE).exists() and not force:
@@ -89,6 +95,9 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
         bot_access_token=old_settings.bot_access_token if old_settings else "",
         language=language, admin_socket=root / hc.ADMIN_SOCKET, nudge_secret=nudge_secret,
     )
+    configure_turn(root, config_path, public_baseurl or homeserver_url + "/", port=turn_port)
+    configure_livekit(settings, public_baseurl or homeserver_url + "/", livekit_url, old_settings)
+    configure_matrix_rtc(settings)
     configure_uploads(config_path, clamd=clamd, scan_unavailable=scan_unavailable,
                       keep_from=root / "homeserver.yaml.bak" if force else None)
     old_bridge_port = bridge_port_of(root)

@@ -2,7 +2,8 @@
 
 They start in that order, each must become healthy, and all stop (SIGTERM, then SIGKILL)
 when the user presses Ctrl-C, when SIGTERM arrives, or when any of them exits. The bridge
-runs when the installation has its config (``journal-bridge.yaml``, written by ``parta init``).
+runs when the installation has its config (``journal-bridge.yaml``, written by ``parta init``);
+coturn (1:1 calls' relay) when the installation has ``turnserver.conf`` and Debian's coturn is installed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from spaces_provisioner.install.installation import close_to_others
 from spaces_provisioner.install.journal_bridge import start_bridge
 from spaces_provisioner.install.processes import Service, start_provisioning, start_synapse
+from spaces_provisioner.install.turn import start_coturn
 from spaces_provisioner.settings import Settings
 
 
@@ -37,6 +39,10 @@ def running(settings: Settings, timeout: float = 90.0) -> Iterator[list[Service]
         if bridge is not None:
             services.append(bridge)
             bridge.wait_healthy(timeout)
+        turn = start_coturn(settings.root, settings.logs_dir)  # None (and a warning) when coturn is missing
+        if turn is not None:
+            services.append(turn)
+            turn.wait_healthy(timeout)
         yield services
     finally:
         # a second Ctrl-C must not leave a service behind: ignore signals until both stopped

@@ -19,6 +19,7 @@ module                    job
 :mod:`.registrations`     placing registered accounts, redeeming links, the sweep
 :mod:`.page`              what the registration page reads and writes
 :mod:`.journal`           the journal bridge's directory, the pupils' diaries, the journal status room
+:mod:`.calls`             the group calls' token service (LiveKit tokens for those the rules let in)
 ========================  =====================================================================
 """
 
@@ -29,6 +30,7 @@ from policies.templates import Templates
 from spaces_provisioner.db.schema import Store
 from spaces_provisioner.homeserver.bot import BotClient
 from spaces_provisioner.ops.accounts import Accounts
+from spaces_provisioner.ops.calls import Calls
 from spaces_provisioner.ops.context import Context
 from spaces_provisioner.ops.journal import Journal
 from spaces_provisioner.ops.links import Links
@@ -60,6 +62,7 @@ class Operations:
         self.registrations = Registrations(self.ctx)
         self.page = RegistrationPage(self.ctx)
         self.journal = Journal(self.ctx)
+        self.calls = Calls(self.ctx)
 
     async def start(self) -> None:
         """Connect to the homeserver's registry room; call once before any operation."""
