@@ -133,6 +133,34 @@ SCAN_UNAVAILABLE = deny("scan_unavailable", N_("The file could not be checked fo
                                                "kept; try again later"))
 
 
+#: The first bytes of an OLE2 compound file ([MS-CFB] 2.2 "Compound File Header").
+OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
+#: The type of a compound file no rule names (an Office 97-2003 document the sniffing did not recognise).
+OLE_STORAGE = "application/x-ole-storage"
+
+
+def ole_root_entry_offset(head: bytes) -> int | None:
+    """Where a compound file's root directory entry starts ([MS-CFB] 2.2: the sector shift at 0x1E,
+    the first directory sector at 0x30; sector N starts at (N + 1) << shift), or None when ``head`` is
+    no compound file header."""
+    if not head.startswith(OLE_MAGIC) or len(head) < 0x34:
+        return None
+    shift = int.from_bytes(head[0x1E:0x20], "little")
+    first = int.from_bytes(head[0x30:0x34], "little")
+    if shift not in (9, 12) or first >= 0xFFFFFFFA:
+        return None
+    return (first + 1) << shift
+
+
+def ole_clsid(entry: bytes | None) -> str | None:
+    """The CLSID of a compound file's directory entry ([MS-CFB] 2.6.1: 16 bytes at 0x50, a GUID with
+    its first three fields little-endian) as ``xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx``, or None."""
+    if entry is None or len(entry) < 0x60:
+        return None
+    g = entry[0x50:0x60]
+    return (f"{g[3::-1].hex()}-{g[5:3:-1].hex()}-{g[7:5:-1].hex()}-{g[8:10].hex()}-{g[10:16].hex()}")
+
+
 def clamd_address(address: str) -> tuple[str, str, int]:
     """A clamd address read: ``("unix", path, 0)`` for ``unix:/path`` or an absolute path,
     ``("tcp", host, port)`` for ``tcp:HOST:PORT`` (or ``tcp://``; an IPv6 host in brackets). Raises
@@ -172,6 +200,8 @@ class MediaRules:
         prefixes = dict(data.get("executable_prefixes") or {})
         self.executable_prefixes: tuple[tuple[bytes, str], ...] = tuple(
             (bytes.fromhex(str(prefix)), str(mime)) for prefix, mime in prefixes.items())
+        self.ole_program_clsids: dict[str, str] = {
+            str(k).lower(): str(v) for k, v in dict(data.get("ole_program_clsids") or {}).items()}
         unrecognised = data.get("unrecognised", "refuse")
         if unrecognised not in ("refuse", "accept"):
             raise ValueError(f"media.yaml unrecognised: {unrecognised!r} (refuse or accept)")
@@ -193,14 +223,23 @@ class MediaRules:
         return max(lim.max_size or 0 for lim in self.limits.values())
 
     # -- types -------------------------------------------------------------------------
-    def type_of(self, head: bytes, detected: str | None) -> str | None:
+    def type_of(self, head: bytes, detected: str | None, ole_root: bytes | None = None) -> str | None:
         """A file's MIME type from its first bytes (:data:`HEAD_BYTES`) and what a sniffing library
         ``detected`` in them (None: not recognised). Programs are named from their first bytes before
-        anything else; unrecognised bytes are plain text (``text/plain``), HTML (``text/html``), SVG
-        (``image/svg+xml``) or other XML (``text/xml``) when they are text, else None."""
+        anything else; an OLE2 compound file (Office 97-2003 documents, but also Windows Installer
+        packages) by its root entry's CLSID (``ole_root``: the 128-byte entry at
+        :func:`ole_root_entry_offset`): a program's CLSID in ``ole_program_clsids``, else what was
+        detected, else ``application/x-ole-storage``. Unrecognised bytes are plain text (``text/plain``),
+        HTML (``text/html``), SVG (``image/svg+xml``) or other XML (``text/xml``) when they are text,
+        else None."""
         for prefix, mime in self.executable_prefixes:
             if head.startswith(prefix):
                 return mime
+        if head.startswith(OLE_MAGIC):
+            clsid = ole_clsid(ole_root)
+            if clsid in self.ole_program_clsids:
+                return self.ole_program_clsids[clsid]
+            return detected or OLE_STORAGE
         if detected:
             return detected
         return text_type(head)

@@ -35,10 +35,15 @@ Config (``media`` in the module's config; ``parta init --clamd ADDRESS`` writes 
       clamd: unix:/run/clamav/clamd.ctl   # or tcp:127.0.0.1:3310; absent: no virus scanning
       scan_unavailable: refuse            # clamd down or erring: refuse the upload (default) or accept it
       scan_timeout: 60                    # seconds per socket operation with clamd
+      unrecognised: accept                # bytes no sniffing recognises; default: media.yaml's (refuse).
+                                          # Needed where organizations turn encryption on: an encrypted
+                                          # attachment is random bytes to the server (neither typed nor
+                                          # scanned)
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +61,7 @@ from policies.media import (
     MediaRules,
     Quota,
     default_media_rules,
+    ole_root_entry_offset,
     quota_exceeded,
     virus_found,
 )
@@ -73,12 +79,13 @@ class UploadConfig:
     clamd: str | None = None
     scan_unavailable: str = "refuse"
     scan_timeout: float = 60.0
+    unrecognised: str | None = None
 
     @staticmethod
     def parse(section: Mapping | None) -> UploadConfig:
         """Validate ``section`` (None: no scanning). Raises ConfigError naming the bad key."""
         section = dict(section or {})
-        unknown = set(section) - {"clamd", "scan_unavailable", "scan_timeout"}
+        unknown = set(section) - {"clamd", "scan_unavailable", "scan_timeout", "unrecognised"}
         if unknown:
             raise ConfigError(f"synapse_module.PartaModule: unknown media settings {sorted(unknown)}")
         address = section.get("clamd")
@@ -94,7 +101,10 @@ class UploadConfig:
             timeout = float(section.get("scan_timeout", 60))
         except (TypeError, ValueError) as e:
             raise ConfigError("synapse_module.PartaModule: media.scan_timeout must be seconds") from e
-        return UploadConfig(str(address) if address else None, unavailable, timeout)
+        unrecognised = section.get("unrecognised")
+        if unrecognised not in (None, "refuse", "accept"):
+            raise ConfigError("synapse_module.PartaModule: media.unrecognised must be refuse or accept")
+        return UploadConfig(str(address) if address else None, unavailable, timeout, unrecognised)
 
 
 class UploadRefusal(SynapseError):
@@ -105,9 +115,15 @@ class UploadRefusal(SynapseError):
             **fields, "org.parta.reason": decision.reason, "org.parta.messages": decision.messages()})
 
 
-def _head(path: str) -> bytes:
+def _head(path: str) -> tuple[bytes, bytes | None]:
+    """The file's first bytes, and for an OLE2 compound file its root directory entry (128 bytes)."""
     with open(path, "rb") as f:
-        return f.read(HEAD_BYTES)
+        head = f.read(HEAD_BYTES)
+        offset = ole_root_entry_offset(head)
+        if offset is None:
+            return head, None
+        f.seek(offset)
+        return head, f.read(128)
 
 
 class MediaUpload:
@@ -121,6 +137,9 @@ class MediaUpload:
         self.config = config
         self.language = language
         self.rules = rules or default_media_rules()
+        if config.unrecognised is not None:  # the installation's choice over media.yaml's
+            self.rules = copy.copy(self.rules)
+            self.rules.accept_unrecognised = config.unrecognised == "accept"
         hs = getattr(api, "_hs", None)  # None under a Mock(spec=ModuleApi) in unit tests
         media = getattr(getattr(hs, "config", None), "media", None)
         self.synapse_max: int | None = getattr(media, "max_upload_size", None)
@@ -185,8 +204,8 @@ class MediaUpload:
         """Keep the file, or raise 403 ``M_FORBIDDEN``: a program, a type not kept, a virus, or (with
         ``scan_unavailable: refuse``) a file clamd could not scan."""
         path = file_wrapper.path
-        head = await self.api.defer_to_thread(_head, path)
-        mime = self.rules.type_of(head, filetype.guess_mime(head))
+        head, ole_root = await self.api.defer_to_thread(_head, path)
+        mime = self.rules.type_of(head, filetype.guess_mime(head), ole_root)
         decision = self.rules.may_keep(mime)
         if not decision:
             logger.info("Parta refused a file of type %s (%s)", mime, decision.reason)

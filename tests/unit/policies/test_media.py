@@ -16,6 +16,8 @@ from policies.media import (
     clamd_address,
     default_media_rules,
     megabytes,
+    ole_clsid,
+    ole_root_entry_offset,
     parse_period,
     parse_size,
     quota_exceeded,
@@ -23,6 +25,8 @@ from policies.media import (
     virus_found,
 )
 from policies.model import Role
+
+from ...files import MSI_CLSID, WORD_CLSID, compound_file
 
 R = default_media_rules()
 MB = 1024 ** 2
@@ -200,3 +204,22 @@ def test_clamd_addresses(text, read):
 def test_bad_clamd_addresses(bad):
     with pytest.raises(ValueError, match="clamd address"):
         clamd_address(bad)
+
+
+@pytest.mark.parametrize(("clsid", "shift", "mime"), [(MSI_CLSID, 9, "application/x-msi"),
+                                                      (MSI_CLSID, 12, "application/x-msi"),
+                                                      (WORD_CLSID, 9, "application/x-ole-storage")])
+def test_compound_files_by_their_root_clsid(clsid, shift, mime):
+    data = compound_file(clsid, shift)
+    offset = ole_root_entry_offset(data[:8192])
+    assert offset == 2 << shift
+    assert ole_clsid(data[offset:offset + 128]) == clsid
+    assert R.type_of(data[:8192], None, data[offset:offset + 128]) == mime
+
+
+def test_installer_refused_old_office_documents_kept():
+    assert R.may_keep("application/x-msi").reason == "file_is_program"
+    assert R.may_keep("application/x-ole-storage") and R.may_keep("application/msword")
+    assert R.type_of(compound_file(MSI_CLSID), "application/msword", compound_file(MSI_CLSID)[1024:1152]) == (
+        "application/x-msi")  # an installer is a program whatever else matched
+    assert ole_root_entry_offset(b"%PDF") is None and ole_clsid(None) is None

@@ -21,7 +21,8 @@ from policies.model import Role
 from synapse_module import clamd
 from synapse_module.media_upload import MediaUpload, UploadConfig, UploadRefusal
 
-EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+from ...files import EICAR
+
 BOT, BRIDGE = "@parta:school.test", "@parta_journal:school.test"
 PUPIL = Account("@pupil:school.test", {"a": Membership(org="a", role=Role.STUDENT)})
 TEACHER = Account("@teacher:school.test", {"a": Membership(org="a", role=Role.TEACHER, confirmed=True)})
@@ -176,3 +177,16 @@ async def test_clamd_down_refuses_or_accepts_as_set(tmp_path):
     kept = await upload(UploadConfig(clamd=down, scan_unavailable="accept")).check_media_file_for_spam(
         Mock(path=str(f)), Mock(thumbnail=None))
     assert kept == NOT_SPAM
+
+
+async def test_installation_may_accept_unrecognised_bytes(tmp_path):
+    """Where organizations turn encryption on, attachments are random bytes to the server."""
+    f = tmp_path / "encrypted.bin"
+    f.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(UploadRefusal):
+        await upload().check_media_file_for_spam(Mock(path=str(f)), Mock(thumbnail=None))
+    m = upload(UploadConfig.parse({"unrecognised": "accept"}))
+    assert await m.check_media_file_for_spam(Mock(path=str(f)), Mock(thumbnail=None)) == NOT_SPAM
+    assert not upload().rules.accept_unrecognised  # the shared default rules are untouched
+    with pytest.raises(ConfigError, match="unrecognised"):
+        UploadConfig.parse({"unrecognised": "yes"})
