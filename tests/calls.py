@@ -3,9 +3,13 @@ makes them, a LiveKit token's claims, and call membership state (MSC4143) in a r
 
 from __future__ import annotations
 
+import sqlite3
+
 import aiohttp
 import jwt
+import psycopg2
 
+from spaces_provisioner.homeserver.config_file import read_synapse_config
 from spaces_provisioner.settings import Settings
 
 from .helpers import User, q
@@ -60,3 +64,23 @@ async def join_call(u: User, room_id: str, device: str = "DEV") -> None:
 async def leave_call(u: User, room_id: str, device: str = "DEV") -> None:
     """``u``'s client leaves the call (empty membership content)."""
     await u.send_state(room_id, CALL_MEMBER, f"_{u.user_id}_{device}_m.call", {})
+
+
+def expire_openid_token(settings: Settings, access_token: str) -> None:
+    """Make an OpenID token expired, in the homeserver's database (Synapse's ``open_id_tokens``: an
+    hour's validity, not configurable; the lookup is not cached)."""
+    db = read_synapse_config(settings.homeserver_config)["database"]
+    sql = "UPDATE open_id_tokens SET ts_valid_until_ms = 1 WHERE token = {}"
+    if db["name"] == "sqlite3":
+        with sqlite3.connect(db["args"]["database"]) as conn:
+            assert conn.execute(sql.format("?"), (access_token,)).rowcount == 1
+        return
+    args = {k: v for k, v in db["args"].items() if k not in ("cp_min", "cp_max")}
+    args["dbname"] = args.pop("database")
+    conn = psycopg2.connect(**args)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql.format("%s"), (access_token,))
+            assert cur.rowcount == 1
+    finally:
+        conn.close()

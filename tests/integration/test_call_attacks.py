@@ -22,6 +22,7 @@ from policies.templates import RoomRef, default_templates
 
 from spaces_provisioner.ops.calls import livekit_identity, livekit_room
 
+from .. import calls
 from ..calls import ask_token, claims, device_of, get_token_body, join_call, leave_call, openid_token
 from ..helpers import SCHOOL_B_APPLICATION, SCHOOL_B_ROSTER, User
 from ..schools import attack_cast, write_attack_roster
@@ -141,8 +142,8 @@ async def test_non_member_asks_for_a_lesson_token(hs, w):
 
 async def test_forged_openid_token_for_a_lesson(hs, w):
     """Tokens that prove nothing: a made-up OpenID token, one claimed to come from another server,
-    a Matrix access token passed as an OpenID token, and a real OpenID token of a pupil presented as
-    the teacher's (to start the lesson in the teacher's name)."""
+    a Matrix access token passed as an OpenID token, an expired one, and a real OpenID token of a
+    pupil presented as the teacher's (to start the lesson in the teacher's name)."""
     base = await get_token_body(w.teacher, w.class_chat)
     real = base["openid_token"]
     for forged in ({**real, "access_token": "forged-" + real["access_token"][:8]},
@@ -150,6 +151,10 @@ async def test_forged_openid_token_for_a_lesson(hs, w):
                    {**real, "access_token": w.teacher.token}):
         refused(await ask_token(hs.settings, {**base, "openid_token": forged}), "openid_token_unknown",
                 status=401, errcode="M_UNKNOWN_TOKEN")
+    expired = await openid_token(w.teacher)
+    calls.expire_openid_token(hs.settings, expired["access_token"])
+    refused(await ask_token(hs.settings, {**base, "openid_token": expired}), "openid_token_unknown",
+            status=401, errcode="M_UNKNOWN_TOKEN")
     pupils = await openid_token(w.student)
     refused(await ask_token(hs.settings, {**base, "openid_token": pupils}), "call_identity_mismatch")
     refused(await ask_token(hs.settings, await get_token_body(w.student, w.class_chat, openid=pupils,
