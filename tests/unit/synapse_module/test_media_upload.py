@@ -190,3 +190,47 @@ async def test_installation_may_accept_unrecognised_bytes(tmp_path):
     assert not upload().rules.accept_unrecognised  # the shared default rules are untouched
     with pytest.raises(ConfigError, match="unrecognised"):
         UploadConfig.parse({"unrecognised": "yes"})
+
+
+def _real_files() -> dict[str, bytes]:
+    """Files as the libraries Parta already depends on write them (no shipped samples)."""
+    import gzip
+    import io
+    import wave
+
+    import openpyxl
+    from PIL import Image
+    from reportlab.pdfgen import canvas
+
+    files: dict[str, bytes] = {}
+    b = io.BytesIO()
+    openpyxl.Workbook().save(b)
+    files["xlsx"] = b.getvalue()
+    for fmt in ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP"):
+        b = io.BytesIO()
+        Image.new("RGB", (8, 8), (200, 10, 10)).save(b, fmt)
+        files[fmt.lower()] = b.getvalue()
+    b = io.BytesIO()
+    c = canvas.Canvas(b)
+    c.drawString(10, 10, "Контрольная работа")
+    c.save()
+    files["pdf"] = b.getvalue()
+    b = io.BytesIO()
+    with wave.open(b, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 800)
+    files["wav"] = b.getvalue()
+    files["gz"] = gzip.compress(b"notes")
+    files["csv-cp1251"] = "Фамилия;Имя\nИванов;Иван\n".encode("cp1251")
+    return files
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "jpeg", "png", "gif", "webp", "tiff", "bmp", "pdf", "wav", "gz",
+                                  "csv-cp1251"])
+async def test_what_schools_share_is_kept(tmp_path, kind):
+    """No false refusals of everyday files (as real writers produce them)."""
+    f = tmp_path / kind
+    f.write_bytes(_real_files()[kind])
+    assert await upload().check_media_file_for_spam(Mock(path=str(f)), Mock(thumbnail=None)) == NOT_SPAM
