@@ -8,6 +8,12 @@ MSC3911, is not upstream; synapse#15572). Parta keeps files inside the rooms the
   not enough; leaving the class chat ends access; joining it later gives access, as its history
   does);
 - the Parta bot may download everything (it moderates and exports for the school);
+- an end-to-end encrypted attachment is ciphertext the server cannot link to a room (its URI
+  travels inside the encrypted event): such an upload (``application/octet-stream``, the type
+  clients give encrypted attachments, Client-Server API "Sending encrypted attachments") may be
+  downloaded by anyone joined to an encrypted room together with its uploader. The bytes are
+  useless without the key, which only the event's recipients hold. Only organizations that turn
+  encryption on (``encryption_in_chats``) have such rooms;
 - nobody without a local account (the legacy unauthenticated download path, other servers
   over federation): the module answers those as Synapse answers unknown media, 404.
 
@@ -39,6 +45,9 @@ MXC = re.compile(r"mxc://([A-Za-z0-9.:\[\]-]+)/([A-Za-z0-9_-]+)")
 #: The deepest nesting of event content scanned for URIs (content is at most 64 KiB; events nest
 #: a few levels: ``m.new_content`` → ``file`` → ``url``).
 MAX_DEPTH = 12
+
+#: The type Matrix clients upload encrypted attachments with (the bytes are ciphertext).
+OPAQUE_TYPE = "application/octet-stream"
 
 #: The refusal of a download (one reason for every case, so that it tells nothing about where
 #: the file was posted, or whether it was posted at all).
@@ -79,15 +88,17 @@ def media_ids(content: Mapping[str, Any] | None, server_name: str) -> frozenset[
 
 
 def may_download(user_id: str, *, uploader: str | None, posted_in: Collection[str], joined: Collection[str],
-                 bot: str) -> Decision:
+                 bot: str, encrypted_with_uploader: bool = False) -> Decision:
     """Whether ``user_id`` may download (or see a thumbnail of) a local file.
 
     ``uploader``: the upload's owner (None when Synapse did not record one, e.g. URL previews);
     ``posted_in``: room ids the file was posted in; ``joined``: room ids ``user_id`` is joined
-    to now. Allowed for the bot, the uploader, and a member of a room the file was posted in;
+    to now; ``encrypted_with_uploader``: the file is an opaque upload (:data:`OPAQUE_TYPE`) and
+    ``user_id`` is joined to an end-to-end encrypted room together with its uploader. Allowed for
+    the bot, the uploader, a member of a room the file was posted in, and in that encrypted case;
     otherwise :data:`NOT_SHARED_WITH_YOU`.
     """
-    if user_id == bot or (uploader is not None and user_id == uploader):
+    if user_id == bot or (uploader is not None and user_id == uploader) or encrypted_with_uploader:
         return ALLOW
     if not posted_in:
         return NOT_SHARED_WITH_YOU

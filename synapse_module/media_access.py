@@ -44,6 +44,11 @@ delay nothing. Membership comes from Synapse's ``get_rooms_for_user`` cache, whi
 invalidates on every membership change on every worker: leaving the class chat ends access at
 the next request.
 
+**Encrypted attachments** (organizations with ``encryption_in_chats``): their URI travels
+inside the ciphertext, so no room records them; an opaque upload (``application/octet-stream``)
+is served to people joined to an encrypted room together with its uploader (read only on the
+refusal path). The bytes are ciphertext without the key the event carries.
+
 Not covered: a redaction does not withdraw the file from the room (Synapse keeps the media;
 the school administrator quarantines it); remote media (federation is off) is left to Synapse.
 Sources: Synapse 1.163.2 ``synapse/media/media_repository.py``, ``synapse/media/thumbnailer.py``,
@@ -64,7 +69,7 @@ from synapse.api.errors import NotFoundError, SynapseError
 from synapse.module_api import NOT_SPAM, ModuleApi
 
 from policies.capabilities import Decision
-from policies.media_access import may_download, may_share, media_ids
+from policies.media_access import OPAQUE_TYPE, may_download, may_share, media_ids
 
 log = logging.getLogger(__name__)
 
@@ -232,9 +237,10 @@ class MediaAccess:
         return NOT_SPAM
 
     # -- downloads --------------------------------------------------------------------
-    async def check(self, requester: Any, media_id: str, uploader: str | None) -> None:
+    async def check(self, requester: Any, media_id: str, uploader: str | None, media_type: str | None = None) -> None:
         """Raise unless ``requester`` (``request.requester``: a Requester, a server name over
-        federation, or None) may download ``media_id``: 404 ``M_NOT_FOUND`` without a local
+        federation, or None) may download ``media_id`` (uploaded by ``uploader``, of the
+        Content-Type ``media_type`` the upload declared): 404 ``M_NOT_FOUND`` without a local
         user, 403 (``refuse``) for a local user the rule refuses."""
         user = getattr(requester, "user", None)
         user_id = user.to_string() if user is not None else None
@@ -249,9 +255,22 @@ class MediaAccess:
             # the cache may predate a record another coroutine of this process is writing
             decision = may_download(user_id, uploader=uploader, posted_in=await self.posted_in(media_id, fresh=True),
                                     joined=joined, bot=self.bot)
+        if not decision and media_type == OPAQUE_TYPE and uploader is not None:
+            # an encrypted attachment's URI travels inside ciphertext: no room records it
+            decision = may_download(user_id, uploader=uploader, posted_in=(), joined=joined, bot=self.bot,
+                                    encrypted_with_uploader=await self._encrypted_together(user_id, uploader, joined))
         if not decision:
             log.info("download of %s refused to %s: %s", media_id, user_id, decision.reason)
             raise self.refuse(decision)
+
+    async def _encrypted_together(self, user_id: str, uploader: str, joined: frozenset[str]) -> bool:
+        """Whether ``user_id`` and ``uploader`` are both joined to an end-to-end encrypted room
+        (read only when a download of an opaque upload is about to be refused)."""
+        for room_id in sorted(joined & await self._joined(uploader)):
+            state = await self.api.get_room_state(room_id, [("m.room.encryption", "")])
+            if state.get(("m.room.encryption", "")) is not None:
+                return True
+        return False
 
     def _wrap(self, original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         @functools.wraps(original)
@@ -260,7 +279,7 @@ class MediaAccess:
             info = await original(request, media_id, max_timeout_ms, *args, **kwargs)
             if info is None:
                 return None  # Synapse has answered (unknown, quarantined, not uploaded yet)
-            await self._measured_check(request.requester, media_id, info.user_id)
+            await self._measured_check(request.requester, media_id, info.user_id, info.media_type)
             return info
 
         setattr(get_local_media_info, _MARK, True)

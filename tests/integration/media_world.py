@@ -1,8 +1,9 @@
 """The world of the room-scoped media tests (``test_media_access.py``, ``test_media_attacks.py``):
 school A built from Parta's generated two-class school (``tests.schools.attack_cast``: the class
 teacher of 5А, three pupils of 5А, a pupil of 1А), school B (demo roster: its teacher b-usr-001 and
-its pupil b-usr-002), an account in no organization, and the Parta bot; real uploads, downloads
-and thumbnails over the Client-Server API (``synapse_module.media_access``)."""
+its pupil b-usr-002; end-to-end encryption allowed in chats people create), an account in no
+organization, and the Parta bot; real uploads, downloads and thumbnails over the Client-Server API
+(``synapse_module.media_access``)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,9 @@ async def make_world(hs, roster_folder: Path) -> World:
     post the teacher's worksheet (text) and photo (PNG, 800×800) there."""
     c = attack_cast()
     a = await hs.new_school(roster=write_attack_roster(roster_folder))
-    b = await hs.new_school(roster=SCHOOL_B_ROSTER, application=SCHOOL_B_APPLICATION)
+    # school B lets people encrypt the chats they create (encrypted attachments)
+    b = await hs.new_school(roster=SCHOOL_B_ROSTER, application=SCHOOL_B_APPLICATION,
+                            settings={"encryption_in_chats": True})
     org = a["org"]
     class_chat = await hs.bot.resolve_alias(
         f"#{T.alias_localpart(RoomRef(org, 'class_chat', c.class_id))}:{hs.server_name}")

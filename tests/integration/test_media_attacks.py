@@ -123,3 +123,23 @@ async def test_a_file_an_edit_attached_is_opened_by_another_class(w):
     assert code == 200, body
     refused(await download(w.other_class, uri))
     served(await download(w.classmate, uri), v2)
+
+
+async def test_someone_outside_an_encrypted_chat_downloads_its_attachment(w):
+    """An encrypted attachment's URI travels inside ciphertext, so no room records it: an opaque
+    upload (``application/octet-stream``) goes to people in an encrypted room with its uploader.
+    School B's teacher opens an encrypted chat with their pupil; a pupil of school A holding the
+    URI is refused, and the pupil gets no other (typed) upload of the teacher's that way."""
+    room = await w.teacher_b.create_room({
+        "preset": "private_chat", "name": "Консультация", "invite": [w.student_b.user_id],
+        "initial_state": [{"type": "m.room.encryption", "state_key": "",
+                           "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]})
+    await w.student_b.join(room)
+    assert ("m.room.encryption", "") in await w.teacher_b.state(room)
+    blob = png(colour=(10, 200, 10))  # stands for ciphertext: Parta keeps only bytes it can type
+    uri = await upload(w.teacher_b, blob, "application/octet-stream", "")
+    typed = await upload(w.teacher_b, "План урока".encode(), "text/plain", "plan.txt")
+    for who in (w.classmate, w.outsider):
+        refused(await download(who, uri))
+    refused(await download(w.student_b, typed))
+    served(await download(w.student_b, uri), blob)

@@ -62,3 +62,9 @@ def test_a_uri_one_merely_holds_cannot_be_shared():
     assert may_share("@mate:s", uploader="@t:s", posted_in=frozenset({"!class"}), joined=frozenset({"!class"}),
                      bot=BOT)
     assert may_share("@t:s", uploader="@t:s", posted_in=frozenset(), joined=frozenset(), bot=BOT)
+
+
+def test_an_encrypted_attachment_goes_to_those_in_an_encrypted_room_with_its_uploader():
+    assert may_download("@mate:s", uploader="@t:s", posted_in=frozenset(), joined=frozenset(), bot=BOT,
+                        encrypted_with_uploader=True)
+    assert not may_download("@mate:s", uploader="@t:s", posted_in=frozenset(), joined=frozenset(), bot=BOT)

@@ -77,7 +77,20 @@ async def test_the_wrap_answers_as_synapse_first_then_decides():
     wrapped = m._wrap(original)
     request = SimpleNamespace(requester=requester("@b:school.test"))
     assert await wrapped(request, "unknown", 0) is None  # Synapse answered 404 itself
-    original.return_value = SimpleNamespace(user_id="@t:school.test")
+    original.return_value = SimpleNamespace(user_id="@t:school.test", media_type="text/plain")
     with pytest.raises(Refused):
         await wrapped(request, "M1", 0, bypass_quarantine=False)
     assert original.await_args.kwargs == {"bypass_quarantine": False}
+
+
+async def test_an_opaque_upload_is_served_to_those_in_an_encrypted_room_with_its_uploader():
+    m = access({}, {"@mate:school.test": {"!enc", "!plain"}, "@t:school.test": {"!enc", "!plain"},
+                    "@b:school.test": {"!b"}, "@p:school.test": {"!plain"}})
+    m.api.get_room_state = AsyncMock(side_effect=lambda room, _f: {("m.room.encryption", ""): object()}
+                                     if room == "!enc" else {})
+    await m.check(requester("@mate:school.test"), "E1", "@t:school.test", "application/octet-stream")
+    for who, media_type in (("@b:school.test", "application/octet-stream"),   # no room with the uploader
+                            ("@p:school.test", "application/octet-stream"),   # only an unencrypted one
+                            ("@mate:school.test", "application/pdf")):        # not an encrypted attachment
+        with pytest.raises(Refused):
+            await m.check(requester(who), "E1", "@t:school.test", media_type)
