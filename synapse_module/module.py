@@ -43,7 +43,7 @@ from policies.capabilities import Account, Capabilities, Decision, RoomInfo, def
 from policies.i18n import N_
 from policies.state_events import JOURNAL_ITEM_KEY, PartaEventTypes, journal_bridge_user_id
 
-from . import hooks
+from . import hooks, secret_ballots
 from .lookups import Lookups
 from .media_access import MediaAccess
 from .media_upload import MediaUpload, UploadConfig
@@ -118,6 +118,8 @@ class PartaModule:
                           refusal=lambda d: Refusal(d, self.config.language),
                           login_names_taken=self.registrations.taken_like, language=config.language,
                           may_post_here=self.may_post_here, bridge=self.bridge)
+            # secret ballots: others' answers to an undisclosed poll reach no pupil or parent
+            secret_ballots.install(secret_ballots.SecretBallots(api, self.look, self.caps, self.bot).hidden)
 
     @staticmethod
     def parse_config(config: dict) -> ModuleConfig:

@@ -118,6 +118,11 @@ class ApiClient:
         return await self.call("GET", f"/organizations/{quote(org, safe='')}/classes/{quote(class_id, safe='')}/sheet",
                                raw=True, query={"format": fmt})
 
+    async def poll_results(self, room_id: str, event_id: str, fmt: str = "json"):
+        """A poll's results: the JSON answer, or the CSV file's bytes (``fmt`` csv)."""
+        return await self.call("GET", f"/rooms/{quote(room_id, safe='')}/polls/{quote(event_id, safe='')}/results",
+                               raw=fmt == "csv", query={"format": fmt})
+
     async def people(self, org: str, role: str | None = None) -> dict:
         return await self.call("GET", f"/organizations/{quote(org, safe='')}/people",
                                query={"role": role} if role else None)

@@ -14,6 +14,7 @@
     parta year rollover --org ID        [--roster PATH] [--year 2025/26] [--dry-run] [-d DIR]
     parta roster watch --org ID (PATH | --rest-url URL --token-url URL --client-id ID --client-secret-file FILE
                        [--rest-version 1.1|1.2]) [--every SECONDS] [--once] [--dry-run] [-d DIR]
+    parta poll results ROOM EVENT       [--csv FILE] [--token TOKEN] [-d DIR]
     parta demo [--port P] [--data-dir D] [--school small|medium|large] [--json]
 
 ``-d DIR`` (default: ``$PARTA_DIR``, else the current directory) names the
@@ -418,6 +419,28 @@ def cmd_year_rollover(args) -> int:
     return 0
 
 
+def cmd_poll_results(args) -> int:
+    """``parta poll results ROOM EVENT``: who answered what, and who has not (a table, ``--json``, or
+    ``--csv FILE``, the spreadsheet file)."""
+    if args.csv:
+        data = asyncio.run(_with_api(args, lambda api: api.poll_results(args.room, args.event, "csv")))
+        Path(args.csv).write_bytes(data)
+        print(_("Poll results written to {path}").format(path=args.csv))
+        return 0
+    result = asyncio.run(_with_api(args, lambda api: api.poll_results(args.room, args.event)))
+
+    def human(r: dict) -> None:
+        print(r["poll"]["question"])
+        for a in r["poll"]["answers"]:
+            print(f"  {a['votes']}\t{a['text']}")
+        for p in r["people"]:
+            print(f"{', '.join(p['classes']) or '-'}\t{p['role_title'] or '-'}\t{p['name']}\t"
+                  f"{p['answer_text'] if p['answered'] else _('(no answer)')}")
+        print(_("Answered: {n}; not answered: {m}").format(n=r["answered"], m=r["not_answered"]))
+
+    return _show(args, result, human)
+
+
 def cmd_demo(args) -> int:
     from spaces_provisioner.cli.demo import run_demo
 
@@ -569,6 +592,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--given", dest="given_name")
     sp.add_argument("--middle", dest="middle_name")
     sp.set_defaults(func=cmd_people_set)
+
+    poll = sub.add_parser("poll", help=_("polls")).add_subparsers(dest="poll_command", required=True)
+    sp = with_dir(poll.add_parser("results", help=_("a poll's results: who answered what, who has not answered")))
+    sp.add_argument("room", help=_("the room id"))
+    sp.add_argument("event", help=_("the poll's event id"))
+    sp.add_argument("--csv", metavar="FILE", help=_("write the results as a CSV file for a spreadsheet"))
+    sp.set_defaults(func=cmd_poll_results)
 
     sp = sub.add_parser("demo", help=_("a homeserver with demo schools, ready for a Matrix client"))
     sp.add_argument("--port", type=int, default=8008)

@@ -128,6 +128,37 @@ class BotClient:
         r = await self.request(Method.GET, f"/_matrix/client/v3/rooms/{_q(room_id)}/joined_members")
         return set(r.get("joined", {}))
 
+    async def joined_member_names(self, room_id: str) -> dict[str, str]:
+        """``GET /rooms/{id}/joined_members``: user id → display name ("" when none)."""
+        r = await self.request(Method.GET, f"/_matrix/client/v3/rooms/{_q(room_id)}/joined_members")
+        return {u: str((m or {}).get("display_name") or "") for u, m in (r.get("joined") or {}).items()}
+
+    async def event(self, room_id: str, event_id: str) -> dict | None:
+        """``GET /rooms/{id}/event/{event_id}`` (client format), None when the bot cannot see it (404)."""
+        try:
+            return await self.request(Method.GET, f"/_matrix/client/v3/rooms/{_q(room_id)}/event/{_q(event_id)}")
+        except MatrixRequestError as e:
+            if e.http_status == 404:
+                return None
+            raise
+
+    async def relations(self, room_id: str, event_id: str, rel_type: str | None = None) -> list[dict]:
+        """Every event relating to ``event_id`` (``GET /_matrix/client/v1/rooms/{id}/relations/{event_id}
+        [/{rel_type}]``, all pages, oldest first). A redacted event has lost its relation (Synapse
+        removes it on redaction), so it is not listed."""
+        path = f"/_matrix/client/v1/rooms/{_q(room_id)}/relations/{_q(event_id)}"
+        if rel_type:
+            path += f"/{_q(rel_type)}"
+        events: list[dict] = []
+        token: str | None = None
+        while True:
+            r = await self.request(Method.GET, path, query={"limit": "100", "dir": "f", **({"from": token} if token
+                                                                                             else {})})
+            events += r.get("chunk") or []
+            token = r.get("next_batch")
+            if not token:
+                return events
+
     async def force_join(self, user_id: str, room_id: str) -> None:
         """Synapse Admin API ``POST /_synapse/admin/v1/join/{room}``: join a local user to a room."""
         await self.request(Method.POST, f"/_synapse/admin/v1/join/{_q(room_id)}", {"user_id": user_id})

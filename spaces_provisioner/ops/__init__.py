@@ -20,6 +20,7 @@ module                    job
 :mod:`.page`              what the registration page reads and writes
 :mod:`.journal`           the journal bridge's directory, the pupils' diaries, the journal status room
 :mod:`.calls`             the group calls' token service (LiveKit tokens for those the rules let in)
+:mod:`.polls`             poll results for the poll's author and the administration (JSON, CSV)
 ========================  =====================================================================
 """
 
@@ -37,6 +38,7 @@ from spaces_provisioner.ops.links import Links
 from spaces_provisioner.ops.organizations import Organizations
 from spaces_provisioner.ops.page import RegistrationPage
 from spaces_provisioner.ops.people import People
+from spaces_provisioner.ops.polls import Polls
 from spaces_provisioner.ops.registrations import Registrations
 from spaces_provisioner.ops.rollover import Rollover
 from spaces_provisioner.ops.rosters import Rosters
@@ -63,6 +65,7 @@ class Operations:
         self.page = RegistrationPage(self.ctx)
         self.journal = Journal(self.ctx)
         self.calls = Calls(self.ctx)
+        self.polls = Polls(self.ctx)
 
     async def start(self) -> None:
         """Connect to the homeserver's registry room; call once before any operation."""

@@ -197,7 +197,7 @@ def test_may_find_is_may_contact(caps):
 # journal_status: the journal bridge's reports, for the administration (the bridge itself: test_journal.py);
 # the diaries (scope person) admit the accounts their tag lists, whatever the role: test_journal.py.
 KINDS = ["school_space", "announcements", "staff_room", "administration",
-         "class_space", "class_chat", "class_parents", "class_announcements"]
+         "class_space", "class_chat", "class_parents", "class_announcements", "class_materials"]
 JOIN_5A = parse_table("""
      school_space announcements staff_room administration class_space class_chat class_parents class_announcements
 adm      Y            Y            Y           Y              Y           Y           Y              Y
@@ -212,6 +212,20 @@ pa       Y            Y            N           N              Y           N     
 pa6      Y            Y            N           N              N           N           N              N
 oth      N            N            N           N              N           N           N              N
 out      N            N            N           N              N           N           N              N
+""") | parse_table("""
+     class_materials
+adm      Y
+hd       Y
+tch      Y
+hr       Y
+unc      N
+st       Y
+cm       Y
+st6      N
+pa       Y
+pa6      N
+oth      N
+out      N
 """)
 # The journal status room (the journal bridge's reports, for the administration).
 JOIN_STATUS = parse_table("""
@@ -231,19 +245,19 @@ out      N
 """)
 # The class rooms of 6b, which none of the teachers above teaches (and which has no class teacher).
 JOIN_6B = parse_table("""
-     class_space class_chat class_parents class_announcements
-adm      Y           Y           Y              Y
-hd       Y           Y           Y              Y
-tch      N           N           N              N
-hr       N           N           N              N
-unc      N           N           N              N
-st       N           N           N              N
-cm       N           N           N              N
-st6      Y           Y           N              Y
-pa       N           N           N              N
-pa6      Y           N           Y              Y
-oth      N           N           N              N
-out      N           N           N              N
+     class_space class_chat class_parents class_announcements  class_materials
+adm      Y           Y           Y              Y              Y
+hd       Y           Y           Y              Y              Y
+tch      N           N           N              N              N
+hr       N           N           N              N              N
+unc      N           N           N              N              N
+st       N           N           N              N              N
+cm       N           N           N              N              N
+st6      Y           Y           N              Y              Y
+pa       N           N           N              N              N
+pa6      Y           N           Y              Y              Y
+oth      N           N           N              N              N
+out      N           N           N              N              N
 """)
 
 
@@ -623,25 +637,27 @@ OPEN_EVENTS = {
     "org.matrix.msc3381.poll.response": {"m.relates_to": {"rel_type": "m.reference", "event_id": "$poll"}},
 }
 POSTING = parse_table("""
-     announcements announcements_setting class_announcements class_announcements_6b
-adm       Y               Y                      Y                  Y
-hd        Y               Y                      Y                  Y
-tch       N               Y                      Y                  N
-hr        N               Y                      Y                  N
-unc       N               N                      N                  N
-st        N               N                      N                  N
-cm        N               N                      N                  N
-st6       N               N                      N                  N
-pa        N               N                      N                  N
-pa6       N               N                      N                  N
-oth       N               N                      N                  N
-out       N               N                      N                  N
+     announcements announcements_setting class_announcements class_announcements_6b  class_materials  class_materials_6b
+adm       Y               Y                      Y                  Y                 Y                Y
+hd        Y               Y                      Y                  Y                 Y                Y
+tch       N               Y                      Y                  N                 Y                N
+hr        N               Y                      Y                  N                 Y                N
+unc       N               N                      N                  N                 N                N
+st        N               N                      N                  N                 N                N
+cm        N               N                      N                  N                 N                N
+st6       N               N                      N                  N                 N                N
+pa        N               N                      N                  N                 N                N
+pa6       N               N                      N                  N                 N                N
+oth       N               N                      N                  N                 N                N
+out       N               N                      N                  N                 N                N
 """)
 POSTING_ROOMS = {
     "announcements": (room("announcements"), {}),
     "announcements_setting": (room("announcements"), {"teachers_may_post_announcements": True}),
     "class_announcements": (room("class_announcements"), {}),
     "class_announcements_6b": (room("class_announcements", CLASS6), {}),
+    "class_materials": (room("class_materials"), {}),
+    "class_materials_6b": (room("class_materials", CLASS6), {}),
 }
 
 

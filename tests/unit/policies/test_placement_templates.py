@@ -85,10 +85,12 @@ PLACEMENTS = [
     ("class_chat", "5a", {T1, T2, S1, S2}, {**ADMINS, T1: 50, T2: 50}),
     ("class_parents", "5a", {T1, P1, P16}, {**ADMINS, T1: 50}),
     ("class_announcements", "5a", {T1, T2, S1, S2, P1, P16}, {**ADMINS, T1: 50, T2: 50}),
+    ("class_materials", "5a", {T1, T2, S1, S2, P1, P16}, {**ADMINS, T1: 50, T2: 50}),
     ("class_space", "6b", {A, H, T6, S6, P6, P16}, {**ADMINS, T6: 50}),
     ("class_chat", "6b", {T6, S6}, {**ADMINS, T6: 50}),
     ("class_parents", "6b", {T6, P6, P16}, {**ADMINS, T6: 50}),        # no primary teacher: all (confirmed)
     ("class_announcements", "6b", {T6, S6, P6, P16}, {**ADMINS, T6: 50}),
+    ("class_materials", "6b", {T6, S6, P6, P16}, {**ADMINS, T6: 50}),
     ("journal_status", None, {A, H}, {}),                # read-only for people; the bridge: test_journal.py
     ("diary", None, set(), {}),                           # its members are the tag's: test_journal.py
     ("teacher_journal", None, set(), {}),                 # the same: the teacher alone
@@ -108,7 +110,7 @@ def test_placement_of_each_kind(people, tpl, kind, class_id, members, levels):
 
 
 def test_unconfirmed_teachers_get_nothing_in_class_rooms(people, tpl):
-    for kind in ("class_space", "class_chat", "class_parents", "class_announcements"):
+    for kind in ("class_space", "class_chat", "class_parents", "class_announcements", "class_materials"):
         for cid in ("5a", "6b"):
             members, levels = place(people, tpl, kind, cid)
             assert U not in members and U not in levels, (kind, cid)
@@ -271,17 +273,17 @@ def test_state_of_a_class_space_lists_its_rooms_and_points_at_the_school(tpl):
     room_ids = ids_for(tpl, refs)
     space = RoomRef(ORG, "class_space", "5a")
     children = [(r, room_ids[r.key]) for r in refs if tpl.parent_of(r) == space]
-    assert [r.kind for r, _ in children] == ["class_chat", "class_parents", "class_announcements"]
+    assert [r.kind for r, _ in children] == ["class_chat", "class_parents", "class_announcements", "class_materials"]
     state = state_of(tpl, space, children=children, room_ids=room_ids)
     school_id = room_ids[RoomRef(ORG, "school_space").key]
     assert state[("m.room.join_rules", "")]["allow"] == [{"type": "m.room_membership", "room_id": school_id}]
     assert ("m.space.parent", school_id) in state
-    assert len([k for k in state if k[0] == "m.space.child"]) == 3
+    assert len([k for k in state if k[0] == "m.space.child"]) == 4
 
 
 @pytest.mark.parametrize("kind", ["school_space", "announcements", "staff_room", "administration",
                                   "class_space", "class_chat", "class_parents", "class_announcements",
-                                  "journal_status", "diary"])
+                                  "class_materials", "journal_status", "diary"])
 def test_every_kind_is_closed(tpl, kind):
     ref = RoomRef(ORG, kind, "5a" if tpl.kinds[kind].scope == "class" else None,
                   person_id="p1" if tpl.kinds[kind].scope == "person" else None)
@@ -386,7 +388,7 @@ def test_power_levels_of_rooms_yaml_levels(tpl):
 def test_refs_for_org_order_parents_before_children(tpl):
     refs = tpl.refs_for_org(ORG, ["5a", "6b", "7c"])
     keys = [r.key for r in refs]
-    assert len(keys) == len(set(keys)) == 4 + 4 * 3
+    assert len(keys) == len(set(keys)) == 4 + 5 * 3
     assert refs[0] == RoomRef(ORG, "school_space")
     for i, ref in enumerate(refs):
         parent = tpl.parent_of(ref)
@@ -451,6 +453,7 @@ RUSSIAN_NAMES = {
     "class_chat": "5А · класс",
     "class_parents": "5А · родители",
     "class_announcements": "5А · объявления",
+    "class_materials": "5А · материалы",
 }
 ENGLISH_NAMES = {
     "school_space": ORG_NAME,
@@ -461,6 +464,7 @@ ENGLISH_NAMES = {
     "class_chat": "5А · class",
     "class_parents": "5А · parents",
     "class_announcements": "5А · announcements",
+    "class_materials": "5А · materials",
 }
 
 

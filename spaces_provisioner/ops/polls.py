@@ -1,0 +1,165 @@
+"""Poll results for the poll's author and the school's administration: who answered what, and who
+has not answered yet (consent slips, "who has read").
+
+The bot reads the room as it is: the poll's start event (``GET /rooms/{id}/event/{id}``), every
+event that refers to it (``/relations``: the answers and the end; a redacted answer has lost its
+relation and is gone), and the room's joined members with their display names. The counting is
+``policies.polls`` (MSC3381: the latest answer counts, answers after the end do not); roles and
+classes come from the service's own records.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from policies import polls
+from policies.capabilities import Account, RoomInfo, deny
+from policies.i18n import N_, _
+from policies.labels import role_title
+from policies.model import FullName, Role
+from policies.state_events import PartaEventTypes
+
+from spaces_provisioner.db import schema as st
+from spaces_provisioner.errors import check, not_found
+from spaces_provisioner.homeserver.bot import MatrixRequestError
+from spaces_provisioner.ops.context import Context
+
+#: The refusal of someone who neither started the poll nor runs the school.
+NOT_YOURS = N_("Only the poll's author and the school's administration can see who answered what")
+
+
+def _iso(ts: int | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts / 1000, UTC).isoformat(timespec="seconds")
+
+
+class Polls:
+    """Poll results (``results``) as JSON or CSV (``results_csv``)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    async def _room(self, room_id: str) -> RoomInfo:
+        try:
+            tag = await self.ctx.bot.state_event(room_id, PartaEventTypes.ROOM, "")
+        except MatrixRequestError:  # the bot is in no such room: not a school room
+            tag = None
+        room = RoomInfo.from_state(tag)
+        if room is None or room.org is None:
+            raise not_found(_("There is no school room {room}").format(room=room_id))
+        return room
+
+    def _may_see(self, by: Account | None, poll: polls.Poll, room: RoomInfo) -> bool:
+        if by is None:
+            return True  # the operator
+        if by.user_id == poll.sender:
+            return True
+        return self.ctx.caps.can(by.memberships.get(room.org or ""), "confirm_teachers")
+
+    def _people(self, org_id: str, user_ids: set[str], class_id: str | None) -> dict[str, dict]:
+        """user id → ``{"name", "role", "classes": [titles], "children": [names]}`` from the service's
+        records. A parent's classes are their children's; ``children`` (parents only) names the children
+        a consent slip is for. In a class's room (``class_id``) only that class counts."""
+        def name(r: Any) -> str:
+            return FullName(r.family_name, r.given_name, r.middle_name).display
+
+        with self.ctx.store.begin() as tx:
+            rows = {r.user_id: r for r in tx.execute(sa.select(st.people).where(
+                st.people.c.org_id == org_id, st.people.c.user_id.in_(sorted(user_ids))))}
+            pupils = {r.person_id: r for r in tx.execute(sa.select(st.people).where(
+                st.people.c.org_id == org_id, st.people.c.role == Role.STUDENT))}
+            titles = {r.class_id: r.title for r in tx.execute(
+                sa.select(st.classes).where(st.classes.c.org_id == org_id))}
+            of_person: dict[str, set[str]] = {}
+            for e in tx.execute(sa.select(st.enrollments).where(st.enrollments.c.org_id == org_id)):
+                of_person.setdefault(e.person_id, set()).add(e.class_id)
+            children: dict[str, set[str]] = {}
+            for g in tx.execute(sa.select(st.guardianships).where(st.guardianships.c.org_id == org_id)):
+                children.setdefault(g.guardian_id, set()).add(g.student_id)
+        def here(classes: set[str]) -> set[str]:
+            return classes & {class_id} if class_id is not None else classes
+
+        out = {}
+        for user_id, r in rows.items():
+            classes = here(set(of_person.get(r.person_id, set())))
+            kids = []
+            if r.role == Role.PARENT:
+                for child in sorted(children.get(r.person_id, set())):
+                    theirs = here(of_person.get(child, set()))
+                    if theirs and child in pupils:
+                        classes |= theirs
+                        kids.append(name(pupils[child]))
+            out[user_id] = {"name": name(r), "role": r.role, "classes": sorted(titles.get(c, c) for c in classes),
+                            "children": sorted(kids)}
+        return out
+
+    async def results(self, room_id: str, event_id: str, by: Account | None) -> dict:
+        """The results of the poll ``event_id`` in ``room_id``, for ``by`` (None: the operator)::
+
+            {"room_id", "org", "poll": {"event_id", "question", "author", "undisclosed", "max_selections",
+                                        "ended", "ended_at" (ISO 8601 UTC | null),
+                                        "answers": [{"id", "text", "votes"}]},
+             "people": [{"user_id", "name", "role", "role_title", "classes": [titles], "children": [names],
+                         "answered": bool,
+                         "answer": [answer ids], "answer_text": "; "-joined texts, "answered_at"}],
+             "answered": int, "not_answered": int}
+
+        ``people``: the room's joined members who may answer (everyone but the bot, the journal
+        bridge and the poll's author), those who have not answered first. 404 ``M_NOT_FOUND`` for
+        a room that is not a school room or an event that is not a poll there; 403 ``M_FORBIDDEN``
+        (``poll_results_not_yours``) unless ``by`` started the poll or administers the school.
+        """
+        room = await self._room(room_id)
+        start = await self.ctx.bot.event(room_id, event_id)
+        poll = polls.parse_poll(start or {})
+        if poll is None:
+            raise not_found(_("There is no poll {event} in room {room}").format(event=event_id, room=room_id))
+        if not self._may_see(by, poll, room):
+            check(deny("poll_results_not_yours", NOT_YOURS))
+        related = await self.ctx.bot.relations(room_id, event_id, "m.reference")
+        members = await self.ctx.bot.joined_member_names(room_id)
+        skip = {self.ctx.bot.user_id, self.ctx.settings.journal_bridge_user_id, poll.sender}
+        voters = {u: name for u, name in members.items() if u not in skip}
+        # MSC3381: an end by the author, or by someone with power to redact (the school's staff here)
+        records = self._people(room.org or "", set(members), room.class_id)
+        staff = {u for u, p in records.items() if p["role"] in (Role.ADMIN, Role.HEAD)}
+        result = polls.tally(poll, related, frozenset(staff))
+        texts = dict(poll.answers)
+        people = []
+        for user_id, display in voters.items():
+            rec = records.get(user_id) or {"name": display, "role": "", "classes": [], "children": []}
+            ans = result.answers.get(user_id)
+            people.append({
+                "user_id": user_id, "name": display or rec["name"], "role": rec["role"],
+                "role_title": role_title(rec["role"]) if rec["role"] else "", "classes": rec["classes"],
+                "children": rec["children"],
+                "answered": ans is not None, "answer": list(ans.selections) if ans else [],
+                "answer_text": "; ".join(texts.get(a, a) for a in ans.selections) if ans else "",
+                "answered_at": _iso(ans.ts) if ans else None})
+        people.sort(key=lambda p: (p["answered"], ",".join(p["classes"]), p["role"], p["name"]))
+        answered = sum(1 for p in people if p["answered"])
+        return {"room_id": room_id, "org": room.org,
+                "poll": {"event_id": poll.event_id, "question": poll.question, "author": poll.sender,
+                         "undisclosed": poll.undisclosed, "max_selections": poll.max_selections,
+                         "ended": result.ended_ts is not None, "ended_at": _iso(result.ended_ts),
+                         "answers": [{"id": a, "text": t, "votes": result.votes.get(a, 0)} for a, t in poll.answers]},
+                "people": people, "answered": answered, "not_answered": len(people) - answered}
+
+
+def results_csv(results: dict) -> bytes:
+    """The results of :meth:`Polls.results` as a CSV file for a spreadsheet: UTF-8 with a byte-order
+    mark and ``;`` separators (what Excel in Russia opens as is), one row per person, headers in the
+    current language: name, role, class, parent of (the children), answered (yes/no), answer, answered at,
+    user id."""
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    w.writerow([_("Name"), _("Role"), _("Class"), _("Parent of"), _("Answered"), _("Answer"), _("Answered at"),
+                _("Account")])
+    for p in results["people"]:
+        w.writerow([p["name"], p["role_title"], ", ".join(p["classes"]), ", ".join(p["children"]),
+                    _("yes") if p["answered"] else _("no"), p["answer_text"], p["answered_at"] or "", p["user_id"]])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
