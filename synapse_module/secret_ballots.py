@@ -155,6 +155,9 @@ def wrap(original: Callable[..., Awaitable[list]], hidden: Hidden) -> Callable[.
     @functools.wraps(original)
     async def filter_and_transform_events_for_client(*args: Any, **kwargs: Any) -> list:
         result = await original(*args, **kwargs)
+        # one type check per event on the hot path; the arguments are bound only when an answer is there
+        if not any(f.event.type in _RESPONSES for f in result):
+            return result
         bound = signature.bind(*args, **kwargs)
         user_id = bound.arguments["user_id"]
         if not bound.arguments.get("filter_send_to_client", True):
