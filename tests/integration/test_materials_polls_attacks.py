@@ -66,9 +66,14 @@ async def test_teacher_of_another_class_asks_for_poll_results(w, hs):
     poll = ok(await send(w.teacher, room, *poll_start("stable", "Экскурсия в субботу?",
                                                       {"y": "Да", "n": "Нет"})))["event_id"]
     refused(await results(hs, w.other_teacher, room, poll), "poll_results_not_yours")
-    # the school's administration may
+    # the school's administration may, and the operator
     body = ok(await results(hs, w.admin, room, poll))
     assert body["poll"]["author"] == w.teacher.user_id
+    assert ok(await results(hs, hs.settings.operator_token, room, poll))["poll"]["event_id"] == poll
+    # what is not a poll, or not a school room, is not found
+    for r, e in ((room, "$notapoll"), ("!nosuchroom:school.test", poll)):
+        code, body = await results(hs, w.teacher, r, e)
+        assert code == 404 and isinstance(body, dict) and body["errcode"] == "M_NOT_FOUND", body
 
 
 async def test_pupil_writes_a_redaction_reason_in_class_materials(w):
