@@ -68,6 +68,34 @@ async def hierarchy(api: HTTPAPI, room_id: str) -> list[dict]:
             return rooms
 
 
+async def poll_answered_and_exported(base: str, settings: Settings, teacher_account: dict, pupil: HTTPAPI,
+                                     parent: HTTPAPI, room: str) -> None:
+    """The teacher starts a poll (as Element sends it) in ``room``; the pupil and the parent answer; the
+    teacher's CSV export (``GET /api/v1/rooms/{room}/polls/{event}/results``) lists both answers."""
+    import aiohttp
+
+    teacher = await login(base, teacher_account["user_id"], teacher_account["password"])
+    try:
+        path = f"/_matrix/client/v3/rooms/{q(room)}/send/org.matrix.msc3381.poll.start/demo-poll"
+        poll = (await teacher.request(Method.PUT, path, {"org.matrix.msc3381.poll.start": {
+            "question": {"org.matrix.msc1767.text": "Экскурсия в музей"}, "max_selections": 1,
+            "kind": "org.matrix.msc3381.poll.disclosed",
+            "answers": [{"id": "yes", "org.matrix.msc1767.text": "Согласны"}]}}))["event_id"]
+        for n, u in enumerate((pupil, parent)):
+            await u.request(Method.PUT, f"/_matrix/client/v3/rooms/{q(room)}/send/org.matrix.msc3381.poll.response/"
+                                        f"demo-answer-{n}", {
+                "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
+                "org.matrix.msc3381.poll.response": {"answers": ["yes"]}})
+        url = f"{settings.provisioning_url}/api/v1/rooms/{q(room)}/polls/{q(poll)}/results"
+        async with aiohttp.ClientSession() as s, s.get(url, params={"format": "csv"}, headers={
+                "Authorization": f"Bearer {teacher.token}"}) as r:
+            assert r.status == 200, await r.text()
+            rows = (await r.read()).decode("utf-8-sig").splitlines()
+        assert sum(1 for row in rows if ";Согласны;" in row) == 2, rows
+    finally:
+        await teacher.session.close()
+
+
 @pytest.fixture
 def demo(tmp_path):
     """``parta demo --json`` running in ``tmp_path``: yields (process, data dir, stderr file)."""
@@ -181,6 +209,11 @@ async def test_demo_reaches_its_json_line_and_shows_school_a(demo):
                                                   ["joined_rooms"]) for b in await bodies(u, r) if "Оценка · " in b]
                 assert grades == ["Оценка · Русский язык: 5\nУпражнение 12\nКомментарий учителя: Аккуратно и без "
                                   "ошибок"], grades
+            # issue 11: the class teacher's poll in the class's materials room, answered by the pupil and the
+            # parent, exported by the teacher as CSV
+            materials = T.alias_localpart(RoomRef(school_a, "class_materials", cls.source_id))
+            await poll_answered_and_exported(base, settings, account[school_a, "teacher"], pupil, parent,
+                                             await bot.resolve_alias(f"#{materials}:{summary['server_name']}"))
         finally:
             for api in (pupil, parent):
                 await api.session.close()
