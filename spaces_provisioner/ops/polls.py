@@ -114,7 +114,10 @@ class Polls:
         (``poll_results_not_yours``) unless ``by`` started the poll or administers the school.
         """
         room = await self._room(room_id)
-        start = await self.ctx.bot.event(room_id, event_id)
+        try:
+            start = await self.ctx.bot.event(room_id, event_id)
+        except MatrixRequestError:  # an event id the homeserver cannot read (400): no poll either
+            start = None
         poll = polls.parse_poll(start or {})
         if poll is None:
             raise not_found(_("There is no poll {event} in room {room}").format(event=event_id, room=room_id))
