@@ -76,10 +76,11 @@ def configure_uploads(config_path: Path, *, clamd: str | None = None, scan_unava
     media = {"clamd": clamd, "scan_unavailable": scan_unavailable} if clamd else (
         old_media_settings(keep_from) if keep_from is not None else None)
     if media:
-        try:
-            clamd_address(str(media.get("clamd") or ""))
-        except ValueError as e:
-            raise InitError(f"--clamd: {e}") from e
+        if media.get("clamd"):  # a kept section may hold only other settings (unrecognised: accept)
+            try:
+                clamd_address(str(media["clamd"]))
+            except ValueError as e:
+                raise InitError(f"--clamd: {e}") from e
         if media.get("scan_unavailable", "refuse") not in ("refuse", "accept"):
             raise InitError("--scan-unavailable: use refuse or accept")
         module["media"] = media

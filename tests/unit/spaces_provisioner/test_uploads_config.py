@@ -55,3 +55,12 @@ def test_bad_settings_are_refused(tmp_path, clamd, unavailable, needle):
     path.write_text(BASE)
     with pytest.raises(InitError, match=needle):
         configure_uploads(path, clamd=clamd, scan_unavailable=unavailable)
+
+
+def test_force_keeps_a_media_section_without_a_scanner(tmp_path):
+    """An installation that set only ``unrecognised: accept`` (its schools encrypt) keeps it across --force."""
+    old, new = tmp_path / "homeserver.yaml.bak", tmp_path / "homeserver.yaml"
+    old.write_text(BASE + "      media: {unrecognised: accept}\n")
+    new.write_text(BASE)
+    configure_uploads(new, keep_from=old)
+    assert module_config(new)[1]["media"] == {"unrecognised": "accept"}
