@@ -8,7 +8,7 @@ with their own Matrix access token. Errors are JSON ``{"errcode", "error", "deta
 
 Routes live next to their handlers, one module per resource: :mod:`.applications`,
 :mod:`.organizations`, :mod:`.links`, :mod:`.people`, :mod:`.registrations`, :mod:`.journal`, :mod:`.polls`,
-:mod:`.calls` (the group calls' token service); the page in
+:mod:`.calls` (the group calls' token service), :mod:`.scheduled`; the page in
 :mod:`spaces_provisioner.web.register`. ``GET /api/v1/health`` and ``GET /api/v1/openapi.json``
 are here. The OpenAPI document (``api/openapi.json``) describes them all.
 """
@@ -25,7 +25,17 @@ from aiohttp import web
 
 from policies.templates import default_templates
 
-from spaces_provisioner.api import applications, calls, journal, links, organizations, people, polls, registrations
+from spaces_provisioner.api import (
+    applications,
+    calls,
+    journal,
+    links,
+    organizations,
+    people,
+    polls,
+    registrations,
+    scheduled,
+)
 from spaces_provisioner.api.body import reply
 from spaces_provisioner.api.keys import OPS, SETTINGS
 from spaces_provisioner.api.middleware import errors_and_language
@@ -76,7 +86,8 @@ def build_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     for module_routes in (routes, applications.routes, organizations.routes, links.routes, people.routes,
-                          registrations.routes, journal.routes, polls.routes, calls.routes, register.routes):
+                          registrations.routes, journal.routes, polls.routes, calls.routes, scheduled.routes,
+                          register.routes):
         app.add_routes(module_routes)
     app.on_response_prepare.append(calls.add_cors)
     return app

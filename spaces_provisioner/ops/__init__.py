@@ -21,6 +21,7 @@ module                    job
 :mod:`.journal`           the journal bridge's directory, the pupils' diaries, the journal status room
 :mod:`.calls`             the group calls' token service (LiveKit tokens for those the rules let in)
 :mod:`.polls`             poll results for the poll's author and the administration (JSON, CSV)
+:mod:`.scheduled`         scheduled messages (MSC4140 delayed events, with the person's own token)
 ========================  =====================================================================
 """
 
@@ -42,6 +43,7 @@ from spaces_provisioner.ops.polls import Polls
 from spaces_provisioner.ops.registrations import Registrations
 from spaces_provisioner.ops.rollover import Rollover
 from spaces_provisioner.ops.rosters import Rosters
+from spaces_provisioner.ops.scheduled import Scheduled
 from spaces_provisioner.settings import Settings
 
 __all__ = ["Operations"]
@@ -66,6 +68,7 @@ class Operations:
         self.journal = Journal(self.ctx)
         self.calls = Calls(self.ctx)
         self.polls = Polls(self.ctx)
+        self.scheduled = Scheduled(self.ctx)
 
     async def start(self) -> None:
         """Connect to the homeserver's registry room; call once before any operation."""
