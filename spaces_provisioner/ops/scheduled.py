@@ -49,6 +49,8 @@ from spaces_provisioner.ops.context import Context
 MAX_BODY = 20000
 #: ``send_at`` as a time of day alone ("08:00"): its next occurrence in the school's time zone.
 _TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+#: Seconds past any delay a homeserver allows (about 115 days): a later time is asked as this, and refused as too far.
+BEYOND = 10**7
 _MAX_MS = re.compile(r"maximum \((\d+)ms\)")
 
 NEEDS_PERSON = N_("A scheduled message is sent in your own name: use your own Matrix access token, not the "
@@ -84,14 +86,15 @@ def send_time(send_at: object, delay_seconds: object, zone: ZoneInfo, now: datet
       school's time zone) or a time of day alone (``08:00``: its next occurrence in ``zone``);
     - ``delay_seconds``: a whole number of seconds from ``now`` (at least 1).
 
-    Raises 400 ``M_BAD_JSON`` for neither, both, a wrong shape or a time not in the future.
+    Raises 400 ``M_BAD_JSON`` for neither, both, a wrong shape or a time not in the future. A time
+    beyond :data:`BEYOND` seconds may come back as ``now + BEYOND`` (the homeserver refuses both).
     """
     if (send_at is None) == (delay_seconds is None):
         raise bad_json(_("Give either 'send_at' (a date and time, or a time of day like 08:00) or 'delay_seconds'"))
     if delay_seconds is not None:
         if not isinstance(delay_seconds, int) or isinstance(delay_seconds, bool) or delay_seconds < 1:
             raise bad_json(_("'delay_seconds' must be a whole number of seconds, at least 1"))
-        return now + timedelta(seconds=delay_seconds)
+        return now + timedelta(seconds=min(delay_seconds, BEYOND))
     if not isinstance(send_at, str):
         raise bad_json(_("'send_at' must be a date and time (ISO 8601) or a time of day like 08:00"))
     local_now = now.astimezone(zone)
@@ -107,9 +110,13 @@ def send_time(send_at: object, delay_seconds: object, zone: ZoneInfo, now: datet
         raise bad_json(_("'send_at' must be a date and time (ISO 8601) or a time of day like 08:00")) from None
     if at.tzinfo is None:
         at = at.replace(tzinfo=zone)
+    try:
+        at = at.astimezone(UTC)
+    except OverflowError:  # the year 9999 west of UTC: beyond any delay the homeserver allows
+        return now + timedelta(seconds=BEYOND)
     if at <= now:
         raise bad_json(_("'send_at' ({at}) has passed: choose a time in the future").format(at=send_at))
-    return at.astimezone(UTC)
+    return at
 
 
 class Scheduled:

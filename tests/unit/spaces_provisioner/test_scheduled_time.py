@@ -19,6 +19,11 @@ def test_seconds_from_now():
     assert send_time(None, 5, MSK, NOW) == NOW + timedelta(seconds=5)
 
 
+def test_times_beyond_any_delay_stay_far():
+    assert send_time(None, 10**20, MSK, NOW) - NOW >= timedelta(days=100)
+    assert send_time("9999-12-31T23:59:59-05:00", None, MSK, NOW) - NOW >= timedelta(days=100)
+
+
 def test_time_of_day_is_its_next_occurrence_in_the_schools_zone():
     # 23:30 in Moscow: 08:00 is tomorrow morning, 23:45 still today
     assert send_time("08:00", None, MSK, NOW) == datetime(2026, 12, 8, 5, 0, tzinfo=UTC)
