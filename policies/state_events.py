@@ -15,6 +15,9 @@ type                    where, state key    content
                         ``""``              organization, class; see ``capabilities.RoomInfo``)
 ``org.parta.role``      the school space,   :class:`RoleEntry`: a member's role, shown to
                         ``_@user:server``   clients; ``{}`` once the person has left
+``org.parta.retention`` an archived class   ``{"year": "2025/26", "purged_before": ms,
+                        room, ``""``        "archived_months": int}``: its history was purged
+                                            (``spaces_provisioner.ops.retention``)
 ======================  ==================  =================================================
 
 Not Parta's type but Parta's key: the journal's link in class rooms is a room widget
@@ -38,6 +41,7 @@ class PartaEventTypes:
     PERSON = "org.parta.person"
     ROOM = "org.parta.room"
     ROLE = "org.parta.role"
+    RETENTION = "org.parta.retention"
 
 
 #: Room widgets as Element reads them (MSC1236): one state event per widget, the state key its id.

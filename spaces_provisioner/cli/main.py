@@ -15,6 +15,8 @@
     parta roster watch --org ID (PATH | --rest-url URL --token-url URL --client-id ID --client-secret-file FILE
                        [--rest-version 1.1|1.2]) [--every SECONDS] [--once] [--dry-run] [-d DIR]
     parta poll results ROOM EVENT       [--csv FILE] [--token TOKEN] [-d DIR]
+    parta export --org ID ROOM          [--format json|pdf|html] [--out FILE] [--token TOKEN] [-d DIR]
+    parta retention run --org ID        [--dry-run] [-d DIR]
     parta demo [--port P] [--data-dir D] [--school small|medium|large] [--json]
 
 ``-d DIR`` (default: ``$PARTA_DIR``, else the current directory) names the
@@ -599,6 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("event", help=_("the poll's event id"))
     sp.add_argument("--csv", metavar="FILE", help=_("write the results as a CSV file for a spreadsheet"))
     sp.set_defaults(func=cmd_poll_results)
+    from spaces_provisioner.cli import records
+
+    records.add_parsers(sub, with_dir)
 
     sp = sub.add_parser("demo", help=_("a homeserver with demo schools, ready for a Matrix client"))
     sp.add_argument("--port", type=int, default=8008)

@@ -21,6 +21,8 @@ module                    job
 :mod:`.journal`           the journal bridge's directory, the pupils' diaries, the journal status room
 :mod:`.calls`             the group calls' token service (LiveKit tokens for those the rules let in)
 :mod:`.polls`             poll results for the poll's author and the administration (JSON, CSV)
+:mod:`.export`            a room's history for the school's records (the administration; audited)
+:mod:`.retention`         retention per school year: archived class rooms purged when their time is up
 :mod:`.scheduled`         scheduled messages (MSC4140 delayed events, with the person's own token)
 ========================  =====================================================================
 """
@@ -34,6 +36,7 @@ from spaces_provisioner.homeserver.bot import BotClient
 from spaces_provisioner.ops.accounts import Accounts
 from spaces_provisioner.ops.calls import Calls
 from spaces_provisioner.ops.context import Context
+from spaces_provisioner.ops.export import Export
 from spaces_provisioner.ops.journal import Journal
 from spaces_provisioner.ops.links import Links
 from spaces_provisioner.ops.organizations import Organizations
@@ -41,6 +44,7 @@ from spaces_provisioner.ops.page import RegistrationPage
 from spaces_provisioner.ops.people import People
 from spaces_provisioner.ops.polls import Polls
 from spaces_provisioner.ops.registrations import Registrations
+from spaces_provisioner.ops.retention import Retention
 from spaces_provisioner.ops.rollover import Rollover
 from spaces_provisioner.ops.rosters import Rosters
 from spaces_provisioner.ops.scheduled import Scheduled
@@ -68,6 +72,8 @@ class Operations:
         self.journal = Journal(self.ctx)
         self.calls = Calls(self.ctx)
         self.polls = Polls(self.ctx)
+        self.export = Export(self.ctx)
+        self.retention = Retention(self.ctx)
         self.scheduled = Scheduled(self.ctx)
 
     async def start(self) -> None:
