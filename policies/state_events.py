@@ -15,6 +15,9 @@ type                    where, state key    content
                         ``""``              organization, class; see ``capabilities.RoomInfo``)
 ``org.parta.role``      the school space,   :class:`RoleEntry`: a member's role, shown to
                         ``_@user:server``   clients; ``{}`` once the person has left
+``org.parta.office_``   registry room,      a teacher's own office hours ``{"days": [1..7],
+``hours``               ``_@user:server``   "from": "HH:MM", "to": "HH:MM"}`` (``policies.quiet_hours``);
+                                            ``{}``: the organization's default
 ``org.parta.retention`` an archived class   ``{"year": "2025/26", "purged_before": ms,
                         room, ``""``        "archived_months": int}``: its history was purged
                                             (``spaces_provisioner.ops.retention``)
@@ -41,6 +44,8 @@ class PartaEventTypes:
     PERSON = "org.parta.person"
     ROOM = "org.parta.room"
     ROLE = "org.parta.role"
+    #: a teacher's own office hours (registry room, state key ``_@user``; ``policies.quiet_hours``)
+    OFFICE_HOURS = "org.parta.office_hours"
     RETENTION = "org.parta.retention"
 
 

@@ -41,6 +41,7 @@ from synapse.types import RoomAlias, UserProfile
 
 from policies.capabilities import Account, Capabilities, Decision, RoomInfo, default_capabilities, deny
 from policies.i18n import N_
+from policies.quiet_hours import URGENT_KEY
 from policies.state_events import JOURNAL_ITEM_KEY, PartaEventTypes, journal_bridge_user_id
 
 from . import hooks, secret_ballots
@@ -48,6 +49,7 @@ from .lookups import Lookups
 from .media_access import MediaAccess
 from .media_upload import MediaUpload, UploadConfig
 from .metrics import Meter, StatsResource
+from .quiet_hours import QuietHours
 from .registrations import Registrations
 
 PEOPLE_ROOMS = ("dm", "chat")
@@ -108,6 +110,9 @@ class PartaModule:
             "user_may_create_room", "user_may_create_room_alias", "user_may_publish_room",
             "user_may_send_state_event", "check_event_for_spam", "check_username_for_spam")})
         api.register_web_resource("/_synapse/client/parta/stats", StatsResource(api, self.bot, self.meter))
+        # quiet hours: teachers' push actions held back outside office hours, the notice (on_new_event)
+        self.quiet = QuietHours(api, self.look, self.caps, self.bot, config.language)
+        api.register_third_party_rules_callbacks(on_new_event=m("quiet_notice", self.quiet.on_new_event))
         self.registrations = Registrations(api, self.bot, config.provisioning_url, config.language,
                                            config.nudge_secret)
         api.register_third_party_rules_callbacks(**{name: m(name, getattr(self, name)) for name in (
@@ -120,6 +125,7 @@ class PartaModule:
                           may_post_here=self.may_post_here, bridge=self.bridge)
             # secret ballots: others' answers to an undisclosed poll reach no pupil or parent
             secret_ballots.install(secret_ballots.SecretBallots(api, self.look, self.caps, self.bot).hidden)
+            self.quiet.install(hs)
 
     @staticmethod
     def parse_config(config: dict) -> ModuleConfig:
@@ -337,6 +343,7 @@ class PartaModule:
         if room is None:
             return NOT_SPAM
         await self._check_own_edit_and_record(event)
+        await self._check_urgent(event, room)
         if event.type == "m.room.encrypted" and not await self.look.encrypted(event.room_id):
             self._check(deny("encryption_off", N_("This room is not encrypted: the school keeps its rooms readable "
                                                   "so that it can keep them safe; send the message unencrypted")))
@@ -366,6 +373,20 @@ class PartaModule:
         original = await self.api._store.get_event(str(relates.get("event_id") or ""), allow_none=True)
         if original is None or original.room_id != event.room_id or original.sender != event.sender:
             self._check(deny("edit_not_own", N_("Only the author of a message can edit it")))
+
+    async def _check_urgent(self, event: Any, room: RoomInfo) -> None:
+        """An urgent message (``org.parta.urgent``, which notifies teachers in their quiet hours,
+        ``policies.quiet_hours``) only from the administration of the room's organization
+        (``send_urgent``); an edit cannot add it either."""
+        content = event.content or {}
+        new = content.get("m.new_content")
+        if URGENT_KEY not in content and not (isinstance(new, dict) and URGENT_KEY in new):
+            return
+        person = await self.look.person(event.sender)
+        orgs = [room.org] if room.org else list(person.memberships)
+        if not any(self.caps.can(person.memberships.get(o), "send_urgent") for o in orgs):
+            self._check(deny("urgent_admin_only", N_("Only the school's administration can send urgent messages "
+                                                     "that reach teachers outside their office hours")))
 
     async def _check_still_together(self, sender: str, room_id: str, joining: bool = False) -> None:
         """Refuse ``sender`` in a people's chat unless they may still be with every joined member

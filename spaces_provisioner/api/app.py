@@ -8,7 +8,7 @@ with their own Matrix access token. Errors are JSON ``{"errcode", "error", "deta
 
 Routes live next to their handlers, one module per resource: :mod:`.applications`,
 :mod:`.organizations`, :mod:`.links`, :mod:`.people`, :mod:`.registrations`, :mod:`.journal`, :mod:`.polls`,
-:mod:`.calls` (the group calls' token service), :mod:`.scheduled`, :mod:`.records`; the page in
+:mod:`.calls` (the group calls' token service), :mod:`.office_hours`, :mod:`.scheduled`, :mod:`.records`; the page in
 :mod:`spaces_provisioner.web.register`. ``GET /api/v1/health`` and ``GET /api/v1/openapi.json``
 are here. The OpenAPI document (``api/openapi.json``) describes them all.
 """
@@ -30,6 +30,7 @@ from spaces_provisioner.api import (
     calls,
     journal,
     links,
+    office_hours,
     organizations,
     people,
     polls,
@@ -88,7 +89,7 @@ def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     for module_routes in (routes, applications.routes, organizations.routes, links.routes, people.routes,
                           registrations.routes, journal.routes, polls.routes, calls.routes, scheduled.routes,
-                          records.routes, register.routes):
+                          records.routes, office_hours.routes, register.routes):
         app.add_routes(module_routes)
     app.on_response_prepare.append(calls.add_cors)
     return app

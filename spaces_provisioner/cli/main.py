@@ -15,6 +15,7 @@
     parta roster watch --org ID (PATH | --rest-url URL --token-url URL --client-id ID --client-secret-file FILE
                        [--rest-version 1.1|1.2]) [--every SECONDS] [--once] [--dry-run] [-d DIR]
     parta poll results ROOM EVENT       [--csv FILE] [--token TOKEN] [-d DIR]
+    parta office-hours show|set|clear USER [--days 1-5 --from HH:MM --to HH:MM] [--token TOKEN] [-d DIR]
     parta export --org ID ROOM          [--format json|pdf|html] [--out FILE] [--token TOKEN] [-d DIR]
     parta retention run --org ID        [--dry-run] [-d DIR]
     parta demo [--port P] [--data-dir D] [--school small|medium|large] [--json]
@@ -601,6 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("event", help=_("the poll's event id"))
     sp.add_argument("--csv", metavar="FILE", help=_("write the results as a CSV file for a spreadsheet"))
     sp.set_defaults(func=cmd_poll_results)
+    from spaces_provisioner.cli import office_hours
+
+    office_hours.add_parsers(sub, with_dir)
     from spaces_provisioner.cli import records
 
     records.add_parsers(sub, with_dir)

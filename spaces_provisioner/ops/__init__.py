@@ -21,6 +21,7 @@ module                    job
 :mod:`.journal`           the journal bridge's directory, the pupils' diaries, the journal status room
 :mod:`.calls`             the group calls' token service (LiveKit tokens for those the rules let in)
 :mod:`.polls`             poll results for the poll's author and the administration (JSON, CSV)
+:mod:`.office_hours`      teachers' office hours (quiet hours): read, set, audited
 :mod:`.export`            a room's history for the school's records (the administration; audited)
 :mod:`.retention`         retention per school year: archived class rooms purged when their time is up
 :mod:`.scheduled`         scheduled messages (MSC4140 delayed events, with the person's own token)
@@ -39,6 +40,7 @@ from spaces_provisioner.ops.context import Context
 from spaces_provisioner.ops.export import Export
 from spaces_provisioner.ops.journal import Journal
 from spaces_provisioner.ops.links import Links
+from spaces_provisioner.ops.office_hours import OfficeHoursOps
 from spaces_provisioner.ops.organizations import Organizations
 from spaces_provisioner.ops.page import RegistrationPage
 from spaces_provisioner.ops.people import People
@@ -72,6 +74,7 @@ class Operations:
         self.journal = Journal(self.ctx)
         self.calls = Calls(self.ctx)
         self.polls = Polls(self.ctx)
+        self.office_hours = OfficeHoursOps(self.ctx)
         self.export = Export(self.ctx)
         self.retention = Retention(self.ctx)
         self.scheduled = Scheduled(self.ctx)

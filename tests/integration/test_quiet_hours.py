@@ -1,0 +1,110 @@
+"""Quiet hours against a real Synapse and a real HTTP pusher (issue 12, quiet hours).
+
+The class teacher registers an HTTP pusher pointing at the tests' push gateway
+(``POST /_matrix/client/v3/pushers/set``) and sets office hours with their own token through the
+provisioning API. Inside the quiet window a parent's message in the class's parents' room never
+reaches the gateway (the module drops the teacher's push actions: no push, no notification
+count) and the parent gets one notice from the Parta bot per chat and window; the
+administration's plain message waits too (this school's ``quiet_hours_silence``), its urgent one
+(``org.parta.urgent``) is pushed. Inside office hours the parent's message is pushed. Ordering
+makes the absence certain: Synapse's pusher sends a user's notifications in stream order, so once a
+later message reached the gateway, an earlier one that did not was never going to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ..helpers import q
+from .quiet_world import Gateway, Quiet, V, build, hours_around, office_hours, send, sent
+
+pytestmark = pytest.mark.synapse
+
+
+@pytest.fixture(scope="module")
+async def w(hs, tmp_path_factory) -> Quiet:
+    return await build(hs, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+async def gateway(w) -> Gateway:
+    g = Gateway()
+    await g.start()
+    code, body = await w.teacher.attempt("POST", f"{V}/pushers/set", {
+        "kind": "http", "app_id": "org.parta.test", "pushkey": "teacher-phone", "app_display_name": "Parta tests",
+        "device_display_name": "телефон", "lang": "ru", "data": {"url": g.url}})
+    assert code == 200, body
+    yield g
+    assert g.runner is not None
+    await g.runner.cleanup()
+
+
+async def notices(w: Quiet, room: str) -> list[dict]:
+    """The Parta bot's office-hours notices in ``room`` as the parent reads them (newest first)."""
+    code, body = await w.parent.attempt("GET", f"{V}/rooms/{q(room)}/messages", query={"dir": "b", "limit": "50"})
+    assert code == 200, body
+    return [e for e in body["chunk"] if e["type"] == "m.room.message"
+            and "org.parta.office_hours" in e["content"]]
+
+
+async def test_a_parent_at_night_does_not_notify_and_gets_one_notice(hs, w, gateway):
+    night = hours_around(inside=False)
+    code, body = await office_hours(hs, w.teacher, w.teacher.user_id, night)
+    assert code == 200, body
+    assert body["own"] == night and body["text"]
+    parents = w.rooms["class_parents"]
+    first = sent(await send(w.parent, parents, "Добрый вечер! Завтра будет контрольная?"))
+    second = sent(await send(w.parent, parents, "И ещё: что задано?"))
+    # the administration's urgent announcement passes, after the parent's messages
+    urgent = sent(await send(w.admin, w.rooms["announcements"], "Завтра школа закрыта: авария теплосети",
+                             **{"org.parta.urgent": True}))
+    await gateway.wait_for(urgent)
+    assert first not in gateway.event_ids() and second not in gateway.event_ids()
+    pushed = next(n for n in gateway.received if n.get("event_id") == urgent)
+    assert pushed["sender"] == w.admin.user_id and pushed["devices"][0]["pushkey"] == "teacher-phone"
+    # one notice for the chat and the window, a reply to the first message, with the office hours
+    for _ in range(100):
+        found = await notices(w, parents)
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # the second message's turn: it must send nothing more
+    found = await notices(w, parents)
+    assert len(found) == 1, found
+    notice = found[0]
+    assert notice["sender"] == hs.settings.bot_user_id and notice["content"]["msgtype"] == "m.notice"
+    assert notice["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == first
+    assert notice["content"]["org.parta.office_hours"] == {"user_id": w.teacher.user_id, **night}
+    assert body["text"] in notice["content"]["body"]
+    # the notice itself notifies nobody (m.notice, suppressed by the default push rules)
+    assert notice["event_id"] not in gateway.event_ids()
+
+
+async def test_the_administrations_plain_message_waits_too(hs, w, gateway):
+    code, body = await office_hours(hs, w.teacher, w.teacher.user_id, hours_around(inside=False))
+    assert code == 200, body
+    plain = sent(await send(w.admin, w.rooms["announcements"], "Напоминание о родительском собрании"))
+    urgent = sent(await send(w.admin, w.rooms["announcements"], "Срочно: отмена уроков",
+                             **{"org.parta.urgent": True}))
+    await gateway.wait_for(urgent)
+    assert plain not in gateway.event_ids()
+
+
+async def test_inside_office_hours_a_parent_notifies(hs, w, gateway):
+    code, body = await office_hours(hs, w.teacher, w.teacher.user_id, hours_around(inside=True))
+    assert code == 200, body
+    message = sent(await send(w.parent, w.rooms["class_parents"], "Спасибо, всё понятно"))
+    await gateway.wait_for(message)
+    pushed = next(n for n in gateway.received if n.get("event_id") == message)
+    assert pushed["sender"] == w.parent.user_id and pushed["room_id"] == w.rooms["class_parents"]
+
+
+async def test_the_school_clears_and_parents_read_office_hours(hs, w):
+    """The administration clears a teacher's own hours (the school's default, none here, applies);
+    a parent of the school reads them."""
+    code, body = await office_hours(hs, w.admin, w.teacher.user_id, {})  # cleared: the school's default
+    assert code == 200 and body["own"] is None and body["office_hours"] is None
+    code, body = await office_hours(hs, w.parent, w.teacher.user_id)  # a parent of the school reads them
+    assert code == 200 and body["user_id"] == w.teacher.user_id
