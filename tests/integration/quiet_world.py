@@ -58,7 +58,7 @@ class Gateway:
 
     def event_ids(self) -> list[str]:
         """The event ids pushed so far."""
-        return [n.get("event_id") for n in self.received]
+        return [str(n.get("event_id")) for n in self.received]
 
     async def wait_for(self, event_id: str, timeout: float = 20.0) -> None:
         """Until ``event_id`` was pushed (AssertionError after ``timeout`` seconds)."""

@@ -14,6 +14,7 @@ later message reached the gateway, an earlier one that did not was never going t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -29,7 +30,7 @@ async def w(hs, tmp_path_factory) -> Quiet:
 
 
 @pytest.fixture(scope="module")
-async def gateway(w) -> Gateway:
+async def gateway(w) -> AsyncIterator[Gateway]:
     g = Gateway()
     await g.start()
     code, body = await w.teacher.attempt("POST", f"{V}/pushers/set", {
@@ -64,6 +65,13 @@ async def test_a_parent_at_night_does_not_notify_and_gets_one_notice(hs, w, gate
     assert first not in gateway.event_ids() and second not in gateway.event_ids()
     pushed = next(n for n in gateway.received if n.get("event_id") == urgent)
     assert pushed["sender"] == w.admin.user_id and pushed["devices"][0]["pushkey"] == "teacher-phone"
+    # what the teacher's clients show: the parents' room has new messages but no notification count
+    code, synced = await w.teacher.attempt("GET", f"{V}/sync", query={"timeout": "0"})
+    assert code == 200, synced
+    room = synced["rooms"]["join"][parents]
+    assert {first, second} <= {e["event_id"] for e in room["timeline"]["events"]}
+    assert room["unread_notifications"].get("notification_count", 0) == 0, room["unread_notifications"]
+    assert synced["rooms"]["join"][w.rooms["announcements"]]["unread_notifications"]["notification_count"] >= 1
     # one notice for the chat and the window, a reply to the first message, with the office hours
     for _ in range(100):
         found = await notices(w, parents)
