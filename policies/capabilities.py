@@ -494,19 +494,38 @@ class Capabilities:
         return ALLOW
 
     def may_send_call_member(self, person: Account, room: RoomInfo | None, state_key: str, content: Mapping,
-                             call_running: bool, settings: Mapping | None = None) -> Decision:
-        """Group-call membership (MSC3401/MSC4143): only one's own entry (the state key names the
-        sender), and only ``start_call`` roles may be the first in a room (start a lesson)."""
+                             call_running: bool, settings: Mapping | None = None,
+                             transports: Iterable[Mapping] = ()) -> Decision:
+        """Group-call membership (MSC3401/MSC4143 state, ``call_member_state``): only one's own
+        entry (the state key names the sender); a membership (not a leave, :func:`call_member_leave`)
+        says when it ends (``expires``/``expires_ts``) and names no LiveKit service but this
+        installation's (``transports``: Synapse's ``matrix_rtc.transports``, :func:`call_foci_foreign`),
+        so that no joiner's client hands its OpenID token to another server; and only ``start_call``
+        roles may be the first in a room (:meth:`may_start_call`). Refusal reasons:
+        ``call_member_not_own``, ``call_focus_foreign``, ``call_member_no_expiry``, ``may_not_start_call``."""
         uid = person.user_id
         if not (state_key == uid or state_key.startswith(uid + "_") or state_key.startswith("_" + uid)):
             return deny("call_member_not_own", N_("You can only join a call as yourself"))
-        if not content or call_running:
+        if call_member_leave(content):
             return ALLOW
-        m = person.memberships.get(room.org or "") if room is not None else None
-        if room is None or room.kind in ("dm", "chat") or self.can(m, "start_call", settings):
+        if call_foci_foreign(content, transports):
+            return deny("call_focus_foreign", N_("A call here goes only through this school server's own call "
+                                                 "service; update the app or ask the administrator"))
+        if not call_member_bounded(content):
+            return deny("call_member_no_expiry", N_("A call membership must say when it ends (expires); update "
+                                                    "the app"))
+        if call_running or self.may_start_call(person, room, settings):
             return ALLOW
         return deny("may_not_start_call", N_("Only teachers and the school's administration start calls here; you "
                                              "can join once one is running"))
+
+    def may_start_call(self, person: Account, room: RoomInfo | None, settings: Mapping | None = None) -> bool:
+        """Whether ``person`` may be the first in the room's call (start a lesson): anyone in people's
+        own chats and rooms that are not Parta's, else the ``start_call`` roles of the room's
+        organization. Only their live memberships make a call "running" that others may join."""
+        if room is None or room.kind in ("dm", "chat"):
+            return True
+        return self.can(person.memberships.get(room.org or ""), "start_call", settings)
 
     def may_encrypt(self, person: Account, settings: Mapping[str, Mapping]) -> bool:
         """Whether chats ``person`` creates may be end-to-end encrypted (organization setting)."""
@@ -589,27 +608,108 @@ def is_emoji_key(key: object) -> bool:
     return True
 
 
+#: The longest a call membership counts after it was sent, whatever its ``expires`` says: matrix-js-sdk
+#: sends ``expires`` of 4 hours (``DEFAULT_EXPIRE_DURATION``) and re-sends its membership before then
+#: (every hour in current versions, with ``expires`` growing from ``created_ts``), so an hour's margin
+#: over 4 hours keeps every lesson going and stops a forgotten or forged one within 5 hours.
+MAX_CALL_MEMBER_MS = 5 * 3600 * 1000
+#: Keys of a membership that name LiveKit services (MSC4195 transports, MSC4143 legacy and MSC3401 forms).
+_FOCUS_LIST_KEYS = ("foci_preferred", "foci_active", "rtc_transports")
+#: The keys of a LiveKit focus that name a server (the token service, the SFU).
+_FOCUS_URL_KEYS = ("livekit_service_url", "url")
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def call_member_leave(content: Mapping | None) -> bool:
+    """Whether a call membership state content is a leave: empty (MSC4143), only a
+    ``leave_reason`` (matrix-js-sdk's leave and its delayed leave), or MSC3401's empty ``memberships``."""
+    if not content:
+        return True
+    rest = set(content) - {"leave_reason"}
+    return not rest or (rest == {"memberships"} and content.get("memberships") == [])
+
+
+def _foci(content: Mapping) -> list[object]:
+    """Every focus (transport) object a membership names: ``focus_active``, ``foci_preferred``,
+    ``rtc_transports``, and those of each MSC3401 ``memberships`` entry (``foci_active``)."""
+    found: list[object] = []
+    memberships = content.get("memberships")
+    entries = [content] + [m for m in memberships if isinstance(m, Mapping)] if isinstance(memberships, list) \
+        else [content]
+    for entry in entries:
+        if "focus_active" in entry:
+            found.append(entry["focus_active"])
+        for key in _FOCUS_LIST_KEYS:
+            value = entry.get(key)
+            if value is None:
+                continue
+            found.extend(value if isinstance(value, list) else [value])
+    return found
+
+
+def call_foci_foreign(content: Mapping, transports: Iterable[Mapping]) -> bool:
+    """Whether a call membership names a focus other than this installation's LiveKit.
+
+    ``transports``: Synapse's ``matrix_rtc.transports`` (what ``parta init`` writes and clients
+    are given by ``GET /_matrix/client/unstable/org.matrix.msc4143/rtc/transports``). Every focus
+    must be an object of ``type`` ``livekit`` whose ``livekit_service_url`` and ``url`` (when
+    present) are one of the transports' (trailing ``/`` ignored); a focus that only selects
+    (``{"type": "livekit", "focus_selection": "oldest_membership"}``) names none. With no transports
+    configured every named service is foreign. matrix-js-sdk (``CallMembership``) lets a joiner's
+    client use the oldest member's preferred focus, so one foreign URL would collect the OpenID
+    tokens of everyone who joins.
+    """
+    allowed: dict[str, set[str]] = {k: set() for k in _FOCUS_URL_KEYS}
+    for t in transports:
+        for key in _FOCUS_URL_KEYS:
+            if isinstance(t.get(key), str):
+                allowed[key].add(t[key].rstrip("/"))
+    for focus in _foci(content):
+        if not isinstance(focus, Mapping) or focus.get("type") != "livekit":
+            return True
+        for key in _FOCUS_URL_KEYS:
+            if key in focus and (not isinstance(focus[key], str) or focus[key].rstrip("/") not in allowed[key]):
+                return True
+    return False
+
+
+def call_member_bounded(content: Mapping) -> bool:
+    """Whether a membership says when it ends: a positive ``expires`` (ms after ``created_ts`` or
+    the event's ``origin_server_ts``, MSC4143) or an ``expires_ts``, on it or on each of MSC3401's
+    ``memberships``."""
+    memberships = content.get("memberships")
+    if isinstance(memberships, list):
+        return bool(memberships) and all(isinstance(m, Mapping) and call_member_bounded(m) for m in memberships)
+    expires = _int(content.get("expires"))
+    return (expires is not None and expires > 0) or _int(content.get("expires_ts")) is not None
+
+
 def call_member_live(content: Mapping | None, origin_server_ts: int, now_ms: int) -> bool:
     """Whether a group-call membership state event (MSC4143 / MSC3401) still counts.
 
-    Empty content means the person left. ``expires`` (ms, MSC4143) counts from ``created_ts`` or
-    the event's ``origin_server_ts``; ``expires_ts`` is absolute; the legacy MSC3401 form lists
-    ``memberships`` with their own ``expires_ts``. An entry with no expiry counts.
+    Empty content (or a leave: :func:`call_member_leave`) means the person left. ``expires`` (ms,
+    MSC4143) counts from ``created_ts`` or the event's ``origin_server_ts``; ``expires_ts`` is
+    absolute; the legacy MSC3401 form lists ``memberships`` with their own. An entry with no
+    expiry never counts, and none counts longer than :data:`MAX_CALL_MEMBER_MS` after it was sent
+    (``created_ts`` and ``expires`` are the sender's to choose).
     """
-    if not content:
+    if call_member_leave(content) or now_ms >= origin_server_ts + MAX_CALL_MEMBER_MS:
         return False
+    assert content is not None
     memberships = content.get("memberships")
     if isinstance(memberships, list):
         return any(isinstance(m, Mapping) and call_member_live(m, origin_server_ts, now_ms) for m in memberships)
-    expires_ts = content.get("expires_ts")
-    if isinstance(expires_ts, int) and not isinstance(expires_ts, bool):
+    expires_ts = _int(content.get("expires_ts"))
+    if expires_ts is not None:
         return now_ms < expires_ts
-    expires = content.get("expires")
-    if isinstance(expires, int) and not isinstance(expires, bool):
-        created = content.get("created_ts")
-        start = created if isinstance(created, int) and not isinstance(created, bool) else origin_server_ts
-        return now_ms < start + expires
-    return True
+    expires = _int(content.get("expires"))
+    if expires is not None:
+        start = _int(content.get("created_ts"))
+        return now_ms < (origin_server_ts if start is None else start) + expires
+    return False
 
 
 @functools.cache

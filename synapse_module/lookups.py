@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from synapse.api.errors import SynapseError
@@ -146,13 +146,18 @@ class Lookups:
         orgs = {o for p in people for o in p.memberships}
         return {o: (await self.org(o)).get("settings") or {} for o in sorted(orgs)}
 
-    async def call_running(self, room_id: str, event_type: str, exclude: str) -> bool:
-        """Whether someone else has a live call membership in the room (a wildcard read: call
-        joins are rare next to messages). Entries past their expiry do not count."""
-        state = await self.api.get_room_state(room_id, [(event_type, None)])
+    async def live_call_members(self, room_id: str, event_types: Iterable[str], exclude: str) -> set[str]:
+        """Who else is in the room's call now: the senders of live call memberships (state keys
+        other than ``exclude``, the one being written) who are still joined (a wildcard read: call
+        joins are rare next to messages). Entries past their expiry do not count (``call_member_live``)."""
+        state = await self.api.get_room_state(room_id, [(t, None) for t in event_types])
         now = self.api.get_current_time_msec()
-        return any(key != exclude and call_member_live(ev.content, ev.origin_server_ts, now)
-                   for (_t, key), ev in state.items())
+        senders = {ev.sender for (_t, key), ev in state.items()
+                   if key != exclude and call_member_live(ev.content, ev.origin_server_ts, now)}
+        if not senders:
+            return senders
+        members = await self.api.get_room_state(room_id, [("m.room.member", s) for s in senders])
+        return {key for (_t, key), ev in members.items() if ev.content.get("membership") == "join"}
 
     async def joined_users(self, room_id: str) -> list[str]:
         """Users joined to the room, from Synapse's cached ``get_users_in_room`` (invalidated on

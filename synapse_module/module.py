@@ -118,6 +118,10 @@ class PartaModule:
         api.register_third_party_rules_callbacks(**{name: m(name, getattr(self, name)) for name in (
             "on_create_room", "check_visibility_can_be_modified")})
         hs = getattr(api, "_hs", None)  # None under a Mock(spec=ModuleApi) in unit tests
+        # the installation's own LiveKit (Synapse's matrix_rtc.transports, written by parta init and
+        # given to clients by /rtc/transports): call memberships name no other (may_send_call_member)
+        rtc = getattr(getattr(hs, "config", None), "matrix_rtc", None)
+        self.rtc_transports: tuple[dict, ...] = tuple(getattr(rtc, "transports", None) or ())
         if hs is not None:
             hooks.install(hs, bot=self.bot, caps=self.caps, person=self.look.person, settings=self.look.settings,
                           refusal=lambda d: Refusal(d, self.config.language),
@@ -310,9 +314,17 @@ class PartaModule:
         if room is not None and room.kind in PEOPLE_ROOMS and event_type != "m.room.member":
             await self._check_still_together(user_id, room_id)
         if event_type in self.caps.call_member_state:
-            running = await self.look.call_running(room_id, event_type, exclude=state_key)
             org_settings = settings.get(room.org) if room is not None and room.org else None
-            self._check(self.caps.may_send_call_member(person, room, state_key, content, running, org_settings))
+            # a running call is a live membership of someone who may start one here: pupils alone
+            # keep no lesson going
+            others = await self.look.live_call_members(room_id, self.caps.call_member_state, exclude=state_key)
+            running = False
+            for other in sorted(others - {user_id}):
+                if self.caps.may_start_call(await self.look.person(other), room, org_settings):
+                    running = True
+                    break
+            self._check(self.caps.may_send_call_member(person, room, state_key, content, running, org_settings,
+                                                       self.rtc_transports))
         return NOT_SPAM
 
     async def check_event_for_spam(self, event: Any):

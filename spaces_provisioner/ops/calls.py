@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from livekit import api as livekit_api
 
-from policies.calls import call_running, may_get_call_token
+from policies.calls import call_running, may_get_call_token, power_allows_state
 from policies.capabilities import RoomInfo
 from policies.i18n import _
 from policies.state_events import PartaEventTypes
@@ -172,14 +172,17 @@ class Calls:
                .with_identity(identity)
                .with_grants(livekit_api.VideoGrants(room_join=True, room_create=False, room=room,
                                                     can_publish=True, can_subscribe=True,
-                                                    can_update_own_metadata=True))
+                                                    can_update_own_metadata=False))
                .with_ttl(TOKEN_TTL)
                .to_jwt())
         log.info("call token for %s in %s (LiveKit room %s)", user_id, req.room_id, room)
         return {"url": settings.livekit_url, "jwt": jwt}
 
     async def _check_room(self, user_id: str, room_id: str) -> None:
-        """Refuse (Refused, 403) unless ``user_id`` may start or join the call of ``room_id`` now."""
+        """Refuse (Refused, 403) unless ``user_id`` may start or join the call of ``room_id`` now, by
+        the homeserver's rule for their own call membership there (``policies.calls``): joined, the
+        room's power levels and read-only rooms allow the membership, and either they may start
+        the call or a live membership of someone who may start it is there (a running lesson)."""
         try:
             events = await self.ctx.bot.room_events_as_admin(room_id)
         except MatrixRequestError as e:
@@ -190,8 +193,12 @@ class Calls:
         membership = ((state.get(("m.room.member", user_id)) or {}).get("content") or {}).get("membership")
         info = RoomInfo.from_state((state.get((PartaEventTypes.ROOM, "")) or {}).get("content"))
         now_ms = int(datetime.datetime.now(datetime.UTC).timestamp() * 1000)
-        running = call_running(events, user_id, now_ms, self.ctx.caps.call_member_state)
+        types = self.ctx.caps.call_member_state
+        may_send_member = any(power_allows_state(events, user_id, t) for t in types)
         with self.ctx.store.begin() as tx:
             person = account_from_db(tx, user_id)
             org_settings = self.ctx.org_settings(tx, info.org) if info is not None and info.org else None
-        check(may_get_call_token(self.ctx.caps, person, info, membership, running, org_settings))
+            # only a live membership of someone who may start calls here makes a running call
+            running = call_running(events, user_id, now_ms, types, lambda sender: self.ctx.caps.may_start_call(
+                account_from_db(tx, sender), info, org_settings))
+        check(may_get_call_token(self.ctx.caps, person, info, membership, running, org_settings, may_send_member))

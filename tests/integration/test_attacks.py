@@ -701,8 +701,9 @@ async def test_cross_school_network_room(w, hs):
 
 async def test_student_starts_or_fakes_a_call_membership(w):
     key_teacher = f"_{w.teacher.user_id}_DEVX"
-    member = {"application": "m.call", "call_id": "", "scope": "m.room", "device_id": "DEV",
-              "foci_preferred": [{"type": "livekit", "livekit_service_url": "https://evil.example/lk"}]}
+    member = {"application": "m.call", "call_id": "", "scope": "m.room", "device_id": "DEV", "expires": 3_600_000,
+              "focus_active": {"type": "livekit", "focus_selection": "oldest_membership"},
+              "foci_preferred": [{"type": "livekit"}]}  # a foreign focus: test_call_attacks.py
     refused(await put_state(w.student, w.rooms["class_chat"], "org.matrix.msc3401.call.member", key_teacher, member),
             "call_member_not_own")
     refused(await put_state(w.student, w.rooms["class_chat"], "org.matrix.msc3401.call.member",

@@ -20,11 +20,12 @@ import pytest
 
 from policies.templates import RoomRef, default_templates
 
+from spaces_provisioner.install.matrix_rtc import livekit_service_url
 from spaces_provisioner.ops.calls import livekit_identity, livekit_room
 
 from .. import calls
 from ..calls import ask_token, claims, device_of, get_token_body, join_call, leave_call, openid_token
-from ..helpers import SCHOOL_B_APPLICATION, SCHOOL_B_ROSTER, User
+from ..helpers import SCHOOL_B_APPLICATION, SCHOOL_B_ROSTER, User, q
 from ..schools import attack_cast, write_attack_roster
 
 pytestmark = pytest.mark.synapse
@@ -34,6 +35,8 @@ T = default_templates()
 @dataclass
 class World:
     class_chat: str
+    materials: str       # 5А's materials room: read-only for pupils
+    space: str           # the school's space: call membership needs power 100
     teacher: User        # confirmed class teacher of 5А
     student: User        # a pupil of 5А
     classmate: User      # another pupil of 5А
@@ -48,9 +51,13 @@ async def w(hs, tmp_path_factory) -> World:
     a = await hs.new_school(roster=write_attack_roster(tmp_path_factory.mktemp("call-roster")))
     b = await hs.new_school(roster=SCHOOL_B_ROSTER, application=SCHOOL_B_APPLICATION)
     org = a["org"]
-    alias = f"#{T.alias_localpart(RoomRef(org, 'class_chat', c.class_id))}:{hs.server_name}"
+
+    async def room(kind: str, class_id: str | None = None) -> str:
+        return await hs.bot.resolve_alias(f"#{T.alias_localpart(RoomRef(org, kind, class_id))}:{hs.server_name}")
+
     return World(
-        class_chat=await hs.bot.resolve_alias(alias),
+        class_chat=await room("class_chat", c.class_id), materials=await room("class_materials", c.class_id),
+        space=await room("school_space"),
         teacher=await hs.person(org, c.teacher, confirmed=True),
         student=await hs.person(org, c.student), classmate=await hs.person(org, c.classmate),
         other_class=await hs.person(org, c.other_class),
@@ -79,6 +86,7 @@ def granted(hs, resp: tuple[int, dict, dict], u: User, room_id: str, device: str
     assert video["room"] == livekit_room(room_id, "m.call#ROOM")
     assert video["roomJoin"] is True and video["canPublish"] is True and video["canSubscribe"] is True
     assert not video.get("roomCreate") and not video.get("roomAdmin")
+    assert not video.get("canUpdateOwnMetadata")  # names come from Matrix, never from LiveKit (as lk-jwt-service)
     assert 3500 <= c["exp"] - time.time() <= 3600
     return c
 
@@ -189,3 +197,95 @@ async def test_federation_stays_closed_next_to_openid(hs, w):
         async with s.get(f"{hs.url}/_matrix/federation/v1/openid/userinfo",
                          params={"access_token": token["access_token"]}) as r:
             assert r.status == 200 and (await r.json()) == {"sub": w.student.user_id}
+
+
+def module_refused(resp: tuple[int, dict], reason: str) -> dict:
+    """Assert the homeserver's refusal of a call membership: 403, M_FORBIDDEN, Parta's reason."""
+    code, body = resp
+    assert code == 403 and body.get("errcode") == "M_FORBIDDEN", body
+    assert body.get("org.parta.reason") == reason and body.get("error"), body
+    return body
+
+
+async def put_member(u: User, room_id: str, content: dict, device: str = "DEV") -> tuple[int, dict]:
+    """``u``'s call membership state (Element Call's state key), the raw answer."""
+    key = q(f"_{u.user_id}_{device}_m.call")
+    return await u.attempt("PUT", f"/_matrix/client/v3/rooms/{q(room_id)}/state/{calls.CALL_MEMBER}/{key}", content)
+
+
+def membership(device: str = "DEV", **extra) -> dict:
+    """Element Call's membership content (matrix-js-sdk ``MembershipManager.makeMyMembership``)."""
+    return {"application": "m.call", "call_id": "", "scope": "m.room", "device_id": device,
+            "expires": calls.FOUR_HOURS_MS, "focus_active": {"type": "livekit", "focus_selection": "oldest_membership"},
+            "foci_preferred": [{"type": "livekit"}], **extra}
+
+
+async def test_pupil_points_the_lesson_at_her_own_livekit_service(hs, w):
+    """F5: a pupil joins the running lesson with a focus naming her own server, so that each
+    classmate's Element Call (taking the oldest member's focus) would hand her its OpenID token,
+    replayable at the token service for any room of theirs: the homeserver refuses every membership
+    naming a LiveKit service or SFU other than this installation's (Synapse's ``matrix_rtc.transports``),
+    in the foci Element Call sends (``foci_preferred``, ``focus_active``) and the newer ``rtc_transports``;
+    the teacher's membership naming the installation's own service is accepted."""
+    own = {"type": "livekit", "livekit_service_url": livekit_service_url(hs.settings), "livekit_alias": w.class_chat}
+    evil = {"type": "livekit", "livekit_service_url": "https://evil.example/lk", "livekit_alias": w.class_chat}
+    code, body = await put_member(w.teacher, w.class_chat, membership(foci_preferred=[own]))
+    assert code == 200, body
+    try:
+        for content in (membership(foci_preferred=[evil]), membership(foci_preferred=[own, evil]),
+                        membership(focus_active={**evil, "focus_selection": "oldest_membership"}),
+                        membership(foci_preferred=[{"type": "livekit", "url": "wss://evil.example"}]),
+                        membership(rtc_transports=[evil])):
+            body = module_refused(await put_member(w.student, w.class_chat, content), "call_focus_foreign")
+        assert "сервис звонков" in body["error"]  # the server's language
+        # in her own chats too: there anyone starts a call, so the foreign focus would be the oldest
+        dm = (await w.student.post("/_matrix/client/v3/createRoom", {
+            "preset": "trusted_private_chat", "is_direct": True, "invite": [w.teacher.user_id]}))["room_id"]
+        module_refused(await put_member(w.student, dm, membership(foci_preferred=[evil])), "call_focus_foreign")
+        code, body = await put_member(w.student, w.class_chat, membership(foci_preferred=[own]))
+        assert code == 200, body  # the legitimate join of the running lesson
+        await leave_call(w.student, w.class_chat)
+    finally:
+        await leave_call(w.teacher, w.class_chat)
+
+
+async def test_pupils_keep_a_lesson_running_without_the_teacher(hs, w):
+    """F11: a pupil joins the lesson with a membership that never expires, the teacher leaves, and
+    the pupils' memberships would keep the call "running" for each other: a membership must say
+    when it ends, and only a live membership of someone who may start calls (the teacher) makes a
+    running lesson, for the homeserver and for the token service alike."""
+    await join_call(w.teacher, w.class_chat)
+    try:
+        no_expiry = {k: v for k, v in membership().items() if k != "expires"}
+        module_refused(await put_member(w.student, w.class_chat, no_expiry), "call_member_no_expiry")
+        await join_call(w.student, w.class_chat)          # the lesson runs: the pupils join
+        await join_call(w.classmate, w.class_chat)
+        granted(hs, await ask_token(hs.settings, await get_token_body(w.classmate, w.class_chat)), w.classmate,
+                w.class_chat, await device_of(w.classmate))
+    finally:
+        await leave_call(w.teacher, w.class_chat)
+    try:
+        # the teacher has gone: the classmate's live membership makes no lesson for the pupil
+        refused(await ask_token(hs.settings, await get_token_body(w.student, w.class_chat)), "may_not_start_call")
+        module_refused(await put_member(w.student, w.class_chat, membership(device="PHONE")),
+                       "may_not_start_call")
+    finally:
+        await leave_call(w.student, w.class_chat)
+        await leave_call(w.classmate, w.class_chat)
+
+
+async def test_pupil_takes_a_token_for_a_read_only_rooms_call(hs, w):
+    """F3: in the class's materials room (read-only for pupils) the homeserver refuses the pupil's
+    call membership, so the token service gives her no token either (no publishing into a read-only
+    room's call, no unseen listener); the class teacher, who posts there, gets one. In the school's
+    space a call membership needs power 100: no token for the teacher there."""
+    await join_call(w.teacher, w.materials)
+    try:
+        module_refused(await put_member(w.student, w.materials, membership()), "announcements_read_only")
+        body = refused(await ask_token(hs.settings, await get_token_body(w.student, w.materials)), "call_read_only")
+        assert "read-only" in body["error"]
+        granted(hs, await ask_token(hs.settings, await get_token_body(w.teacher, w.materials)), w.teacher,
+                w.materials, await device_of(w.teacher))
+    finally:
+        await leave_call(w.teacher, w.materials)
+    refused(await ask_token(hs.settings, await get_token_body(w.teacher, w.space)), "call_read_only")

@@ -361,7 +361,8 @@ async def test_ban_in_a_class_chat_and_the_reconcile(w, hs):
 
 async def test_expired_call_membership_is_no_running_call(w):
     etype = "org.matrix.msc3401.call.member"
-    base = {"application": "m.call", "call_id": "", "scope": "m.room", "device_id": "DEV", "foci_preferred": []}
+    base = {"application": "m.call", "call_id": "", "scope": "m.room", "device_id": "DEV", "foci_preferred": [],
+            "expires": 3_600_000}
     ok(await put_state(w.teacher, w.rooms["class_chat"], etype, f"_{w.teacher.user_id}_OLD",
                        {**base, "created_ts": 1_000, "expires": 3_600_000}))  # a lesson of 1970
     refused(await put_state(w.student, w.rooms["class_chat"], etype, f"_{w.student.user_id}_DEV", base),
