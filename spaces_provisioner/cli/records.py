@@ -51,6 +51,12 @@ def cmd_retention_run(args) -> int:
                   + _("messages: {n}, files: {m}").format(n=room["messages"], m=room["media"]))
         for room in r["kept"]:
             print(_("  kept until {date}: {name}").format(date=room["purge_after"] or "∞", name=room["name"]))
+        if r.get("direct_chats_months") is not None:
+            print(_("People's own chats: messages older than {months} months go ({n} chats)").format(
+                months=r["direct_chats_months"], n=len(r["chats"])))
+            for chat in r["chats"]:
+                print(f"  {chat['kind']}\t{chat['room_id']}\t"
+                      + _("messages: {n}, files: {m}").format(n=chat["messages"], m=chat["media"]))
 
     return _show(args, result, human)
 

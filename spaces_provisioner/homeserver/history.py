@@ -3,6 +3,7 @@
 - :func:`all_events`: ``GET /_synapse/admin/v1/rooms/{id}/messages`` (``dir=f``, page by page): every
   event from the room's start, whatever the history visibility and whether or not the bot is joined;
   redacted events come with their content stripped and ``unsigned.redacted_because``.
+- :func:`list_rooms`: ``GET /_synapse/admin/v1/rooms`` (every room, page by page).
 - :func:`room_media`: ``GET /_synapse/admin/v1/room/{id}/media``: the ``mxc://`` URIs the room's events
   carry (``local`` and ``remote``).
 - :func:`purge_history`: ``POST /_synapse/admin/v1/purge_history/{id}`` with ``purge_up_to_ts`` and
@@ -26,7 +27,8 @@ from mautrix.api import Method
 
 from spaces_provisioner.homeserver.bot import BotClient, MatrixRequestError
 
-__all__ = ["PurgeFailed", "all_events", "delete_media", "purge_history", "room_media", "send_notice"]
+__all__ = ["PurgeFailed", "all_events", "delete_media", "event_media", "list_rooms", "purge_history", "room_media",
+           "send_notice"]
 
 #: Events per page of the Admin API's /messages (Synapse caps a page at 1000).
 PAGE = 1000
@@ -59,6 +61,33 @@ async def all_events(bot: BotClient, room_id: str, event_filter: dict | None = N
         query["from"] = end
 
 
+async def list_rooms(bot: BotClient) -> list[dict]:
+    """Every room of the homeserver (Admin API ``GET /_synapse/admin/v1/rooms``, page by page): ``[{"room_id",
+    "creator", "joined_local_members", ...}]``."""
+    out: list[dict] = []
+    start = 0
+    while True:
+        page = await bot.request(Method.GET, "/_synapse/admin/v1/rooms", query={"from": str(start), "limit": "500"})
+        out.extend(page.get("rooms") or [])
+        if page.get("next_batch") is None:
+            return out
+        start = int(page["next_batch"])
+
+
+def event_media(event: dict) -> set[str]:
+    """The ``mxc://`` URIs an (unencrypted) event's content carries: ``url``, ``info.thumbnail_url``, and a
+    ``file``/``thumbnail_file``'s ``url``."""
+    content = event.get("content") or {}
+    info: dict = content["info"] if isinstance(content.get("info"), dict) else {}
+    found = [content.get("url"), info.get("thumbnail_url")]
+    for key in ("file", "thumbnail_file"):
+        holder: dict
+        for holder in (content, info):
+            if isinstance(holder.get(key), dict):
+                found.append(holder[key].get("url"))
+    return {u for u in found if isinstance(u, str) and u.startswith("mxc://")}
+
+
 async def room_media(bot: BotClient, room_id: str) -> tuple[list[str], list[str]]:
     """``(local, remote)`` ``mxc://`` URIs that ``room_id``'s events refer to (Synapse's own index)."""
     r = await bot.request(Method.GET, f"/_synapse/admin/v1/room/{_q(room_id)}/media")
@@ -77,14 +106,19 @@ async def delete_media(bot: BotClient, mxc: str) -> bool:
     return True
 
 
-async def purge_history(bot: BotClient, room_id: str, up_to_ts: int, timeout: float = 600.0) -> bool:
-    """Purge ``room_id``'s non-state events older than the last event before ``up_to_ts`` (ms since the
-    epoch), local ones included, and wait until Synapse has finished. False when there was nothing to
-    purge (Synapse's 404 "there is no event to be purged"). Raises :class:`PurgeFailed`, or
-    ``MatrixRequestError`` for other refusals."""
+async def purge_history(bot: BotClient, room_id: str, up_to_ts: int | None = None, *, up_to_event: str | None = None,
+                        timeout: float = 600.0) -> bool:
+    """Purge ``room_id``'s non-state events older than ``up_to_event`` (that event stays), or older than the
+    last event before ``up_to_ts`` (ms since the epoch; that last event stays), local ones included, and wait
+    until Synapse has finished. False when there was nothing to purge (Synapse's 404 "there is no event to
+    be purged"). Raises :class:`PurgeFailed`, or ``MatrixRequestError`` for other refusals."""
+    body: dict = {"delete_local_events": True}
+    if up_to_event is not None:
+        body["purge_up_to_event_id"] = up_to_event
+    else:
+        body["purge_up_to_ts"] = up_to_ts
     try:
-        r = await bot.request(Method.POST, f"/_synapse/admin/v1/purge_history/{_q(room_id)}",
-                              {"purge_up_to_ts": up_to_ts, "delete_local_events": True})
+        r = await bot.request(Method.POST, f"/_synapse/admin/v1/purge_history/{_q(room_id)}", body)
     except MatrixRequestError as e:
         if e.http_status == 404:
             return False

@@ -17,6 +17,14 @@ and not yet purged, in this order (each step safe to repeat after an interruptio
 5. the bot posts a notice that the year's history was removed by the school's rule, and the room is
    marked purged (``state`` row ``retention/<room id>``) and audited (``retention.purge``).
 
+People's own chats (kinds ``dm`` and ``chat``: direct chats and the group chats people create, tagged with
+the organization by the module when they are made) follow ``retention_direct_chats_months``: their messages
+older than that many months are purged (``purge_up_to_event_id``: the oldest message kept; Synapse keeps that
+event and every later one), with the local files only those messages carried, and the chat goes on. The bot is
+no member of a direct chat and needs none: the Admin API lists the server's rooms and reads their tags. When
+nobody has written since the cut-off, Synapse keeps the chat's newest message (the last event before the
+timestamp) until the next one.
+
 A dry run does none of it and lists the rooms that would go, with their message and file counts.
 """
 
@@ -64,7 +72,10 @@ class Retention:
         room is ``{"room_id", "key", "name", "year", "purge_after" (ISO date | null), "kind", "messages",
         "media"}`` (``messages``: the messages and other non-state events that go; ``media``: its local
         files) and ``purged`` counts the rooms purged now. ``due`` lists rooms that go (or went, in this
-        run); ``kept`` those whose time has not come. Raises 404 ``M_NOT_FOUND`` for an unknown
+        run); ``kept`` those whose time has not come. People's own chats: ``"direct_chats_months"`` (int |
+        null), ``"chats": [{"room_id", "kind" ("dm" | "chat"), "before" (ISO datetime: the cut-off),
+        "messages", "media"}]`` (chats with messages older than the cut-off; ``messages`` and ``media`` count
+        them in the totals too). Raises 404 ``M_NOT_FOUND`` for an unknown
         organization, 400 ``M_INVALID_PARAM`` for malformed retention settings, and what the homeserver
         answers (``PARTA_HOMESERVER_REFUSED``) when a purge fails.
         """
@@ -101,9 +112,15 @@ class Retention:
                 if not dry_run:
                     await self._purge(org_id, room, rules, actor)
                     answer["purged"] += 1
-            if dry_run and answer["due"]:
+            answer["direct_chats_months"] = rules.direct_months
+            answer["chats"] = await self._people_chats(org_id, rules, actor, dry_run)
+            for chat in answer["chats"]:
+                answer["messages"] += chat["messages"]
+                answer["media"] += chat["media"]
+            if dry_run and (answer["due"] or answer["chats"]):
                 with self.ctx.store.begin() as tx:
-                    st.audit(tx, actor, "retention.dry_run", org=org_id, rooms=[r["room_id"] for r in answer["due"]])
+                    st.audit(tx, actor, "retention.dry_run", org=org_id,
+                             rooms=[r["room_id"] for r in answer["due"] + answer["chats"]])
             return answer
 
     async def _describe(self, key: str, room_id: str, rules: RetentionRules) -> dict | None:
@@ -151,3 +168,48 @@ class Retention:
             st.audit(tx, actor, "retention.purge", org=org_id, room=room_id, year=room["year"],
                      messages=room["messages"], media=deleted)
 
+
+    async def _people_chats(self, org_id: str, rules: RetentionRules, actor: str, dry_run: bool) -> list[dict]:
+        """People's own chats of ``org_id`` with messages older than the rule's cut-off, purged unless
+        ``dry_run`` (see the module's docstring)."""
+        cutoff = rules.direct_cutoff(datetime.datetime.now(datetime.UTC))
+        if cutoff is None:
+            return []
+        cut_ms = int(cutoff.timestamp() * 1000)
+        bot, out = self.ctx.bot, []
+        local_prefix = f"mxc://{self.ctx.settings.server_name}/"
+        for listed in await history.list_rooms(bot):
+            if listed.get("creator") == bot.user_id:
+                continue  # the school's own rooms: the bot creates them, people's chats are made by people
+            room_id = listed["room_id"]
+            state = {(e.get("type"), e.get("state_key")): e.get("content") or {}
+                     for e in await bot.room_events_as_admin(room_id)}
+            tag = state.get((PartaEventTypes.ROOM, "")) or {}
+            if tag.get("kind") not in ("dm", "chat") or tag.get("org") != org_id:
+                continue
+            events = await history.all_events(bot, room_id)
+            first_kept = next((i for i, e in enumerate(events) if (e.get("origin_server_ts") or 0) >= cut_ms), None)
+            # Synapse keeps the event it purges up to; without a newer one, the last event before the time
+            older = events[:first_kept] if first_kept is not None else events[:-1]
+            kept = events[len(older):]
+            going = [e for e in older if "state_key" not in e]
+            if not going:
+                continue
+            media = sorted({u for e in going for u in history.event_media(e) if u.startswith(local_prefix)}
+                           - {u for e in kept for u in history.event_media(e)})
+            chat = {"room_id": room_id, "kind": tag.get("kind"), "before": cutoff.isoformat(timespec="seconds"),
+                    "messages": len(going), "media": len(media)}
+            out.append(chat)
+            if dry_run:
+                continue
+            if first_kept is not None:
+                await history.purge_history(bot, room_id, up_to_event=events[first_kept]["event_id"])
+            else:
+                await history.purge_history(bot, room_id, cut_ms)
+            deleted = 0
+            for mxc in media:
+                deleted += await history.delete_media(bot, mxc)
+            with self.ctx.store.begin() as tx:
+                st.audit(tx, actor, "retention.purge", org=org_id, room=room_id, kind=chat["kind"],
+                         before=chat["before"], messages=len(going), media=deleted)
+        return out

@@ -151,3 +151,47 @@ async def test_retention_purges_last_years_class_rooms(hs, tmp_path):
     assert new_chat is not None
     await send(pupil, new_chat, {"msgtype": "m.text", "body": "Привет, 6А"})
     assert len(await messages(pupil, new_chat)) >= 1
+
+
+async def test_retention_purges_old_messages_of_direct_chats(hs, tmp_path, capsys):
+    # retention_direct_chats_months: 0 — every message older than now goes (Synapse keeps the newest one)
+    c = attack_cast()
+    school = await hs.new_school(roster=write_attack_roster(tmp_path / "roster"),
+                                 settings={"retention_direct_chats_months": 0})
+    org = school["org"]
+    pupil = await hs.person(org, c.student)
+    teacher = await hs.person(org, c.teacher, confirmed=True)
+    dm = await pupil.create_room({"is_direct": True, "invite": [teacher.user_id], "preset": "trusted_private_chat"})
+    await teacher.join(dm)
+    async with pupil.api.session.post(f"{pupil.base_url}/_matrix/media/v3/upload", params={"filename": "b.pdf"},
+                                      data=b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R "
+                                           b">>\n%%EOF\n", headers={"Authorization": f"Bearer {pupil.token}",
+                                                                   "Content-Type": "application/pdf"}) as r:
+        assert r.status == 200, await r.text()
+        mxc = (await r.json())["content_uri"]
+    await send(pupil, dm, {"msgtype": "m.file", "body": "b.pdf", "url": mxc})
+    await send(pupil, dm, {"msgtype": "m.text", "body": "Можно сдать работу завтра?"})
+    await send(teacher, dm, {"msgtype": "m.text", "body": "Да, до 18:00"})
+    assert (await download(teacher, mxc))[0] == 200
+
+    code, dry = await retention(hs, hs.settings.operator_token, org, dry_run=True)
+    assert code == 200 and dry["direct_chats_months"] == 0, dry
+    chats = {ch["room_id"]: ch for ch in dry["chats"]}
+    assert dm in chats and chats[dm]["kind"] == "dm" and chats[dm]["messages"] >= 2 and chats[dm]["media"] == 1, dry
+    assert len(await messages(pupil, dm)) == 3                                     # nothing written
+    # the same dry run from the command line
+    from spaces_provisioner.cli.main import main
+
+    capsys.readouterr()
+    rc = await asyncio.to_thread(main, ["retention", "run", "--org", org, "--dry-run", "-d", str(hs.settings.root)])
+    assert rc == 0 and dm in capsys.readouterr().out
+
+    code, done = await retention(hs, hs.settings.operator_token, org, dry_run=False)
+    assert code == 200 and dm in {ch["room_id"] for ch in done["chats"]}, done
+    left = await messages(pupil, dm)
+    assert [e["content"]["body"] for e in left] == ["Да, до 18:00"], left           # the newest stays
+    assert (await download(teacher, mxc))[0] == 404
+    # the chat goes on
+    await send(pupil, dm, {"msgtype": "m.text", "body": "Спасибо!"})
+    assert len(await messages(teacher, dm)) == 2
+    assert any(a["room"] == dm and a.get("kind") == "dm" for a in audit_lines(hs, "retention.purge"))

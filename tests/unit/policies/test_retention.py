@@ -49,3 +49,14 @@ def test_add_months_clamps_to_the_month_end():
     assert add_months(D(2026, 1, 31), 1) == D(2026, 2, 28)
     assert add_months(D(2027, 12, 31), 2) == D(2028, 2, 29)
     assert add_months(D(2026, 6, 30), 18) == D(2027, 12, 30)
+
+
+def test_direct_chats_keep_their_months():
+    rules = RetentionRules.from_settings(org_settings.effective(None))
+    now = datetime.datetime(2026, 12, 7, 16, 0, tzinfo=datetime.UTC)
+    assert rules.direct_months is None and rules.direct_cutoff(now) is None
+    rules = RetentionRules.from_settings({"retention_direct_chats_months": 6})
+    assert rules.direct_cutoff(now) == datetime.datetime(2026, 6, 7, 16, 0, tzinfo=datetime.UTC)
+    assert RetentionRules.from_settings({"retention_direct_chats_months": 0}).direct_cutoff(now) == now
+    with pytest.raises(ValueError):
+        RetentionRules.from_settings({"retention_direct_chats_months": 1.5})
