@@ -6,9 +6,14 @@ module (``synapse_module/media_upload.py``) asks them from Synapse's media callb
 - :meth:`MediaRules.limits_for` gives an :class:`Account`'s :class:`UploadLimits` (its most generous
   role's; ``outsider`` for an account in no organization) for ``get_media_config_for_user``,
   ``is_user_allowed_to_upload_media_of_size`` and ``get_media_upload_limits_for_user``;
-- :meth:`MediaRules.type_of` names a file's type from its first bytes (programs first, then the type a
-  sniffing library recognised, then plain text or markup), and :meth:`MediaRules.may_keep` decides it,
-  for ``check_media_file_for_spam`` (which sees only the bytes: no uploader, name or Content-Type).
+- :meth:`MediaRules.type_of` names a file's type from its first bytes (programs first, then what a ZIP
+  archive holds, then the type a sniffing library recognised, then plain text or markup), and
+  :meth:`MediaRules.may_keep` decides it, for ``check_media_file_for_spam`` (which sees only the bytes:
+  no uploader, name or Content-Type);
+- :meth:`MediaRules.may_keep_named` decides the name and the Content-Type an upload (or a message
+  carrying a file) claims, for the module's wrap of the media repository's upload and its event check:
+  a Windows script is plain text to the bytes, but the name decides what the person's computer does
+  with the saved file.
 
 Sizes are bytes (``K``, ``M``, ``G`` are 1024-based, as Synapse's ``parse_size``); periods are
 milliseconds once parsed. Every refusal is a :class:`policies.capabilities.Decision`.
@@ -120,6 +125,8 @@ def quota_exceeded(quota: Quota) -> Decision:
 
 #: Refusals of a file's content (``check_media_file_for_spam``).
 PROGRAM_REFUSED = deny("file_is_program", N_("Programs and scripts cannot be shared here"))
+MACROS_REFUSED = deny("file_has_macros", N_("Documents with macros cannot be shared here; save the document "
+                                            "without macros (as .docx, .xlsx or .pptx) and share that"))
 UNRECOGNISED_REFUSED = deny("file_type_unknown", N_("This file's type is not recognised, so it cannot be shared "
                                                     "here; share documents, pictures, audio, video or archives"))
 
@@ -206,6 +213,18 @@ class MediaRules:
         if unrecognised not in ("refuse", "accept"):
             raise ValueError(f"media.yaml unrecognised: {unrecognised!r} (refuse or accept)")
         self.accept_unrecognised = unrecognised == "accept"
+        self.macro_types = frozenset(data.get("macro_types") or ())
+        archives = dict(data.get("archive_programs") or {})
+        self.archive_entries: dict[str, str] = {
+            str(k).lower(): str(v) for k, v in dict(archives.get("entries") or {}).items()}
+        self.archive_content_types: dict[str, str] = {
+            str(k).lower(): str(v) for k, v in dict(archives.get("content_types") or {}).items()}
+        self.types_by_extension: dict[str, str] = {
+            str(k).lower().lstrip("."): str(v) for k, v in dict(data.get("types_by_extension") or {}).items()}
+        #: Content-Types an upload may not claim (lower case → as the data spells it): the types of
+        #: programs, of documents with macros and of the listed extensions.
+        self.refused_declared: dict[str, str] = {
+            t.lower(): t for t in self.executable_types | self.macro_types | set(self.types_by_extension.values())}
 
     # -- limits ------------------------------------------------------------------------
     def limits_for(self, account: Account) -> UploadLimits:
@@ -223,18 +242,24 @@ class MediaRules:
         return max(lim.max_size or 0 for lim in self.limits.values())
 
     # -- types -------------------------------------------------------------------------
-    def type_of(self, head: bytes, detected: str | None, ole_root: bytes | None = None) -> str | None:
+    def type_of(self, head: bytes, detected: str | None, ole_root: bytes | None = None,
+                archive: ZipContents | None = None) -> str | None:
         """A file's MIME type from its first bytes (:data:`HEAD_BYTES`) and what a sniffing library
         ``detected`` in them (None: not recognised). Programs are named from their first bytes before
-        anything else; an OLE2 compound file (Office 97-2003 documents, but also Windows Installer
-        packages) by its root entry's CLSID (``ole_root``: the 128-byte entry at
-        :func:`ole_root_entry_offset`): a program's CLSID in ``ole_program_clsids``, else what was
-        detected, else ``application/x-ole-storage``. Unrecognised bytes are plain text (``text/plain``),
-        HTML (``text/html``), SVG (``image/svg+xml``) or other XML (``text/xml``) when they are text,
-        else None."""
+        anything else; then a ZIP archive (``archive``: its entries, None when the file is no ZIP) that
+        is a program or a document with macros by what it holds (:meth:`archive_program`); an OLE2
+        compound file (Office 97-2003 documents, but also Windows Installer packages) by its root
+        entry's CLSID (``ole_root``: the 128-byte entry at :func:`ole_root_entry_offset`): a program's
+        CLSID in ``ole_program_clsids``, else what was detected, else ``application/x-ole-storage``.
+        Unrecognised bytes are plain text (``text/plain``), HTML (``text/html``), SVG
+        (``image/svg+xml``) or other XML (``text/xml``) when they are text, else None."""
         for prefix, mime in self.executable_prefixes:
             if head.startswith(prefix):
                 return mime
+        if archive is not None:
+            program = self.archive_program(archive)
+            if program is not None:
+                return program
         if head.startswith(OLE_MAGIC):
             clsid = ole_clsid(ole_root)
             if clsid in self.ole_program_clsids:
@@ -244,11 +269,52 @@ class MediaRules:
             return detected
         return text_type(head)
 
+    def archive_program(self, archive: ZipContents) -> str | None:
+        """The type of a ZIP archive that is a program or a document with macros, from its entries
+        (``archive_programs.entries``: exact paths, case-insensitive, e.g. an Android app's
+        ``AndroidManifest.xml``, a Java program's ``META-INF/MANIFEST.MF``, a Python zipapp's
+        ``__main__.py``, Word's ``word/vbaProject.bin``) or, for Office Open XML, the content types
+        its ``[Content_Types].xml`` declares (``archive_programs.content_types``: a part of a type
+        containing the key, case-insensitive, e.g. ``macroEnabled``); None for any other archive."""
+        for name in archive.names:
+            mime = self.archive_entries.get(name.lower())
+            if mime is not None:
+                return mime
+        for declared in archive.content_types:
+            for mark, mime in self.archive_content_types.items():
+                if mark in declared.lower():
+                    return mime
+        return None
+
+    def may_keep_named(self, name: str | None, declared: str | None) -> Decision:
+        """Whether an upload (or a message's file) may carry this file ``name`` and this claimed
+        Content-Type ``declared`` (either may be None). The name's extension (the last one; the
+        trailing dots and spaces Windows ignores are ignored) is looked up in ``types_by_extension``
+        and a claimed program type (``executable_types``, ``macro_types``, the types of
+        ``types_by_extension``) is decided as the type itself: ``file_is_program``,
+        ``file_has_macros``, or ``file_type_refused`` (``.html``, ``.svg``). Any other name or type is
+        left to the bytes (:meth:`type_of`)."""
+        if name:
+            _, dot, ext = name.rstrip(" .").rpartition(".")
+            mime = self.types_by_extension.get(ext.lower()) if dot and "/" not in ext else None
+            if mime is not None:
+                decision = self.may_keep(mime)
+                if not decision:
+                    return decision
+        if declared:
+            mime = self.refused_declared.get(declared.split(";", 1)[0].strip().lower())
+            if mime is not None:
+                return self.may_keep(mime)
+        return ALLOW
+
     def may_keep(self, mime: str | None) -> Decision:
-        """Whether a file of this type is kept: programs never, listed types always, unrecognised
-        bytes as ``unrecognised`` says, other types never (``file_type_refused``)."""
+        """Whether a file of this type is kept: programs never, documents with macros never
+        (``file_has_macros``), listed types always, unrecognised bytes as ``unrecognised`` says, other
+        types never (``file_type_refused``)."""
         if mime in self.executable_types:
             return PROGRAM_REFUSED
+        if mime in self.macro_types:
+            return MACROS_REFUSED
         if mime is None:
             return ALLOW if self.accept_unrecognised else UNRECOGNISED_REFUSED
         if mime in self.allowed_types:
@@ -257,19 +323,45 @@ class MediaRules:
                                             "pictures, audio, video or archives"), type=mime)
 
 
+@dataclass(frozen=True)
+class ZipContents:
+    """What a ZIP archive holds, as its central directory says: entry ``names`` and the content
+    types its ``[Content_Types].xml`` declares (Office Open XML, ECMA-376 Part 2; empty otherwise)."""
+
+    names: tuple[str, ...]
+    content_types: tuple[str, ...] = ()
+
+
+_CONTENT_TYPE = re.compile(rb"""ContentType\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+
+
+def declared_content_types(xml: bytes) -> tuple[str, ...]:
+    """The ``ContentType`` attributes of an OPC ``[Content_Types].xml`` (its ``Default`` and
+    ``Override`` elements), read as text: an attribute is all that is needed, and a regular expression
+    on bounded bytes cannot be made to expand entities."""
+    return tuple(m.group(1).decode("ascii", "replace") for m in _CONTENT_TYPE.finditer(xml))
+
+
+#: Markup that makes text a web page wherever it is in the first bytes: browsers render a page whose
+#: markup follows a line of text (a saved ``.html`` or ``.hta`` opened from the downloads folder).
+_PAGE_MARKUP = (b"<html", b"<script", b"<body", b"<iframe", b"<frameset", b"<object", b"<embed", b"<form",
+                b"<meta http-equiv", b"<hta:application", b"<!doctype html")
+
+
 def text_type(head: bytes) -> str | None:
     """``text/plain``, ``text/html``, ``image/svg+xml`` or ``text/xml`` when ``head`` is text (UTF-8,
     UTF-8 with a BOM, or a one-byte encoding such as Windows-1251, without control characters), else
-    None. Empty content is text."""
+    None. Empty content is text. Markup counts anywhere in ``head`` (:data:`HEAD_BYTES`), not only
+    at the start: SVG by ``<svg``, HTML by :data:`_PAGE_MARKUP`; text starting with ``<`` is XML."""
     body = head.removeprefix(b"\xef\xbb\xbf")
     if any(b in _BINARY for b in body):
         return None
-    start = body.lstrip()[:1024].lower()
-    if start.startswith(b"<"):
-        if b"<svg" in start:
-            return "image/svg+xml"
-        if start.startswith((b"<!doctype html", b"<html")) or b"<script" in start or b"<body" in start:
-            return "text/html"
+    lower = body.lower()
+    if b"<svg" in lower:
+        return "image/svg+xml"
+    if any(mark in lower for mark in _PAGE_MARKUP):
+        return "text/html"
+    if body.lstrip().startswith(b"<"):
         return "text/xml"
     return "text/plain"
 

@@ -95,10 +95,13 @@ def may_download(user_id: str, *, uploader: str | None, posted_in: Collection[st
     ``posted_in``: room ids the file was posted in; ``joined``: room ids ``user_id`` is joined
     to now; ``encrypted_with_uploader``: the file is an opaque upload (:data:`OPAQUE_TYPE`) and
     ``user_id`` is joined to an end-to-end encrypted room together with its uploader. Allowed for
-    the bot, the uploader, a member of a room the file was posted in, and in that encrypted case;
-    otherwise :data:`NOT_SHARED_WITH_YOU`.
+    the bot, the uploader, a member of a room the file was posted in, and in that encrypted case
+    only while no room records the file: an encrypted attachment's URI travels inside ciphertext,
+    so a file posted in clear anywhere (the staff room) is no encrypted attachment and follows the
+    rooms it was posted in; otherwise :data:`NOT_SHARED_WITH_YOU`.
     """
-    if user_id == bot or (uploader is not None and user_id == uploader) or encrypted_with_uploader:
+    if user_id == bot or (uploader is not None and user_id == uploader) or (encrypted_with_uploader
+                                                                            and not posted_in):
         return ALLOW
     if not posted_in:
         return NOT_SHARED_WITH_YOU

@@ -46,8 +46,10 @@ the next request.
 
 **Encrypted attachments** (organizations with ``encryption_in_chats``): their URI travels
 inside the ciphertext, so no room records them; an opaque upload (``application/octet-stream``)
-is served to people joined to an encrypted room together with its uploader (read only on the
-refusal path). The bytes are ciphertext without the key the event carries.
+that no room records is served to people joined to an encrypted room together with its uploader
+(read only on the refusal path). The bytes are ciphertext without the key the event carries. A
+file recorded in any room was posted in clear, so it is no encrypted attachment: it follows the
+rooms it was posted in (a teacher's octet-stream file in the staff room stays there).
 
 Not covered: a redaction does not withdraw the file from the room (Synapse keeps the media;
 the school administrator quarantines it); remote media (federation is off) is left to Synapse.
@@ -253,12 +255,14 @@ class MediaAccess:
                                 bot=self.bot)
         if not decision:
             # the cache may predate a record another coroutine of this process is writing
-            decision = may_download(user_id, uploader=uploader, posted_in=await self.posted_in(media_id, fresh=True),
-                                    joined=joined, bot=self.bot)
-        if not decision and media_type == OPAQUE_TYPE and uploader is not None:
-            # an encrypted attachment's URI travels inside ciphertext: no room records it
-            decision = may_download(user_id, uploader=uploader, posted_in=(), joined=joined, bot=self.bot,
-                                    encrypted_with_uploader=await self._encrypted_together(user_id, uploader, joined))
+            posted_in = await self.posted_in(media_id, fresh=True)
+            decision = may_download(user_id, uploader=uploader, posted_in=posted_in, joined=joined, bot=self.bot)
+            if not decision and not posted_in and media_type == OPAQUE_TYPE and uploader is not None:
+                # an encrypted attachment's URI travels inside ciphertext: no room records it (a file
+                # posted in clear anywhere is recorded, and follows its rooms only)
+                decision = may_download(user_id, uploader=uploader, posted_in=posted_in, joined=joined, bot=self.bot,
+                                        encrypted_with_uploader=await self._encrypted_together(user_id, uploader,
+                                                                                               joined))
         if not decision:
             log.info("download of %s refused to %s: %s", media_id, user_id, decision.reason)
             raise self.refuse(decision)

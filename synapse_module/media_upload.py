@@ -11,11 +11,31 @@ spam checker's ``check_media_file_for_spam``) with the rules of ``policies.media
 ``get_media_upload_limits_for_user``       the role's quotas; Synapse sums the person's uploads
 ``on_media_upload_limit_exceeded``         403 ``M_USER_LIMIT_EXCEEDED`` with Parta's message
                                            (``upload_quota_exceeded``) and Synapse's ``info_uri``
-``check_media_file_for_spam``              the type the bytes show (``filetype``, then
+``check_media_file_for_spam``              the type the bytes show (``filetype``, what a ZIP
+                                           archive's central directory holds, then
                                            ``MediaRules.type_of``), then clamd's ``INSTREAM``: 403
-                                           ``M_FORBIDDEN`` (``file_is_program``, ``file_type_refused``,
-                                           ``file_type_unknown``, ``virus_found``, ``scan_unavailable``)
+                                           ``M_FORBIDDEN`` (``file_is_program``, ``file_has_macros``,
+                                           ``file_type_refused``, ``file_type_unknown``,
+                                           ``virus_found``, ``scan_unavailable``)
+``check_event_for_spam``                   a message carrying a file under a program's name
+                                           (``filename``, else ``body``) or claimed type
+                                           (``info.mimetype``): 403 ``M_FORBIDDEN``, as below
 =========================================  =====================================================
+
+**The name and the Content-Type** an upload claims never reach those callbacks, but they decide what
+a person's computer does with the saved file (``homework.bat`` is plain text to its bytes). Synapse
+1.163 has no callback that sees them, so Parta wraps the one method both upload paths (``POST
+/_matrix/media/v3/upload`` and the two-step ``PUT /_matrix/media/v3/upload/{server}/{id}`` of
+MSC2246) call with them: ``MediaRepository.create_or_update_content(media_type, upload_name, content,
+content_length, auth_user, media_id)`` on the process's media repository (the servlets look it up at
+call time). Before Synapse reads a byte, the wrap refuses a program's name or type
+(``MediaRules.may_keep_named``: ``types_by_extension`` of ``media.yaml``) with 403 ``M_FORBIDDEN``.
+For the two-step upload it also moves the reservation's ``created_ts`` (set at ``POST
+/_matrix/media/v1/create``) to the moment the bytes come: Synapse counts a person's quota by
+``created_ts``, so a file reserved 59 minutes before would count in a window about to close and let
+the quota be passed twice (``local_media_repository``, Synapse 1.163.2
+``storage/databases/main/media_repository.py``). :func:`check_upload_target` fails loudly when the
+method or its callers change shape (``tests/unit/synapse_module/test_media_upload.py``).
 
 Why the callbacks raise instead of returning a refusal: Synapse answers a ``False`` from
 ``is_user_allowed_to_upload_media_of_size`` with "Upload request body is too large", and a code
@@ -44,8 +64,11 @@ Config (``media`` in the module's config; ``parta init --clamd ADDRESS`` writes 
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 import logging
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +83,8 @@ from policies.media import (
     SCAN_UNAVAILABLE,
     MediaRules,
     Quota,
+    ZipContents,
+    declared_content_types,
     default_media_rules,
     ole_root_entry_offset,
     quota_exceeded,
@@ -70,6 +95,50 @@ from . import clamd
 from .lookups import Lookups
 
 logger = logging.getLogger(__name__)
+
+#: Attribute marking the wrapped upload method (a module loaded twice wraps once).
+_MARK = "_parta_upload_wrapped"
+#: (class path, method, leading parameters the wrap relies on)
+UPLOAD_TARGET = ("synapse.media.media_repository.MediaRepository", "create_or_update_content",
+                 ("media_type", "upload_name", "content", "content_length", "auth_user", "media_id"))
+#: Synapse's upload servlets, which must store uploads only through the wrapped method.
+UPLOAD_CALLERS = (
+    ("synapse.rest.media.upload_resource.UploadServlet", "on_POST", "self.media_repo.create_or_update_content("),
+    ("synapse.rest.media.upload_resource.AsyncUploadServlet", "on_PUT", "self.media_repo.create_or_update_content("),
+)
+#: The most of an Office document's ``[Content_Types].xml`` read (a real one is a few KiB).
+CONTENT_TYPES_BYTES = 1024 * 1024
+#: Message types whose ``url`` is a file the client saves under the event's file name.
+FILE_MSGTYPES = frozenset({"m.file", "m.image", "m.audio", "m.video"})
+
+
+class UploadTargetError(RuntimeError):
+    """Synapse's upload internals no longer have the shape the wrap needs; Parta refuses to run unguarded."""
+
+
+def _resolve(class_path: str, method: str) -> Any:
+    import importlib
+
+    module, _, name = class_path.rpartition(".")
+    return getattr(getattr(importlib.import_module(module), name, None), method, None)
+
+
+def check_upload_target() -> None:
+    """Raise :class:`UploadTargetError` unless ``MediaRepository.create_or_update_content`` exists
+    with the expected leading parameters and both upload servlets still call it."""
+    class_path, method, params = UPLOAD_TARGET
+    fn = _resolve(class_path, method)
+    if fn is None:
+        raise UploadTargetError(f"Synapse has no {class_path}.{method}; Parta's upload check cannot be installed")
+    actual = tuple(n for n in inspect.signature(fn).parameters if n != "self")[: len(params)]
+    if actual != params:
+        raise UploadTargetError(f"Synapse's {method}{actual} no longer starts with {params}; "
+                                "update synapse_module/media_upload.py")
+    for caller_class, caller, call in UPLOAD_CALLERS:
+        source_fn = _resolve(caller_class, caller)
+        if source_fn is None or call not in inspect.getsource(source_fn):
+            raise UploadTargetError(f"Synapse's {caller_class}.{caller} no longer calls {call}...); uploads might "
+                                    "be stored around Parta's check: update synapse_module/media_upload.py")
 
 
 @dataclass(frozen=True)
@@ -115,15 +184,37 @@ class UploadRefusal(SynapseError):
             **fields, "org.parta.reason": decision.reason, "org.parta.messages": decision.messages()})
 
 
-def _head(path: str) -> tuple[bytes, bytes | None]:
-    """The file's first bytes, and for an OLE2 compound file its root directory entry (128 bytes)."""
+def _head(path: str) -> tuple[bytes, bytes | None, ZipContents | None]:
+    """The file's first bytes; for an OLE2 compound file its root directory entry (128 bytes); for
+    a ZIP archive (any file whose end holds a ZIP central directory, so also a ZIP after other bytes)
+    its entries and the content types of its ``[Content_Types].xml`` (at most
+    :data:`CONTENT_TYPES_BYTES` of it decompressed). Blocking: run in a thread."""
     with open(path, "rb") as f:
         head = f.read(HEAD_BYTES)
         offset = ole_root_entry_offset(head)
-        if offset is None:
-            return head, None
-        f.seek(offset)
-        return head, f.read(128)
+        if offset is not None:
+            f.seek(offset)
+            return head, f.read(128), None
+    return head, None, _zip_contents(path)
+
+
+def _zip_contents(path: str) -> ZipContents | None:
+    """What a ZIP archive holds, or None when ``path`` is no readable ZIP archive (a damaged one is
+    left to the bytes' type: no system installs or runs it either)."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return None
+        with zipfile.ZipFile(path) as z:
+            names = tuple(z.namelist())
+            types: tuple[str, ...] = ()
+            if "[Content_Types].xml" in names:
+                with z.open("[Content_Types].xml") as part:
+                    types = declared_content_types(part.read(CONTENT_TYPES_BYTES))
+            return ZipContents(names, types)
+    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError,
+            ValueError) as e:
+        logger.info("Parta read no ZIP entries of an upload: %s", e)
+        return None
 
 
 class MediaUpload:
@@ -156,7 +247,13 @@ class MediaUpload:
                                                self.get_media_upload_limits_for_user),
             on_media_upload_limit_exceeded=w("on_media_upload_limit_exceeded", self.on_media_upload_limit_exceeded))
         api.register_spam_checker_callbacks(
-            check_media_file_for_spam=w("check_media_file_for_spam", self.check_media_file_for_spam))
+            check_media_file_for_spam=w("check_media_file_for_spam", self.check_media_file_for_spam),
+            check_event_for_spam=w("file_name_check", self.check_event_for_spam))
+        if hs is not None and hs.config.media.can_load_media_repo:
+            check_upload_target()
+            repo = hs.get_media_repository()
+            if not getattr(repo.create_or_update_content, _MARK, False):
+                repo.create_or_update_content = self.wrap_upload(repo.create_or_update_content)
 
     # -- limits ------------------------------------------------------------------------
     async def get_media_config_for_user(self, user_id: str) -> dict | None:
@@ -199,13 +296,67 @@ class MediaUpload:
             fields["can_upgrade"] = True
         raise UploadRefusal(403, Codes.USER_LIMIT_EXCEEDED, decision, self.language, **fields)
 
+    # -- names -------------------------------------------------------------------------
+    def check_name(self, upload_name: str | None, media_type: str | None) -> None:
+        """Raise 403 ``M_FORBIDDEN`` (``file_is_program``, ``file_has_macros``,
+        ``file_type_refused``) when a file's claimed name or type is one Parta never keeps."""
+        decision = self.rules.may_keep_named(upload_name, media_type)
+        if not decision:
+            logger.info("Parta refused a file named %r of claimed type %s (%s)", upload_name, media_type,
+                        decision.reason)
+            raise UploadRefusal(403, Codes.FORBIDDEN, decision, self.language)
+
+    def wrap_upload(self, original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """``MediaRepository.create_or_update_content`` checked by name and type first; for the
+        two-step upload (``media_id`` given) the reservation counts from now (module docstring)."""
+        signature = inspect.signature(original)
+
+        @functools.wraps(original)
+        async def create_or_update_content(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            self.check_name(bound.arguments.get("upload_name"), bound.arguments.get("media_type"))
+            media_id = bound.arguments.get("media_id")
+            if media_id is not None:
+                await self._count_from_now(media_id, bound.arguments["auth_user"].to_string())
+            return await original(*bound.args, **bound.kwargs)
+
+        setattr(create_or_update_content, _MARK, True)
+        return create_or_update_content
+
+    async def _count_from_now(self, media_id: str, user_id: str) -> None:
+        """Move a reserved (not yet uploaded) media id's ``created_ts`` to now, so that its bytes
+        count in the quota windows of the moment they come."""
+        now = self.api.get_current_time_msec()
+
+        def move(txn: Any) -> None:
+            txn.execute("UPDATE local_media_repository SET created_ts = ? WHERE media_id = ? AND user_id = ? "
+                        "AND media_length IS NULL", (now, media_id, user_id))
+        await self.api.run_db_interaction("parta_upload_counts_from_now", move)
+
+    async def check_event_for_spam(self, event: Any) -> Any:
+        """Refuse a message that carries a file (``url``, also in an edit's ``m.new_content``) under a
+        program's name (``filename``, else ``body``, as clients name the saved file) or claimed type
+        (``info.mimetype``): 403 ``M_FORBIDDEN`` as for the upload. The bot and the bridge are trusted;
+        encrypted messages carry their file name inside the ciphertext and are not seen."""
+        if event.sender in self.unlimited or not isinstance(event.content, Mapping):
+            return NOT_SPAM
+        for content in (event.content, event.content.get("m.new_content")):
+            if not isinstance(content, Mapping) or content.get("msgtype") not in FILE_MSGTYPES:
+                continue
+            name = content.get("filename") or content.get("body")
+            info = content.get("info")
+            mimetype = info.get("mimetype") if isinstance(info, Mapping) else None
+            self.check_name(name if isinstance(name, str) else None, mimetype if isinstance(mimetype, str) else None)
+        return NOT_SPAM
+
     # -- content -----------------------------------------------------------------------
     async def check_media_file_for_spam(self, file_wrapper: Any, file_info: Any) -> Any:
-        """Keep the file, or raise 403 ``M_FORBIDDEN``: a program, a type not kept, a virus, or (with
-        ``scan_unavailable: refuse``) a file clamd could not scan."""
+        """Keep the file, or raise 403 ``M_FORBIDDEN``: a program (also an Android app, a Java or
+        Python program inside a ZIP archive), an Office document with macros, a type not kept, a
+        virus, or (with ``scan_unavailable: refuse``) a file clamd could not scan."""
         path = file_wrapper.path
-        head, ole_root = await self.api.defer_to_thread(_head, path)
-        mime = self.rules.type_of(head, filetype.guess_mime(head), ole_root)
+        head, ole_root, archive = await self.api.defer_to_thread(_head, path)
+        mime = self.rules.type_of(head, filetype.guess_mime(head), ole_root, archive)
         decision = self.rules.may_keep(mime)
         if not decision:
             logger.info("Parta refused a file of type %s (%s)", mime, decision.reason)

@@ -46,3 +46,52 @@ def compound_file(clsid: str, sector_shift: int = 9, first_dir_sector: int = 1) 
     root[0x50:0x60] = (bytes.fromhex(a)[::-1] + bytes.fromhex(b)[::-1] + bytes.fromhex(c)[::-1] + bytes.fromhex(d)
                        + bytes.fromhex(e))
     return bytes(header) + bytes(size * first_dir_sector) + bytes(root) + bytes(size - 128)
+
+
+def zip_of(entries: dict[str, bytes | str]) -> bytes:
+    """A ZIP archive (Python's zipfile, deflated) holding ``entries`` (path → content)."""
+    import io
+    import zipfile
+
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return b.getvalue()
+
+
+_WORD_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+_WORD_MACRO_MAIN = "application/vnd.ms-word.document.macroEnabled.main+xml"
+
+
+def word_document(*, macros: bool = False) -> bytes:
+    """A Word document as ECMA-376 Part 2 packages it (``[Content_Types].xml``, ``_rels/.rels``,
+    ``word/document.xml``); with ``macros`` a .docm: the macro-enabled main type and ``word/vbaProject.bin``
+    (its content type ``application/vnd.ms-office.vbaProject``)."""
+    types = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+             '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+             '<Default Extension="xml" ContentType="application/xml"/>'
+             + ('<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>' if macros else "")
+             + f'<Override PartName="/word/document.xml" ContentType="{_WORD_MACRO_MAIN if macros else _WORD_MAIN}"/>'
+             '</Types>')
+    entries: dict[str, bytes | str] = {
+        "[Content_Types].xml": types,
+        "_rels/.rels": ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+                        'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+                        'officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>'
+                        '</Relationships>'),
+        "word/document.xml": ('<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats'
+                              '.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Контрольная работа</w:t></w:r>'
+                              '</w:p></w:body></w:document>'),
+    }
+    if macros:
+        entries["word/vbaProject.bin"] = bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504)
+    return zip_of(entries)
+
+
+#: An Android app's entries (its manifest and compiled code), a Java program's, a Python zipapp's.
+APK = {"AndroidManifest.xml": b"\x03\x00\x08\x00", "classes.dex": b"dex\n035\x00", "res/layout/main.xml": b""}
+JAR = {"META-INF/MANIFEST.MF": "Manifest-Version: 1.0\r\nMain-Class: Homework\r\n",
+       "Homework.class": b"\xca\xfe\xba\xbe"}
+PYZ = {"__main__.py": "import os\nos.system('calc')\n"}

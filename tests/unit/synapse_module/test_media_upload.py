@@ -19,9 +19,9 @@ from policies.capabilities import Account, Membership
 from policies.model import Role
 
 from synapse_module import clamd
-from synapse_module.media_upload import MediaUpload, UploadConfig, UploadRefusal
+from synapse_module.media_upload import MediaUpload, UploadConfig, UploadRefusal, check_upload_target
 
-from ...files import EICAR
+from ...files import APK, EICAR, JAR, PE, PYZ, word_document, zip_of
 
 BOT, BRIDGE = "@parta:school.test", "@parta_journal:school.test"
 PUPIL = Account("@pupil:school.test", {"a": Membership(org="a", role=Role.STUDENT)})
@@ -120,7 +120,8 @@ def upload(config: UploadConfig | None = None) -> MediaUpload:
     assert set(api.register_media_repository_callbacks.call_args.kwargs) == {
         "get_media_config_for_user", "is_user_allowed_to_upload_media_of_size", "get_media_upload_limits_for_user",
         "on_media_upload_limit_exceeded"}
-    assert set(api.register_spam_checker_callbacks.call_args.kwargs) == {"check_media_file_for_spam"}
+    assert set(api.register_spam_checker_callbacks.call_args.kwargs) == {"check_media_file_for_spam",
+                                                                         "check_event_for_spam"}
     return m
 
 
@@ -224,13 +225,83 @@ def _real_files() -> dict[str, bytes]:
     files["wav"] = b.getvalue()
     files["gz"] = gzip.compress(b"notes")
     files["csv-cp1251"] = "Фамилия;Имя\nИванов;Иван\n".encode("cp1251")
+    files["docx"] = word_document()
+    files["zip"] = zip_of({"referat/referat.docx": word_document(), "referat/game.exe": PE})  # only clamd looks inside
     return files
 
 
 @pytest.mark.parametrize("kind", ["xlsx", "jpeg", "png", "gif", "webp", "tiff", "bmp", "pdf", "wav", "gz",
-                                  "csv-cp1251"])
+                                  "csv-cp1251", "docx", "zip"])
 async def test_what_schools_share_is_kept(tmp_path, kind):
     """No false refusals of everyday files (as real writers produce them)."""
     f = tmp_path / kind
     f.write_bytes(_real_files()[kind])
     assert await upload().check_media_file_for_spam(Mock(path=str(f)), Mock(thumbnail=None)) == NOT_SPAM
+
+
+# -- issue 11 attack F2: programs inside ZIP archives, by name and claimed type; F7: the quota of a reservation
+
+def _reason(e: pytest.ExceptionInfo) -> str:
+    return e.value.error_dict(None)["org.parta.reason"]
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (zip_of(APK), "file_is_program"), (zip_of(JAR), "file_is_program"), (zip_of(PYZ), "file_is_program"),
+    (word_document(macros=True), "file_has_macros"),
+    (b"Some text first\n" + zip_of(APK), "file_is_program"),  # a ZIP after other bytes is still read
+])
+async def test_programs_inside_zip_archives(tmp_path, data, reason):
+    f = tmp_path / "upload"
+    f.write_bytes(data)
+    with pytest.raises(UploadRefusal) as e:
+        await upload().check_media_file_for_spam(Mock(path=str(f)), Mock(thumbnail=None))
+    assert _reason(e) == reason
+
+
+def test_upload_target_matches_the_pinned_synapse():
+    check_upload_target()
+
+
+async def test_upload_wrap_refuses_by_name_before_synapse_reads_and_counts_a_reservation_from_now():
+    m = upload()
+    m.api.get_current_time_msec = Mock(return_value=1_000_000)
+    m.api.run_db_interaction = AsyncMock()
+    original = AsyncMock(return_value="mxc://school.test/x")
+
+    async def create_or_update_content(media_type, upload_name, content, content_length, auth_user,
+                                       media_id=None):
+        return await original(media_type, upload_name, content, content_length, auth_user, media_id)
+
+    wrapped = m.wrap_upload(create_or_update_content)
+    pupil = Mock(to_string=Mock(return_value=PUPIL.user_id))
+    with pytest.raises(UploadRefusal) as e:
+        await wrapped("application/x-bat", "homework.bat", None, 10, pupil)
+    assert (e.value.code, _reason(e)) == (403, "file_is_program") and not original.called
+    assert await wrapped("text/plain", "dz.txt", None, 10, pupil) == "mxc://school.test/x"
+    assert not m.api.run_db_interaction.called  # a one-step upload is counted by Synapse as it comes
+    await wrapped("text/plain", "dz.txt", None, 10, pupil, media_id="abc")
+    txn = Mock()
+    m.api.run_db_interaction.call_args.args[1](txn)
+    sql, args = txn.execute.call_args.args
+    assert "SET created_ts = ?" in sql and "media_length IS NULL" in sql and args == (1_000_000, "abc", PUPIL.user_id)
+
+
+async def test_a_message_names_a_file_as_a_program():
+    m = upload()
+
+    def event(content: dict, sender: str = PUPIL.user_id) -> Mock:
+        return Mock(sender=sender, content=content)
+
+    url = "mxc://school.test/abc"
+    for content in ({"msgtype": "m.file", "body": "homework.bat", "url": url},
+                    {"msgtype": "m.file", "body": "see the file", "filename": "hw.apk", "url": url},
+                    {"msgtype": "m.file", "body": "dz.txt", "url": url, "info": {"mimetype": "application/hta"}},
+                    {"msgtype": "m.text", "body": "* fixed", "m.new_content": {"msgtype": "m.file", "body": "x.vbs",
+                                                                             "url": url}}):
+        with pytest.raises(UploadRefusal) as e:
+            await m.check_event_for_spam(event(content))
+        assert _reason(e) == "file_is_program"
+    for content in ({"msgtype": "m.file", "body": "dz.txt", "url": url}, {"msgtype": "m.text", "body": "run hw.bat"},
+                    {"msgtype": "m.image", "body": "doska.png", "url": url, "info": {"mimetype": "image/png"}}):
+        assert await m.check_event_for_spam(event(content)) == NOT_SPAM
+    assert await m.check_event_for_spam(event({"msgtype": "m.file", "body": "x.bat", "url": url}, BOT)) == NOT_SPAM
