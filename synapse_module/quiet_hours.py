@@ -153,7 +153,11 @@ class QuietHours:
         event = self._creating.get(event_id)
         if event is None:
             return actions
-        quiet = await self.quiet_for(event, [u for u, a in actions.items() if a])
+        try:
+            quiet = await self.quiet_for(event, [u for u, a in actions.items() if a])
+        except Exception:  # a failed read must never fail the message: it notifies as without Parta
+            log.exception("quiet hours: %s notifies as usual after an error", event_id)
+            return actions
         if not quiet:
             return actions
         kept = dict(actions)

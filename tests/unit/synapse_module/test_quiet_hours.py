@@ -106,3 +106,13 @@ async def test_a_school_that_holds_back_the_administration():
     q = _quiet(_Look("announcements", ALWAYS_QUIET, {"quiet_hours_silence": ["parent", "admin"]}))
     assert [u for u, *_ in await q.quiet_for(_event("@a:s"), ["@t:s"])] == ["@t:s"]
     assert await q.quiet_for(_event("@a:s", **{"org.parta.urgent": True}), ["@t:s"]) == []
+
+
+async def test_a_failed_read_lets_the_message_notify():
+    q = _quiet(_Look("dm", ALWAYS_QUIET))
+    q._creating["$e"] = _event("@p:s")
+
+    async def broken(_event, _recipients):
+        raise RuntimeError("database gone")
+    q.quiet_for = broken
+    assert await q.filter("$e", {"@t:s": ["notify"]}, False) == {"@t:s": ["notify"]}
