@@ -51,6 +51,7 @@ from .media_upload import MediaUpload, UploadConfig
 from .metrics import Meter, StatsResource
 from .quiet_hours import QuietHours
 from .registrations import Registrations
+from .room_reports import RoomReportsResource
 
 PEOPLE_ROOMS = ("dm", "chat")
 #: The journal bridge in a room that is not Parta's (it serves only school rooms).
@@ -110,6 +111,8 @@ class PartaModule:
             "user_may_create_room", "user_may_create_room_alias", "user_may_publish_room",
             "user_may_send_state_event", "check_event_for_spam", "check_username_for_spam")})
         api.register_web_resource("/_synapse/client/parta/stats", StatsResource(api, self.bot, self.meter))
+        # room reports (MSC4151) have no Admin API: the service reads them here (reports reach the school)
+        api.register_web_resource("/_synapse/client/parta/room_reports", RoomReportsResource(api, self.bot))
         # quiet hours: teachers' push actions held back outside office hours, the notice (on_new_event)
         self.quiet = QuietHours(api, self.look, self.caps, self.bot, config.language)
         api.register_third_party_rules_callbacks(on_new_event=m("quiet_notice", self.quiet.on_new_event))

@@ -8,7 +8,8 @@ with their own Matrix access token. Errors are JSON ``{"errcode", "error", "deta
 
 Routes live next to their handlers, one module per resource: :mod:`.applications`,
 :mod:`.organizations`, :mod:`.links`, :mod:`.people`, :mod:`.registrations`, :mod:`.journal`, :mod:`.polls`,
-:mod:`.calls` (the group calls' token service), :mod:`.office_hours`, :mod:`.scheduled`, :mod:`.records`; the page in
+:mod:`.calls` (the group calls' token service), :mod:`.office_hours`, :mod:`.scheduled`, :mod:`.records`,
+:mod:`.moderation` (reports, moderation, the audit log); the page in
 :mod:`spaces_provisioner.web.register`. ``GET /api/v1/health`` and ``GET /api/v1/openapi.json``
 are here. The OpenAPI document (``api/openapi.json``) describes them all.
 """
@@ -30,6 +31,7 @@ from spaces_provisioner.api import (
     calls,
     journal,
     links,
+    moderation,
     office_hours,
     organizations,
     people,
@@ -70,7 +72,8 @@ async def openapi(_request: web.Request) -> web.Response:
 
 def build_app(settings: Settings) -> web.Application:
     """The aiohttp application; the operations connect to the homeserver on startup."""
-    app = web.Application(middlewares=[errors_and_language], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[errors_and_language, moderation.origin_middleware(settings)],
+                          client_max_size=MAX_BODY)
     app[SETTINGS] = settings
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -81,15 +84,17 @@ def build_app(settings: Settings) -> web.Application:
         await ops.start()
         app[OPS] = ops
         sweeper = asyncio.create_task(ops.registrations.sweep_forever())
+        reports = asyncio.create_task(ops.moderation.sweep_forever())
         yield
         sweeper.cancel()
+        reports.cancel()
         await bot.close()
         store.close()
 
     app.cleanup_ctx.append(lifecycle)
     for module_routes in (routes, applications.routes, organizations.routes, links.routes, people.routes,
                           registrations.routes, journal.routes, polls.routes, calls.routes, scheduled.routes,
-                          records.routes, office_hours.routes, register.routes):
+                          records.routes, office_hours.routes, moderation.routes, register.routes):
         app.add_routes(module_routes)
     app.on_response_prepare.append(calls.add_cors)
     return app

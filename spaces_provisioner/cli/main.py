@@ -16,6 +16,7 @@
                        [--rest-version 1.1|1.2]) [--every SECONDS] [--once] [--dry-run] [-d DIR]
     parta poll results ROOM EVENT       [--csv FILE] [--token TOKEN] [-d DIR]
     parta office-hours show|set|clear USER [--days 1-5 --from HH:MM --to HH:MM] [--token TOKEN] [-d DIR]
+    parta audit --org ID | parta reports --org ID | parta moderation ACTION --org ID --report ID  (cli/moderation.py)
     parta export --org ID ROOM          [--format json|pdf|html] [--out FILE] [--token TOKEN] [-d DIR]
     parta retention run --org ID        [--dry-run] [-d DIR]
     parta demo [--port P] [--data-dir D] [--school small|medium|large] [--json]
@@ -40,6 +41,7 @@ from policies.i18n import N_, _, set_language
 from policies.labels import role_title
 
 from spaces_provisioner.api.client import ApiClient, ApiError
+from spaces_provisioner.cli import moderation
 from spaces_provisioner.settings import Settings, SettingsError
 
 
@@ -608,6 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
     from spaces_provisioner.cli import records
 
     records.add_parsers(sub, with_dir)
+
+    moderation.add_parsers(sub, with_dir)
 
     sp = sub.add_parser("demo", help=_("a homeserver with demo schools, ready for a Matrix client"))
     sp.add_argument("--port", type=int, default=8008)

@@ -9,7 +9,7 @@ Tables (``metadata`` below is the reference): ``applications`` (pending and
 approved organization applications), ``organizations``, ``rooms`` (room key →
 room id), ``classes``, ``people`` (roster people and the application's contacts;
 ``user_id`` once they have an account), ``enrollments``, ``guardianships``,
-``audit_log``.
+``audit_log`` (with the organization and the client's address: :func:`audit`), ``reports``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -163,7 +164,29 @@ audit_log = sa.Table(
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("action", sa.Text, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),        # JSON
+    # added in issue 12 (Store._migrate adds them to an older database and fills org_id from detail)
+    sa.Column("org_id", sa.Text, nullable=True, index=True),  # the organization acted on; None: installation-wide
+    sa.Column("origin", sa.Text, nullable=True),         # the client's address (API), None: the service itself
 )
+
+reports = sa.Table(
+    "reports", metadata,                                    # Matrix reports delivered to a school (issue 12)
+    sa.Column("id", sa.Text, primary_key=True),           # "event:17", "user:3", "room:5" (Synapse's report id)
+    sa.Column("org_id", sa.Text, primary_key=True),       # the school it went to ("": it reached none)
+    sa.Column("kind", sa.Text, nullable=False),           # event | room | user
+    sa.Column("reporter", sa.Text, nullable=False),
+    sa.Column("room_id", sa.Text, nullable=True),
+    sa.Column("event_id", sa.Text, nullable=True),
+    sa.Column("target_user", sa.Text, nullable=True),     # the reported user, or the reported event's sender
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("content", sa.Text, nullable=True),         # the reported message's text as reported
+    sa.Column("received_ts", sa.BigInteger, nullable=False),
+    sa.Column("notice_event_id", sa.Text, nullable=True),  # the notice in the school's moderation room
+)
+
+#: Where the current request comes from (the client's address), set by the API per request and
+#: read by :func:`audit`: every ``audit(...)`` inside a request records it without being told.
+audit_origin: ContextVar[str | None] = ContextVar("audit_origin", default=None)
 
 
 def now_ms() -> int:
@@ -206,6 +229,28 @@ class Store:
     def __init__(self, url: str):
         self.engine = make_engine(url)
         metadata.create_all(self.engine)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a database made by an older Parta up to ``metadata`` (each step idempotent, existing rows kept).
+
+        ``create_all`` makes missing tables only; columns added to an existing table are added here:
+        ``audit_log.org_id`` and ``origin`` (issue 12), ``org_id`` filled from each row's ``detail``
+        (``org``, or ``id`` of an application's and an organization's own lines).
+        """
+        with self.engine.begin() as conn:
+            have = {c["name"] for c in sa.inspect(conn).get_columns("audit_log")}
+            if "org_id" in have and "origin" in have:
+                return
+            for column in ("org_id", "origin"):
+                if column not in have:
+                    conn.execute(sa.text(f"ALTER TABLE audit_log ADD COLUMN {column} TEXT"))
+            for row in conn.execute(sa.select(audit_log.c.id, audit_log.c.action, audit_log.c.detail)).all():
+                org = audit_org(row.action, json.loads(row.detail or "{}"))
+                if org is not None:
+                    conn.execute(audit_log.update().where(audit_log.c.id == row.id).values(org_id=org))
+            for index in audit_log.indexes:
+                index.create(conn, checkfirst=True)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -218,7 +263,25 @@ class Store:
         self.engine.dispose()
 
 
+#: Audit actions whose organization is named by ``id`` (the application's slug) rather than ``org``.
+_ORG_BY_ID = ("application.apply", "organization.approve")
+
+
+def audit_org(action: str, detail: dict) -> str | None:
+    """The organization an audit line is about: its ``org`` detail (``id`` for an application's lines)."""
+    org = detail.get("id") if action in _ORG_BY_ID else detail.get("org")
+    return org if isinstance(org, str) and org else None
+
+
 def audit(tx: Connection, actor: str, action: str, **detail) -> None:
-    """Append a line to the audit log (inside the caller's transaction)."""
+    """Append a line to the audit log (inside the caller's transaction, so it is kept only with the change).
+
+    ``actor``: a user id, ``operator``, ``parta`` or ``homeserver``; ``action``: ``noun.verb``
+    (``person.remove``, ``moderation.redact``...); ``detail``: JSON-serialisable keywords, kept as
+    given. ``org=`` (``id=`` for ``application.apply`` and ``organization.approve``) also fills the
+    ``org_id`` column the per-organization queries use; the client's address comes from
+    :data:`audit_origin` (set by the API for each request).
+    """
     tx.execute(audit_log.insert().values(ts=now_ms(), actor=actor, action=action,
-                                         detail=json.dumps(detail, ensure_ascii=False, sort_keys=True)))
+                                         detail=json.dumps(detail, ensure_ascii=False, sort_keys=True),
+                                         org_id=audit_org(action, detail), origin=audit_origin.get()))

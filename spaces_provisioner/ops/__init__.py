@@ -25,6 +25,7 @@ module                    job
 :mod:`.export`            a room's history for the school's records (the administration; audited)
 :mod:`.retention`         retention per school year: archived class rooms purged when their time is up
 :mod:`.scheduled`         scheduled messages (MSC4140 delayed events, with the person's own token)
+:mod:`.moderation`        reports to the school's moderation room, the administration's actions, the audit log
 ========================  =====================================================================
 """
 
@@ -40,6 +41,7 @@ from spaces_provisioner.ops.context import Context
 from spaces_provisioner.ops.export import Export
 from spaces_provisioner.ops.journal import Journal
 from spaces_provisioner.ops.links import Links
+from spaces_provisioner.ops.moderation import Moderation
 from spaces_provisioner.ops.office_hours import OfficeHoursOps
 from spaces_provisioner.ops.organizations import Organizations
 from spaces_provisioner.ops.page import RegistrationPage
@@ -74,6 +76,7 @@ class Operations:
         self.journal = Journal(self.ctx)
         self.calls = Calls(self.ctx)
         self.polls = Polls(self.ctx)
+        self.moderation = Moderation(self.ctx, self.people)
         self.office_hours = OfficeHoursOps(self.ctx)
         self.export = Export(self.ctx)
         self.retention = Retention(self.ctx)

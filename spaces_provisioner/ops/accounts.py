@@ -287,6 +287,6 @@ class Accounts:
                 st.links.c.org_id == org_id, st.links.c.person_id == person_id, st.links.c.revoked.is_(False)))]
             if codes:
                 tx.execute(st.links.update().where(st.links.c.code.in_(codes)).values(revoked=True))
-                st.audit(tx, "parta", "link.revoke", codes=codes, reason="account exists")
+                st.audit(tx, "parta", "link.revoke", org=org_id, codes=codes, reason="account exists")
         for code in codes:
             await self.ctx.bot.delete_registration_token(code)

@@ -203,7 +203,7 @@ class Links:
                         "Only the link's creator or the school's administration can revoke it")))
             changed = not row.revoked
             tx.execute(st.links.update().where(st.links.c.code == code).values(revoked=True))
-            st.audit(tx, actor, "link.revoke", code=code)
+            st.audit(tx, actor, "link.revoke", org=row.org_id, code=code)
         if row.role is not None and changed:
             await self.ctx.bot.delete_registration_token(code)
         return {"code": code, "revoked": True, "changes": int(changed)}

@@ -239,7 +239,7 @@ class Registrations:
         with self.ctx.store.begin() as tx:
             tx.execute(st.links.update().where(st.links.c.code == code).values(uses=st.links.c.uses + 1))
             tx.execute(st.redemptions.insert().values(code=code, user_id=user_id, ts=now))
-            st.audit(tx, user_id, "link.redeem", code=code)
+            st.audit(tx, user_id, "link.redeem", org=link.org, code=code)
         # the link is used up: Synapse must not take it for a registration any more
         if link.uses_allowed is not None and link.uses + 1 >= link.uses_allowed and link.role is not None:
             await self.ctx.bot.delete_registration_token(code)

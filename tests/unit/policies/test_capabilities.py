@@ -197,7 +197,7 @@ def test_may_find_is_may_contact(caps):
 # journal_status: the journal bridge's reports, for the administration (the bridge itself: test_journal.py);
 # the diaries (scope person) admit the accounts their tag lists, whatever the role: test_journal.py.
 KINDS = ["school_space", "announcements", "staff_room", "administration",
-         "class_space", "class_chat", "class_parents", "class_announcements", "class_materials"]
+         "class_space", "class_chat", "class_parents", "class_announcements", "class_materials", "moderation"]
 JOIN_5A = parse_table("""
      school_space announcements staff_room administration class_space class_chat class_parents class_announcements
 adm      Y            Y            Y           Y              Y           Y           Y              Y
@@ -223,6 +223,20 @@ st       Y
 cm       Y
 st6      N
 pa       Y
+pa6      N
+oth      N
+out      N
+""") | parse_table("""
+     moderation
+adm      Y
+hd       Y
+tch      N
+hr       N
+unc      N
+st       N
+cm       N
+st6      N
+pa       N
 pa6      N
 oth      N
 out      N

@@ -81,6 +81,7 @@ PLACEMENTS = [
     ("announcements", None, EVERYONE - {U}, ADMINS),
     ("staff_room", None, {A, H, T1, T2, T6}, {**ADMINS, T1: 50, T2: 50, T6: 50}),
     ("administration", None, {A, H}, ADMINS),
+    ("moderation", None, {A, H}, ADMINS),
     ("class_space", "5a", {A, H, T1, T2, S1, S2, P1, P16}, {**ADMINS, T1: 50, T2: 50}),
     ("class_chat", "5a", {T1, T2, S1, S2}, {**ADMINS, T1: 50, T2: 50}),
     ("class_parents", "5a", {T1, P1, P16}, {**ADMINS, T1: 50}),
@@ -252,7 +253,8 @@ def test_state_of_the_school_space_lists_its_children(tpl):
     root = refs[0]
     assert root.kind == "school_space" and tpl.parent_of(root) is None
     children = [(r, room_ids[r.key]) for r in refs if tpl.parent_of(r) == root]
-    assert {r.kind for r, _ in children} == {"announcements", "staff_room", "administration", "class_space"}
+    assert {r.kind for r, _ in children} == {"announcements", "staff_room", "administration", "moderation",
+                                             "class_space"}
     state = state_of(tpl, root, children=children, room_ids=room_ids)
     assert state[("m.room.join_rules", "")] == {"join_rule": "invite"}
     assert not [k for k in state if k[0] == "m.space.parent"]
@@ -281,7 +283,7 @@ def test_state_of_a_class_space_lists_its_rooms_and_points_at_the_school(tpl):
     assert len([k for k in state if k[0] == "m.space.child"]) == 4
 
 
-@pytest.mark.parametrize("kind", ["school_space", "announcements", "staff_room", "administration",
+@pytest.mark.parametrize("kind", ["school_space", "announcements", "staff_room", "administration", "moderation",
                                   "class_space", "class_chat", "class_parents", "class_announcements",
                                   "class_materials", "journal_status", "diary"])
 def test_every_kind_is_closed(tpl, kind):
@@ -388,7 +390,7 @@ def test_power_levels_of_rooms_yaml_levels(tpl):
 def test_refs_for_org_order_parents_before_children(tpl):
     refs = tpl.refs_for_org(ORG, ["5a", "6b", "7c"])
     keys = [r.key for r in refs]
-    assert len(keys) == len(set(keys)) == 4 + 5 * 3
+    assert len(keys) == len(set(keys)) == 5 + 5 * 3
     assert refs[0] == RoomRef(ORG, "school_space")
     for i, ref in enumerate(refs):
         parent = tpl.parent_of(ref)
@@ -396,7 +398,8 @@ def test_refs_for_org_order_parents_before_children(tpl):
             assert parent.key in keys[:i], (ref.key, parent.key)
     assert {r.class_id for r in refs if tpl.kinds[r.kind].scope == "class"} == {"5a", "6b", "7c"}
     assert tpl.refs_for_org(ORG, []) == [RoomRef(ORG, k) for k in
-                                         ("school_space", "announcements", "staff_room", "administration")]
+                                         ("school_space", "announcements", "staff_room", "administration",
+                                                       "moderation")]
 
 
 def test_room_ref_keys():
