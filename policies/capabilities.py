@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from . import names, org_settings
+from . import names, org_settings, polls
 from .i18n import LANGUAGES, N_, gettext_
 from .model import Role
 from .templates import Templates, default_templates
@@ -190,6 +190,9 @@ class Capabilities:
         self.open_event_relations: dict = dict(data.get("open_event_relations") or {})
         self.open_event_keys: dict[str, frozenset[str]] = {
             k: frozenset(v) for k, v in (data.get("open_event_keys") or {}).items()}
+        self.open_event_inner_keys: dict[str, dict[str, frozenset[str]]] = {
+            k: {key: frozenset(inner) for key, inner in v.items()}
+            for k, v in (data.get("open_event_inner_keys") or {}).items()}
         self.call_member_state = frozenset(data.get("call_member_state") or ())
         bridge = data.get("journal_bridge") or {}
         self.journal_bridge_events = frozenset(bridge.get("events") or ())
@@ -536,12 +539,17 @@ class Capabilities:
     # -- messages ----------------------------------------------------------------------
     def is_open_event(self, event_type: str, content: Mapping | None) -> bool:
         """An event anyone may send in an announcement room: a reaction to something, a poll answer...
-        carrying only its own keys (``open_event_keys``)."""
+        carrying only its own keys (``open_event_keys``), and inside its objects only theirs
+        (``open_event_inner_keys``: a poll answer's relation and response object)."""
         if event_type not in self.announcement_open_events:
             return False
         allowed = self.open_event_keys.get(event_type)
         if allowed is not None and set(content or {}) - allowed:
             return False  # a body or formatted text riding on a reaction or a poll answer
+        for key, inner in self.open_event_inner_keys.get(event_type, {}).items():
+            value = (content or {}).get(key)
+            if key in (content or {}) and (not isinstance(value, Mapping) or set(value) - inner):
+                return False  # text nested inside the answer ("body" in the response object)
         rel = self.open_event_relations.get(event_type)
         if rel is None:
             return True
@@ -549,21 +557,27 @@ class Capabilities:
         return isinstance(relates, Mapping) and relates.get("rel_type") == rel and bool(relates.get("event_id"))
 
     def may_post(self, person: Account, room: RoomInfo, event_type: str, settings: Mapping | None,
-                 content: Mapping | None = None) -> Decision:
+                 content: Mapping | None = None, poll: polls.Poll | None = None) -> Decision:
         """May ``person`` send an event of ``event_type`` (with ``content``) in ``room`` (announcement rooms)?
 
         Those who may not post may still react (with an emoji: a reaction key is not a way to
-        post text) and answer polls."""
+        post text) and answer polls, with the answer ids of ``poll``: the poll the answer refers to,
+        as the caller read it (None: no readable poll, so only an answer naming nothing passes);
+        otherwise ``poll_answer_not_in_poll``."""
         t = self.templates.kinds.get(room.kind)
         if t is None or t.posting is None:
             return ALLOW
         if self.is_open_event(event_type, content):
             m = person.memberships.get(room.org or "")
-            if event_type == "m.reaction" and not self.can(m, t.posting, settings, room.class_id):
+            posts = self.can(m, t.posting, settings, room.class_id)
+            if event_type == "m.reaction" and not posts:
                 key = ((content or {}).get("m.relates_to") or {}).get("key")
                 if not is_emoji_key(key):
                     return deny("reaction_not_emoji", N_("A reaction here is an emoji; write text where you may "
                                                          "post"))
+            if event_type in polls.POLL_RESPONSE_TYPES and not posts and not polls.answers_only(content or {}, poll):
+                return deny("poll_answer_not_in_poll", N_("A poll answer here names only the poll's own answers; "
+                                                          "write text where you may post"))
             return ALLOW
         m = person.memberships.get(room.org or "")
         if self.can(m, t.posting, settings, room.class_id):

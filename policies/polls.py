@@ -98,6 +98,32 @@ def is_poll_kind_undisclosed(content: Mapping | None) -> bool:
     return isinstance(body, Mapping) and body.get("kind") in UNDISCLOSED
 
 
+#: The key of the response object of an unstable poll answer (``{"answers": [ids]}``).
+RESPONSE_KEY = "org.matrix.msc3381.poll.response"
+
+
+def answers_only(content: Mapping, poll: Poll | None) -> bool:
+    """Whether a poll response's answers are nothing but answer ids of ``poll`` (None: the referenced
+    event is no readable poll, which has no answer ids): ``m.selections`` (stable) and the response
+    object's ``answers`` (unstable), wherever present, are lists of at most as many strings as the
+    poll has answers, each one of the poll's ids. An empty list (a spoiled vote, MSC3381) passes; a
+    response object that is not an object does not. Read-only rooms use it so that an answer id is
+    not a way to write text there (the other keys are ``open_event_keys``' and
+    ``open_event_inner_keys``')."""
+    ids = poll.answer_ids if poll is not None else frozenset()
+    lists = []
+    if "m.selections" in content:
+        lists.append(content["m.selections"])
+    if RESPONSE_KEY in content:
+        body = content[RESPONSE_KEY]
+        if not isinstance(body, Mapping):
+            return False
+        if "answers" in body:
+            lists.append(body["answers"])
+    return all(isinstance(chosen, list) and len(chosen) <= len(ids)
+               and all(isinstance(a, str) and a in ids for a in chosen) for chosen in lists)
+
+
 def selections(poll: Poll, content: Mapping) -> tuple[str, ...]:
     """The valid selections of a response's content, cut to ``max_selections`` (empty: spoiled)."""
     body = content.get("org.matrix.msc3381.poll.response") or content.get("m.poll.response")

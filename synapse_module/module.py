@@ -41,6 +41,7 @@ from synapse.types import RoomAlias, UserProfile
 
 from policies.capabilities import Account, Capabilities, Decision, RoomInfo, default_capabilities, deny
 from policies.i18n import N_
+from policies.polls import POLL_RESPONSE_TYPES, Poll, parse_poll
 from policies.quiet_hours import URGENT_KEY
 from policies.state_events import JOURNAL_ITEM_KEY, PartaEventTypes, journal_bridge_user_id
 
@@ -130,8 +131,9 @@ class PartaModule:
                           refusal=lambda d: Refusal(d, self.config.language),
                           login_names_taken=self.registrations.taken_like, language=config.language,
                           may_post_here=self.may_post_here, bridge=self.bridge)
-            # secret ballots: others' answers to an undisclosed poll reach no pupil or parent
-            secret_ballots.install(secret_ballots.SecretBallots(api, self.look, self.caps, self.bot).hidden)
+            # secret ballots: others' answers to an undisclosed poll reach no pupil or parent, nor
+            # their notifications and pushes
+            secret_ballots.install(secret_ballots.SecretBallots(api, self.look, self.caps, self.bot))
             self.quiet.install(hs)
 
     @staticmethod
@@ -370,8 +372,23 @@ class PartaModule:
             return NOT_SPAM
         person = await self.look.person(event.sender)
         settings = (await self.look.org(room.org or "")).get("settings")
-        self._check(self.caps.may_post(person, room, event.type, settings, event.content))
+        poll = await self._answered_poll(event) if event.type in POLL_RESPONSE_TYPES else None
+        self._check(self.caps.may_post(person, room, event.type, settings, event.content, poll))
         return NOT_SPAM
+
+    async def _answered_poll(self, event: Any) -> Poll | None:
+        """The poll a poll response refers to (``m.relates_to.event_id``), read from Synapse's event
+        cache; None when that is no poll start of the same room, or a redacted one (its answers
+        were pruned). ``may_post`` lets a read-only member name only its answer ids."""
+        relates = (event.content or {}).get("m.relates_to")
+        poll_id = relates.get("event_id") if isinstance(relates, dict) else None
+        if not isinstance(poll_id, str):
+            return None
+        start = await self.api._store.get_event(poll_id, allow_none=True)
+        if start is None or start.room_id != event.room_id:
+            return None
+        return parse_poll({"type": start.type, "content": start.content, "sender": start.sender,
+                           "event_id": start.event_id, "origin_server_ts": start.origin_server_ts})
 
     async def _check_own_edit_and_record(self, event: Any) -> None:
         """In school rooms, nobody passes for the journal bridge: the journal's structured record

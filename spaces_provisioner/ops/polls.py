@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from policies.model import FullName, Role
 from policies.state_events import PartaEventTypes
 
 from spaces_provisioner.db import schema as st
-from spaces_provisioner.errors import check, not_found
+from spaces_provisioner.errors import ProvisioningError, check, not_found
 from spaces_provisioner.homeserver.bot import MatrixRequestError
 from spaces_provisioner.ops.context import Context
 
@@ -53,10 +54,12 @@ class Polls:
             raise not_found(_("There is no school room {room}").format(room=room_id))
         return room
 
-    def _may_see(self, by: Account | None, poll: polls.Poll, room: RoomInfo) -> bool:
+    def _may_see(self, by: Account | None, poll: polls.Poll | None, room: RoomInfo) -> bool:
+        """The operator (``by`` None), the poll's author, the organization's administration (its
+        administrator and head: ``confirm_teachers``). ``poll`` None: without the author."""
         if by is None:
             return True  # the operator
-        if by.user_id == poll.sender:
+        if poll is not None and by.user_id == poll.sender:
             return True
         return self.ctx.caps.can(by.memberships.get(room.org or ""), "confirm_teachers")
 
@@ -110,21 +113,33 @@ class Polls:
 
         ``people``: the room's joined members who may answer (everyone but the bot, the journal
         bridge and the poll's author), those who have not answered first. 404 ``M_NOT_FOUND`` for
-        a room that is not a school room or an event that is not a poll there; 403 ``M_FORBIDDEN``
-        (``poll_results_not_yours``) unless ``by`` started the poll or administers the school.
+        a room that is not a school room or an event that is not a poll there, and, with the same
+        message, for every ``by`` who is neither joined to the room nor its organization's
+        administration (another school, an outsider, another class's teacher): they cannot read
+        the room, so the answer must not confirm that it is a school room or the event a poll; 403
+        ``M_FORBIDDEN`` (``poll_results_not_yours``) for the room's other members, unless ``by``
+        started the poll or administers the school.
         """
-        room = await self._room(room_id)
+        no_poll = not_found(_("There is no poll {event} in room {room}").format(event=event_id, room=room_id))
+        try:
+            room = await self._room(room_id)
+        except ProvisioningError:
+            if by is None:
+                raise  # the operator learns which of the two is wrong
+            raise no_poll from None
+        members = await self.ctx.bot.joined_member_names(room_id)
+        if by is not None and by.user_id not in members and not self._may_see(by, None, room):
+            raise no_poll
         try:
             start = await self.ctx.bot.event(room_id, event_id)
         except MatrixRequestError:  # an event id the homeserver cannot read (400): no poll either
             start = None
         poll = polls.parse_poll(start or {})
         if poll is None:
-            raise not_found(_("There is no poll {event} in room {room}").format(event=event_id, room=room_id))
+            raise no_poll
         if not self._may_see(by, poll, room):
             check(deny("poll_results_not_yours", NOT_YOURS))
         related = await self.ctx.bot.relations(room_id, event_id, "m.reference")
-        members = await self.ctx.bot.joined_member_names(room_id)
         skip = {self.ctx.bot.user_id, self.ctx.settings.journal_bridge_user_id, poll.sender}
         voters = {u: name for u, name in members.items() if u not in skip}
         # MSC3381: an end by the author, or by someone with power to redact (the school's staff here)
@@ -153,16 +168,35 @@ class Polls:
                 "people": people, "answered": answered, "not_answered": len(people) - answered}
 
 
+#: What starts a formula in a spreadsheet cell (OWASP "CSV Injection"): = + - @, a tab, a carriage return.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A Matrix user id as Synapse allows local ones (lower-case localpart grammar, no brackets, quotes or
+#: pipes): it starts with "@" but can hold no function call or DDE, so it is written as it is.
+_USER_ID = re.compile(r"@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:[0-9]+)?")
+
+
+def _cell(value: str, user_id: bool = False) -> str:
+    """``value`` safe to open in a spreadsheet: a cell that would start a formula gets a leading ``'``
+    (OWASP "CSV Injection"; answer texts and names are people's free text: a pupil's poll could carry
+    ``=HYPERLINK(...)`` into the administrator's Excel). ``user_id``: the account column, kept as it is
+    when it is a plain Matrix user id."""
+    if user_id and _USER_ID.fullmatch(value):
+        return value
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
 def results_csv(results: dict) -> bytes:
     """The results of :meth:`Polls.results` as a CSV file for a spreadsheet: UTF-8 with a byte-order
     mark and ``;`` separators (what Excel in Russia opens as is), one row per person, headers in the
     current language: name, role, class, parent of (the children), answered (yes/no), answer, answered at,
-    user id."""
+    user id. Every cell that would start a formula is neutralised (:func:`_cell`)."""
     out = io.StringIO()
     w = csv.writer(out, delimiter=";", lineterminator="\r\n")
     w.writerow([_("Name"), _("Role"), _("Class"), _("Parent of"), _("Answered"), _("Answer"), _("Answered at"),
                 _("Account")])
     for p in results["people"]:
-        w.writerow([p["name"], p["role_title"], ", ".join(p["classes"]), ", ".join(p["children"]),
-                    _("yes") if p["answered"] else _("no"), p["answer_text"], p["answered_at"] or "", p["user_id"]])
+        w.writerow([_cell(str(c)) for c in (
+            p["name"], p["role_title"], ", ".join(p["classes"]), ", ".join(p["children"]),
+            _("yes") if p["answered"] else _("no"), p["answer_text"], p["answered_at"] or "")]
+            + [_cell(p["user_id"], user_id=True)])
     return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -37,6 +37,7 @@ class Lessons:
     other_class: User         # a pupil of the other class
     parent: User              # a parent of student
     student_b: User           # a pupil of school B
+    outsider: User            # an account in no organization
 
 
 async def build(hs, tmp_path_factory) -> Lessons:
@@ -57,7 +58,7 @@ async def build(hs, tmp_path_factory) -> Lessons:
         other_teacher=await hs.person(org, other_teacher, confirmed=True),
         student=await hs.person(org, c.student), classmate=await hs.person(org, c.classmate),
         other_class=await hs.person(org, c.other_class), parent=await hs.person(org, c.parent),
-        student_b=await hs.person(b["org"], "b-usr-002"))
+        student_b=await hs.person(b["org"], "b-usr-002"), outsider=await hs.outsider())
 
 
 async def send(u: User, room: str, etype: str = "m.room.message", content: dict | None = None):

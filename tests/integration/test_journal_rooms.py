@@ -271,11 +271,12 @@ async def test_text_rides_on_a_reaction_or_a_poll_answer(hs, w):
         refused(await send(w.parent, room, disguised, etype), "announcements_read_only")
     refused(await send(w.parent, room, {"m.relates_to": {"rel_type": "m.annotation", "event_id": grade, "key": "👍"},
                                         "body": "Срочно зайдите на сайт"}, "m.reaction"), "announcements_read_only")
-    # the legitimate twins: a plain emoji reaction; a plain poll answer
+    # the legitimate twins: a plain emoji reaction; a plain poll answer (a grade is no poll, so it names
+    # no answer: an answer id is text too, test_materials_polls_attacks.py)
     ok(await send(w.parent, room, {"m.relates_to": {"rel_type": "m.annotation", "event_id": grade, "key": "👍"}},
                   "m.reaction"))
     ok(await send(w.parent, room, {"m.relates_to": {"rel_type": "m.reference", "event_id": grade},
-                                   "m.selections": ["a"]}, "m.poll.response"))
+                                   "m.selections": []}, "m.poll.response"))
 
 
 async def test_someone_edits_the_bridges_message_or_forges_a_record(hs, w):

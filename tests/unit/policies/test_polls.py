@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from policies.polls import is_poll_kind_undisclosed, parse_poll, selections, tally
+from policies.capabilities import Account, Membership, RoomInfo, default_capabilities
+from policies.model import Role
+from policies.polls import answers_only, is_poll_kind_undisclosed, parse_poll, selections, tally
 
 UNSTABLE = {"type": "org.matrix.msc3381.poll.start", "event_id": "$p", "sender": "@t:s", "origin_server_ts": 100,
             "content": {"org.matrix.msc3381.poll.start": {
@@ -69,3 +71,38 @@ def test_selections_are_cut_to_max_and_to_the_polls_answers():
 def test_answers_to_another_poll_are_ignored():
     poll = parse_poll(UNSTABLE)
     assert tally(poll, [resp("@a:s", 200, "y", poll="$other")]).answers == {}
+
+
+def test_an_answer_in_a_read_only_room_names_only_the_polls_answers():
+    """Issue 11's F6: answer ids are no way to write text (checked against the poll the answer refers to)."""
+    poll = parse_poll(UNSTABLE)
+    assert answers_only({"org.matrix.msc3381.poll.response": {"answers": ["y"]}}, poll)
+    assert answers_only({"m.selections": ["n", "y"]}, poll) and answers_only({"m.selections": []}, poll)
+    assert answers_only({"m.relates_to": {}}, None)  # nothing named
+    assert not answers_only({"m.selections": ["Пишите мне в Telegram"]}, poll)
+    assert not answers_only({"org.matrix.msc3381.poll.response": {"answers": ["y", "пишите"]}}, poll)
+    assert not answers_only({"m.selections": ["y", "y", "y"]}, poll)  # more than the poll has
+    assert not answers_only({"m.selections": "y"}, poll) and not answers_only({"m.selections": [1]}, poll)
+    assert not answers_only({"org.matrix.msc3381.poll.response": "текст"}, poll)
+    assert not answers_only({"m.selections": ["y"]}, None)  # no readable poll: nothing to name
+
+
+def test_may_post_refuses_text_riding_on_a_poll_answer():
+    caps = default_capabilities()
+    room = RoomInfo(kind="class_materials", org="org", class_id="c5a")
+    parent = Account("@pa:s", {"org": Membership("org", Role.PARENT, classes=frozenset({"c5a"}))})
+    teacher = Account("@t:s", {"org": Membership("org", Role.TEACHER, confirmed=True, classes=frozenset({"c5a"}),
+                                                 homeroom=frozenset({"c5a"}))})
+    poll = parse_poll(UNSTABLE)
+    rel = {"rel_type": "m.reference", "event_id": "$p"}
+    t = "org.matrix.msc3381.poll.response"
+    assert caps.may_post(parent, room, t, {}, {"m.relates_to": rel, t: {"answers": ["y"]}}, poll)
+    d = caps.may_post(parent, room, t, {}, {"m.relates_to": rel, t: {"answers": ["y", "пишите"]}}, poll)
+    assert not d and d.reason == "poll_answer_not_in_poll"
+    for content in ({"m.relates_to": rel, t: {"answers": ["y"], "body": "пишите"}},
+                    {"m.relates_to": {**rel, "key": "пишите"}, t: {"answers": ["y"]}},
+                    {"m.relates_to": rel, t: "пишите"}):
+        d = caps.may_post(parent, room, t, {}, content, poll)
+        assert not d and d.reason == "announcements_read_only", content
+    # those who post here may write anything anyway
+    assert caps.may_post(teacher, room, t, {}, {"m.relates_to": rel, t: {"answers": ["y", "пишите"]}}, poll)
