@@ -137,6 +137,8 @@ class Accounts:
             with self.ctx.store.begin() as tx:
                 person = tx.execute(sa.select(st.people).where(
                     st.people.c.org_id == org_id, st.people.c.person_id == person_id)).one()
+                if accounts and accounts[0].get("password"):   # a new account (an existing one has none)
+                    st.audit(tx, actor, "account.create", org=org_id, person=person_id, user_id=person.user_id)
             rchanges, _ids = await self.ctx.reconciler().reconcile(org_id, only_users={person.user_id})
             changes.extend(rchanges)
             password = accounts[0]["password"] if accounts else None
@@ -195,6 +197,9 @@ class Accounts:
                 await placer
             with self.ctx.store.begin() as tx:
                 tx.execute(st.state.delete().where(st.state.c.key == pending_key))
+                new = [a["person_id"] for a in created if a.get("password")]
+                if new:
+                    st.audit(tx, actor, "accounts.create", org=org_id, created=len(new), people=new)
             return {"accounts": created, "created": len(created), "changes": changes.count}
 
     async def _place_while_creating(self, org_id: str, queue: asyncio.Queue[list[str] | None],

@@ -96,6 +96,45 @@ async def poll_answered_and_exported(base: str, settings: Settings, teacher_acco
         await teacher.session.close()
 
 
+async def report_reaches_moderation_and_redaction_is_audited(base: str, settings: Settings, school: str,
+                                                             teacher_account: dict, admin: HTTPAPI, pupil: HTTPAPI,
+                                                             room: str, moderation_room: str) -> None:
+    """The pupil reports the teacher's message in ``room`` (Element's "Report"); within the service's
+    5-second sweep it appears in the school's moderation room; the administrator redacts it through the
+    API with their own token and the redaction is in the audit log."""
+    import aiohttp
+
+    teacher = await login(base, teacher_account["user_id"], teacher_account["password"])
+    try:
+        path = f"/_matrix/client/v3/rooms/{q(room)}/send/m.room.message/demo-report"
+        message = await teacher.request(Method.PUT, path, {"msgtype": "m.text", "body": "Сообщение для жалобы"})
+    finally:
+        await teacher.session.close()
+    await pupil.request(Method.POST, f"/_matrix/client/v3/rooms/{q(room)}/report/{q(message['event_id'])}",
+                        {"reason": "обидное сообщение"})
+    notice = None
+    for _ in range(100):  # the service's own sweep, every 5 s
+        chunk = (await admin.request(Method.GET, f"/_matrix/client/v3/rooms/{q(moderation_room)}/messages",
+                                     query_params={"dir": "b", "limit": "20"}))["chunk"]
+        notice = next((e for e in chunk if "org.parta.report" in e["content"]
+                       and "Сообщение для жалобы" in e["content"].get("body", "")), None)
+        if notice is not None:
+            break
+        await asyncio.sleep(0.3)
+    assert notice is not None, "the report did not reach the moderation room"
+    report = notice["content"]["org.parta.report"]["id"]
+    headers = {"Authorization": f"Bearer {admin.token}"}
+    async with aiohttp.ClientSession(headers=headers) as s:
+        async with s.post(f"{settings.provisioning_url}/api/v1/organizations/{q(school)}/moderation",
+                          json={"action": "redact", "report": report}) as r:
+            assert r.status == 200, await r.text()
+        async with s.get(f"{settings.provisioning_url}/api/v1/organizations/{q(school)}/audit",
+                         params={"action": "moderation.redact"}) as r:
+            entries = (await r.json())["entries"]
+    assert entries and entries[0]["detail"]["report"] == report and entries[0]["detail"]["event"] == \
+        message["event_id"], entries
+
+
 @pytest.fixture
 def demo(tmp_path):
     """``parta demo --json`` running in ``tmp_path``: yields (process, data dir, stderr file)."""
@@ -214,6 +253,12 @@ async def test_demo_reaches_its_json_line_and_shows_school_a(demo):
             materials = T.alias_localpart(RoomRef(school_a, "class_materials", cls.source_id))
             await poll_answered_and_exported(base, settings, account[school_a, "teacher"], pupil, parent,
                                              await bot.resolve_alias(f"#{materials}:{summary['server_name']}"))
+            # issue 12: the pupil's report about a message reaches the school's moderation room, and the
+            # administrator's redaction is audited
+            moderation = T.alias_localpart(RoomRef(school_a, "moderation"))
+            await report_reaches_moderation_and_redaction_is_audited(
+                base, settings, school_a, account[school_a, "teacher"], admin, pupil, rooms["class_chat"],
+                await bot.resolve_alias(f"#{moderation}:{summary['server_name']}"))
         finally:
             for api in (pupil, parent):
                 await api.session.close()

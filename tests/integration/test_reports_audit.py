@@ -91,7 +91,8 @@ async def test_the_audit_log_records_who_what_when_and_where_from(w, hs):
     entries = ok(await audit(w, hs.settings.operator_token, limit="500"))["entries"]
     actions = {e["action"] for e in entries}
     # the approval, the roster import, the accounts and the confirmation all name the organization
-    assert {"organization.approve", "application.apply", "roster.import", "person.confirm"} <= actions, actions
+    assert {"organization.approve", "application.apply", "roster.import", "person.confirm",
+            "account.create"} <= actions, actions
     approve = next(e for e in entries if e["action"] == "organization.approve")
     assert approve["actor"] == "operator" and approve["origin"] == "127.0.0.1" and approve["detail"]["id"] == w.org
     # a link issued and revoked, by the school's administrator
