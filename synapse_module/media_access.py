@@ -61,7 +61,6 @@ Sources: Synapse 1.163.2 ``synapse/media/media_repository.py``, ``synapse/media/
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -72,6 +71,8 @@ from synapse.module_api import NOT_SPAM, ModuleApi
 
 from policies.capabilities import Decision
 from policies.media_access import OPAQUE_TYPE, may_download, may_share, media_ids
+
+from .pinned import check_callers, check_method
 
 log = logging.getLogger(__name__)
 
@@ -104,29 +105,12 @@ class MediaTargetError(RuntimeError):
     """Synapse's media internals no longer have the shape the wrap needs; Parta refuses to run unguarded."""
 
 
-def _resolve(class_path: str, method: str) -> Any:
-    import importlib
-
-    module, _, name = class_path.rpartition(".")
-    return getattr(getattr(importlib.import_module(module), name, None), method, None)
-
-
 def check_target() -> None:
     """Raise :class:`MediaTargetError` unless ``MediaRepository.get_local_media_info`` exists with
     the expected leading parameters and every caller in :data:`CALLERS` still calls it."""
     class_path, method, params = TARGET
-    fn = _resolve(class_path, method)
-    if fn is None:
-        raise MediaTargetError(f"Synapse has no {class_path}.{method}; Parta's media rule cannot be installed")
-    actual = tuple(n for n in inspect.signature(fn).parameters if n != "self")[: len(params)]
-    if actual != params:
-        raise MediaTargetError(f"Synapse's {method}{actual} no longer starts with {params}; "
-                               "update synapse_module/media_access.py")
-    for caller_class, caller, call in CALLERS:
-        source_fn = _resolve(caller_class, caller)
-        if source_fn is None or call not in inspect.getsource(source_fn):
-            raise MediaTargetError(f"Synapse's {caller_class}.{caller} no longer calls {call}...); local media "
-                                   "might be served around Parta's rule: update synapse_module/media_access.py")
+    check_method(class_path, method, params, error=MediaTargetError, where="synapse_module/media_access.py")
+    check_callers(CALLERS, error=MediaTargetError, where="synapse_module/media_access.py")
 
 
 class MediaAccess:

@@ -93,6 +93,7 @@ from policies.media import (
 
 from . import clamd
 from .lookups import Lookups
+from .pinned import check_callers, check_method
 
 logger = logging.getLogger(__name__)
 
@@ -116,29 +117,12 @@ class UploadTargetError(RuntimeError):
     """Synapse's upload internals no longer have the shape the wrap needs; Parta refuses to run unguarded."""
 
 
-def _resolve(class_path: str, method: str) -> Any:
-    import importlib
-
-    module, _, name = class_path.rpartition(".")
-    return getattr(getattr(importlib.import_module(module), name, None), method, None)
-
-
 def check_upload_target() -> None:
     """Raise :class:`UploadTargetError` unless ``MediaRepository.create_or_update_content`` exists
     with the expected leading parameters and both upload servlets still call it."""
     class_path, method, params = UPLOAD_TARGET
-    fn = _resolve(class_path, method)
-    if fn is None:
-        raise UploadTargetError(f"Synapse has no {class_path}.{method}; Parta's upload check cannot be installed")
-    actual = tuple(n for n in inspect.signature(fn).parameters if n != "self")[: len(params)]
-    if actual != params:
-        raise UploadTargetError(f"Synapse's {method}{actual} no longer starts with {params}; "
-                                "update synapse_module/media_upload.py")
-    for caller_class, caller, call in UPLOAD_CALLERS:
-        source_fn = _resolve(caller_class, caller)
-        if source_fn is None or call not in inspect.getsource(source_fn):
-            raise UploadTargetError(f"Synapse's {caller_class}.{caller} no longer calls {call}...); uploads might "
-                                    "be stored around Parta's check: update synapse_module/media_upload.py")
+    check_method(class_path, method, params, error=UploadTargetError, where="synapse_module/media_upload.py")
+    check_callers(UPLOAD_CALLERS, error=UploadTargetError, where="synapse_module/media_upload.py")
 
 
 @dataclass(frozen=True)

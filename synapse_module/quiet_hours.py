@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import inspect
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -58,6 +57,7 @@ from policies.org_settings import effective
 from policies.state_events import PartaEventTypes, user_state_key
 
 from .lookups import Lookups
+from .pinned import check_method
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +86,8 @@ class QuietTargetError(RuntimeError):
 def check_target() -> None:
     """Fail loudly unless Synapse's evaluator and store take the parameters the wraps rely on
     (:data:`TARGETS`; raises :class:`QuietTargetError`)."""
-    import importlib
-
     for class_path, name, expected in TARGETS:
-        module, _, cls = class_path.rpartition(".")
-        method = getattr(getattr(importlib.import_module(module), cls, None), name, None)
-        if method is None:
-            raise QuietTargetError(f"{class_path}.{name} is gone")
-        params = tuple(inspect.signature(method).parameters)[1:]
-        if params[:len(expected)] != expected:
-            raise QuietTargetError(f"{class_path}.{name}{params} is not {expected}")
+        check_method(class_path, name, expected, error=QuietTargetError, where="synapse_module/quiet_hours.py")
 
 
 class QuietHours:

@@ -256,3 +256,13 @@ async def eventually(predicate, timeout: float = 15.0):
         if value or asyncio.get_running_loop().time() > deadline:
             return value
         await asyncio.sleep(0.2)
+
+
+def refused(resp: tuple, reason: str, status: int = 403, errcode: str = "M_FORBIDDEN") -> dict:
+    """Assert that ``resp`` (status, JSON body, ...) is Parta's refusal: ``status``, ``errcode``, the reason
+    ``org.parta.reason`` and a message in ``error``; returns the body."""
+    code, body = resp[0], resp[1]
+    assert code == status and isinstance(body, dict), body
+    assert body.get("errcode") == errcode and body.get("org.parta.reason") == reason, body
+    assert body.get("error"), body
+    return body

@@ -10,7 +10,7 @@ import io
 
 import pytest
 
-from ..helpers import q
+from ..helpers import q, refused
 from .lessons_world import PDF, Lessons, build, ok, poll_response, poll_start, redact, results, send, upload
 
 pytestmark = pytest.mark.synapse
@@ -21,13 +21,6 @@ V = "/_matrix/client/v3"
 async def w(hs, tmp_path_factory) -> Lessons:
     return await build(hs, tmp_path_factory)
 
-
-def refused(resp: tuple[int, object], reason: str, status: int = 403, errcode: str = "M_FORBIDDEN") -> dict:
-    code, body = resp
-    assert code == status and isinstance(body, dict), body
-    assert body.get("errcode") == errcode and body.get("org.parta.reason") == reason, body
-    assert body.get("error"), body
-    return body
 
 
 async def test_pupil_posts_in_class_materials(w):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from ..helpers import refused
 from .quiet_world import Quiet, build, hours_around, office_hours, send, sent
 
 pytestmark = pytest.mark.synapse
@@ -16,13 +17,6 @@ pytestmark = pytest.mark.synapse
 async def w(hs, tmp_path_factory) -> Quiet:
     return await build(hs, tmp_path_factory)
 
-
-def refused(resp: tuple[int, object], reason: str, status: int = 403, errcode: str = "M_FORBIDDEN") -> dict:
-    code, body = resp
-    assert code == status and isinstance(body, dict), body
-    assert body.get("errcode") == errcode and body.get("org.parta.reason") == reason, body
-    assert body.get("error"), body
-    return body
 
 
 async def test_parent_marks_a_message_urgent(w):

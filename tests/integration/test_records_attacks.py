@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..helpers import User
+from ..helpers import User, refused
 from .records_world import RUDE, Records, build, export, retention
 
 pytestmark = pytest.mark.synapse
@@ -17,13 +17,6 @@ pytestmark = pytest.mark.synapse
 async def w(hs, tmp_path_factory) -> Records:
     return await build(hs, tmp_path_factory)
 
-
-def refused(resp: tuple, reason: str, status: int = 403, errcode: str = "M_FORBIDDEN") -> dict:
-    code, body = resp[0], resp[1]
-    assert code == status and isinstance(body, dict), body
-    assert body.get("errcode") == errcode and body.get("org.parta.reason") == reason, body
-    assert body.get("error"), body
-    return body
 
 
 async def test_teacher_exports_a_class_chat(w, hs):

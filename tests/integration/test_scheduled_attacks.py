@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from ..helpers import api, q
+from ..helpers import api, q, refused
 from .lessons_world import Lessons, build
 
 pytestmark = pytest.mark.synapse
@@ -29,13 +29,6 @@ MSC4140 = "/_matrix/client/unstable/org.matrix.msc4140"
 async def w(hs, tmp_path_factory) -> Lessons:
     return await build(hs, tmp_path_factory)
 
-
-def refused(resp: tuple[int, object], reason: str, status: int = 403, errcode: str = "M_FORBIDDEN") -> dict:
-    code, body = resp
-    assert code == status and isinstance(body, dict), body
-    assert body.get("errcode") == errcode and body.get("org.parta.reason") == reason, body
-    assert body.get("error"), body
-    return body
 
 
 def ok(resp: tuple[int, dict]) -> dict:
