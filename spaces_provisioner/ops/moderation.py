@@ -313,8 +313,27 @@ class Moderation:
             st.audit(tx, actor, f"moderation.{action}", org=org, report=report, room=room_id,
                      event=event_id if action == "redact" else None, user=user_id if action != "redact" else None,
                      reason=reason or None)
+        await self._tell_moderators(org, action, actor, report, user_id)
         return {"action": action, "room_id": room_id, "event_id": event_id, "user_id": user_id, "report": report,
                 "done": True}
+
+    async def _tell_moderators(self, org: str, action: str, actor: str, report: str | None,
+                               user_id: str | None) -> None:
+        """One line in the moderation room saying what was done (the head sees the administrator's action);
+        a failure here is logged, never undoes the action (the audit log has it)."""
+        lang = self.ctx.settings.language
+        done = {"redact": N_("the message was removed"), "kick": N_("{user} was taken out of the room"),
+                "ban": N_("{user} was banned from the room"), "remove": N_("{user} was removed from the school")}
+        who = self._names({actor})[actor] if actor.startswith("@") else actor
+        text = _(N_("{who}: {what} (report {report})"), lang).format(
+            who=who, what=_(done[action], lang).format(user=user_id or ""), report=report or "—")
+        try:
+            room = await self.moderation_room(org)
+            await self.ctx.bot.request(
+                Method.PUT, f"/_matrix/client/v3/rooms/{_q(room)}/send/m.room.message/parta-action-{st.now_ms()}",
+                {"msgtype": "m.notice", "body": text})
+        except MatrixRequestError:
+            log.exception("could not tell %s's moderation room about %s", org, action)
 
     # -- the audit log -------------------------------------------------------------------------------
     def audit_entries(self, org: str, by: Account | None, *, actor: str | None = None, action: str | None = None,

@@ -61,6 +61,10 @@ async def test_a_pupils_report_reaches_the_moderation_room_and_the_redaction_is_
     assert done["done"] and done["event_id"] == bad
     event = await w.teacher.get(f"{V}/rooms/{q(room)}/event/{q(bad)}")
     assert event["content"] == {} and "redacted_because" in event.get("unsigned", {}), event
+    # the moderation room says what was done, so the head sees the administrator's action
+    page = await w.admin.get(f"{V}/rooms/{q(w.rooms['moderation'])}/messages", {"dir": "b", "limit": "5"})
+    said = [e["content"].get("body", "") for e in page["chunk"] if e["type"] == "m.room.message"]
+    assert any(f"{report})" in b and ("сообщение удалено" in b or "message was removed" in b) for b in said), said
     entries = ok(await audit(w, w.admin, action="moderation.redact"))["entries"]
     assert entries[0]["actor"] == w.admin.user_id and entries[0]["origin"] == "127.0.0.1", entries
     assert entries[0]["detail"]["report"] == report and entries[0]["detail"]["event"] == bad
