@@ -245,10 +245,19 @@ class Store:
             for column in ("org_id", "origin"):
                 if column not in have:
                     conn.execute(sa.text(f"ALTER TABLE audit_log ADD COLUMN {column} TEXT"))
-            for row in conn.execute(sa.select(audit_log.c.id, audit_log.c.action, audit_log.c.detail)).all():
-                org = audit_org(row.action, json.loads(row.detail or "{}"))
-                if org is not None:
-                    conn.execute(audit_log.update().where(audit_log.c.id == row.id).values(org_id=org))
+            if conn.dialect.name == "postgresql":  # in the database: psycopg2's executemany is a statement a row
+                by_id = ", ".join(f"'{a}'" for a in _ORG_BY_ID)
+                conn.execute(sa.text(
+                    "UPDATE audit_log SET org_id = NULLIF(CASE WHEN json_typeof(detail::json -> k) = 'string' "
+                    "THEN detail::json ->> k END, '') FROM (SELECT id AS row_id, CASE WHEN action IN "
+                    f"({by_id}) THEN 'id' ELSE 'org' END AS k FROM audit_log) AS keys WHERE id = keys.row_id"))
+            else:
+                rows = conn.execute(sa.select(audit_log.c.id, audit_log.c.action, audit_log.c.detail)).all()
+                filled = [{"row_id": r.id, "org": org} for r in rows
+                          if (org := audit_org(r.action, json.loads(r.detail or "{}"))) is not None]
+                if filled:
+                    conn.execute(audit_log.update().where(audit_log.c.id == sa.bindparam("row_id"))
+                                 .values(org_id=sa.bindparam("org")), filled)
             for index in audit_log.indexes:
                 index.create(conn, checkfirst=True)
 
