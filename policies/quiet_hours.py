@@ -51,6 +51,10 @@ DAY_NAMES = {1: N_("Mon"), 2: N_("Tue"), 3: N_("Wed"), 4: N_("Thu"), 5: N_("Fri"
 #: The notice a pupil or a parent gets, once per chat per window.
 NOTICE = N_("{name} is off duty now and will not be notified of messages until office hours: {hours}. "
             "Your message has been delivered and will be read then.")
+#: The notice in a direct chat (a server notice: the bot is no member there), naming the chat.
+DM_NOTICE = N_("{name} is off duty now and will not be notified of your messages in {chat} until office "
+               "hours: {hours}. Your message has been delivered and will be read then.")
+DM_CHAT = N_("your direct chat with {name}")
 ERR_TIME = N_("'{field}' must be a time as HH:MM (00:00 to 23:59)")
 ERR_DAYS = N_("'days' must list weekdays as numbers from 1 (Monday) to 7 (Sunday), at least one")
 ERR_SAME = N_("'from' and 'to' must differ")
@@ -183,6 +187,14 @@ def sender_held(sender_role: str | None, org_settings: Mapping[str, Any] | None)
 def notice_text(name: str, hours: OfficeHours, language: str) -> str:
     """The office-hours notice in ``language``: the teacher's display name and office hours."""
     return translations(language).gettext(NOTICE).format(name=name, hours=hours.describe(language))
+
+
+def dm_notice_text(name: str, chat: str | None, hours: OfficeHours, language: str) -> str:
+    """The office-hours notice for a direct chat: the teacher, the chat (its name, else "your
+    direct chat with ..."), the office hours, in ``language``."""
+    t = translations(language)
+    where = f"«{chat}»" if chat else t.gettext(DM_CHAT).format(name=name)
+    return t.gettext(DM_NOTICE).format(name=name, chat=where, hours=hours.describe(language))
 
 
 def teacher_orgs(person: Account) -> list[str]:

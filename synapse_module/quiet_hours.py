@@ -30,7 +30,9 @@ The notice: the staging wrap remembers (in this process, by event id) which quie
 pupil's or parent's message reached; the module's ``on_new_event`` (run after the event is
 persisted, on every process, so the notice follows the message) picks it up on the same process and
 sends, as the Parta bot, an ``m.notice`` replying to the message with the teacher's office hours,
-where the bot is joined (school rooms, group chats; not direct chats, which the bot never joins).
+where the bot is joined (school rooms, group chats); in a direct chat, which the bot never joins,
+the same text naming the chat reaches the sender as a server notice (their private notices room from
+Parta's system user, ``server_notices`` in homeserver.yaml; ModuleApi has no call for it).
 Once per (room, teacher, window): a row in ``parta_quiet_notices`` (Synapse's database; the primary
 key makes two processes or two messages send one notice).
 
@@ -226,12 +228,14 @@ class QuietHours:
         if not roles & qh.NOTICE_SENDERS:
             return
         if self.bot not in await self.look.joined_users(event.room_id):
-            return  # a direct chat: the bot is no member (the teacher is still not disturbed)
+            # a direct chat: the bot is no member; the notice goes to the sender's server-notices room
+            if room is not None and room.kind == "dm":
+                await self._dm_notices(event, quiet)
+            return
         for user_id, start, hours in quiet:
             if not await self._first_notice(event.room_id, user_id, start, event.event_id):
                 continue
-            profile = await self.api.get_profile_for_user(user_id)
-            name = (profile.display_name if profile else None) or user_id
+            name = await self._name(user_id)
             await self.api.create_and_send_event_into_room({
                 "type": "m.room.message", "room_id": event.room_id, "sender": self.bot,
                 "content": {
@@ -240,6 +244,33 @@ class QuietHours:
                     "m.mentions": {},
                     "org.parta.office_hours": {"user_id": user_id, **hours.to_content()},
                 }})
+
+    async def _name(self, user_id: str) -> str:
+        profile = await self.api.get_profile_for_user(user_id)
+        return (profile.display_name if profile else None) or user_id
+
+    async def _dm_notices(self, event: Any, quiet: list[tuple[str, dt.datetime, qh.OfficeHours]]) -> None:
+        """The notice of a direct chat, as a server notice to the sender (Synapse's
+        ``ServerNoticesManager``: the person's private notices room, where only Parta's system
+        user writes; ``server_notices`` in homeserver.yaml, written by ``parta init``). ModuleApi
+        has no call for it. Nothing when server notices are off or on a worker (which cannot send
+        them)."""
+        hs = getattr(self.api, "_hs", None)
+        if hs is None or hs.config.worker.worker_app or not hs.config.servernotices.server_notices_mxid:
+            return  # a worker cannot send server notices (Synapse raises); or they are off
+        manager = hs.get_server_notices_manager()
+        chat = await self.look._state(event.room_id, "m.room.name", "", lambda c: (c or {}).get("name"))
+        for user_id, start, hours in quiet:
+            if not await self._first_notice(event.room_id, user_id, start, event.event_id):
+                continue
+            name = await self._name(user_id)
+            await manager.send_notice(event.sender, {
+                "msgtype": "m.notice",
+                "body": qh.dm_notice_text(name, chat if isinstance(chat, str) and chat else None, hours,
+                                          self.language),
+                "m.mentions": {},
+                "org.parta.office_hours": {"user_id": user_id, "room_id": event.room_id,
+                                           "event_id": event.event_id, **hours.to_content()}})
 
     async def _first_notice(self, room_id: str, user_id: str, start: dt.datetime, event_id: str) -> bool:
         """Record the notice of (room, teacher, window); False when one was already sent."""

@@ -21,9 +21,20 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from policies.i18n import N_, translations
 from policies.state_events import REGISTRY_ALIAS_LOCALPART, journal_bridge_user_id
 
 BOT_LOCALPART = "parta"
+#: Synapse's server-notices user: Parta's system notices to one person (the quiet-hours notice in a
+#: direct chat, where the bot is no member). Nobody logs in as it; Synapse refuses to register it.
+NOTICES_LOCALPART = "parta-notices"
+NOTICES_ROOM_NAME = N_("Parta notices")
+
+
+def server_notices(language: str = "ru") -> dict:
+    """Synapse's ``server_notices`` section: Parta's system user and the room's localised name."""
+    return {"system_mxid_localpart": NOTICES_LOCALPART, "system_mxid_display_name": "Parta",
+            "room_name": translations(language).gettext(NOTICES_ROOM_NAME)}
 
 #: Parta's settings added to every generated homeserver.yaml (key → value, comment).
 PARTA_SETTINGS: list[tuple[str, object, str | None]] = [
@@ -137,12 +148,13 @@ def listeners(port: int, admin_socket: Path, behind_proxy: bool) -> list[dict]:
 def edit_synapse_config(config_path: Path, *, root: Path, port: int, server_name: str,
                         postgres_dsn: str | None, public_baseurl: str,
                         provisioning_url: str | None = None, nudge_secret: str | None = None,
-                        behind_proxy: bool = False) -> None:
+                        behind_proxy: bool = False, language: str = "ru") -> None:
     """Add Parta's settings to a generated homeserver.yaml, in place (comments kept).
 
     Listeners as :func:`listeners` says; the module ``synapse_module.PartaModule`` is configured
     with the bot's user id, the registry alias, and where (and with which secret) to nudge the
-    provisioning service. Raises InitError.
+    provisioning service; server notices from Parta's system user (:func:`server_notices`, in
+    ``language``). Raises InitError.
     """
     y = _yaml()
     data: CommentedMap = y.load(config_path.read_text(encoding="utf-8"))
@@ -157,6 +169,9 @@ def edit_synapse_config(config_path: Path, *, root: Path, port: int, server_name
         data[key] = copy.deepcopy(value)
         if comment:
             data.yaml_set_comment_before_after_key(key, before=comment)
+    data["server_notices"] = server_notices(language)
+    data.yaml_set_comment_before_after_key(
+        "server_notices", before="Parta: its system notices to one person (quiet hours in a direct chat)")
     data["modules"] = [{
         "module": "synapse_module.PartaModule",
         "config": {

@@ -78,7 +78,7 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
     hc.edit_synapse_config(config_path, root=root, port=port, server_name=server_name,
                            postgres_dsn=postgres_dsn, public_baseurl=public_baseurl or homeserver_url + "/",
                            provisioning_url=f"http://127.0.0.1:{provisioning_port}", nudge_secret=nudge_secret,
-                           behind_proxy=behind_proxy)
+                           behind_proxy=behind_proxy, language=language)
     if old_secrets:
         y = YAML()
         data = y.load(config_path.read_text(encoding="utf-8"))

@@ -61,6 +61,9 @@ def test_homeserver_config_is_synapses_own_with_partas_settings(installation):
     assert stat.S_IMODE(installation.admin_socket.stat().st_mode) == 0o600 if installation.admin_socket.exists() \
         else True
     assert c["presence"] == {"enabled": False}
+    # server notices from Parta's system user (the quiet-hours notice in a direct chat), in Russian
+    assert c["server_notices"] == {"system_mxid_localpart": "parta-notices", "system_mxid_display_name": "Parta",
+                                   "room_name": "Уведомления Parta"}
     assert modules_config(c)["nudge_secret"] == installation.nudge_secret
     # the module, configured with the bot
     modules = {m["module"]: m.get("config") or {} for m in c["modules"]}

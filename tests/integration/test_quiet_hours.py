@@ -90,6 +90,87 @@ async def test_a_parent_at_night_does_not_notify_and_gets_one_notice(hs, w, gate
     assert notice["event_id"] not in gateway.event_ids()
 
 
+async def notices_room(hs, u) -> str:
+    """The id of ``u``'s server-notices room (invited by Parta's system user; joined here)."""
+    system = f"@parta-notices:{hs.server_name}"
+    query = {"timeout": "0"}
+    for _ in range(20):  # incremental syncs (an initial one is cached by Synapse for a while)
+        code, synced = await u.attempt("GET", f"{V}/sync", query=query)
+        assert code == 200, synced
+        query = {"timeout": "1000", "since": synced["next_batch"]}
+        for room_id, r in synced["rooms"].get("invite", {}).items():
+            if any(e["type"] == "m.room.member" and e["sender"] == system for e in r["invite_state"]["events"]):
+                await u.join(room_id)
+                return room_id
+        for room_id, r in synced["rooms"].get("join", {}).items():
+            if any(e.get("sender") == system for e in r["timeline"]["events"]):
+                return room_id
+    raise AssertionError("no server-notices room")
+
+
+async def test_a_parent_at_night_in_a_direct_chat_gets_one_server_notice(hs, w, gateway):
+    """The bot is no member of a direct chat: the notice reaches the parent as a server notice
+    (their own «Уведомления Parta» room), once per chat and window; nobody else writes there."""
+    night = hours_around(inside=False)
+    code, body = await office_hours(hs, w.teacher, w.teacher.user_id, night)
+    assert code == 200, body
+    code, created = await w.parent.attempt("POST", f"{V}/createRoom", {
+        "preset": "trusted_private_chat", "is_direct": True, "invite": [w.teacher.user_id]})
+    assert code == 200, created
+    dm = created["room_id"]
+    await w.teacher.join(dm)
+    first = sent(await send(w.parent, dm, "Здравствуйте! Можно завтра забрать сына пораньше?"))
+    urgent = sent(await send(w.admin, w.rooms["announcements"], "Срочно: завтра сокращённые уроки",
+                             **{"org.parta.urgent": True}))
+    await gateway.wait_for(urgent)
+    assert first not in gateway.event_ids()  # pushers send in stream order: the parent's never will
+    room = await notices_room(hs, w.parent)
+    code, named = await w.parent.attempt("GET", f"{V}/rooms/{q(room)}/state/m.room.name/")
+    assert code == 200 and named["name"] == "Уведомления Parta", named
+    system = f"@parta-notices:{hs.server_name}"
+    found = await eventually_notices(w.parent, room)
+    assert len(found) == 1, found
+    content = found[0]["content"]
+    assert found[0]["sender"] == system and content["msgtype"] == "m.notice"
+    assert content["org.parta.office_hours"] == {"user_id": w.teacher.user_id, "room_id": dm, "event_id": first,
+                                                 **night}
+    assert body["text"] in content["body"] and "личном чате" in content["body"], content["body"]
+    # a second message in the same window adds none
+    second = sent(await send(w.parent, dm, "И ещё вопрос про экскурсию"))
+    urgent = sent(await send(w.admin, w.rooms["announcements"], "Срочно: уточнение", **{"org.parta.urgent": True}))
+    await gateway.wait_for(urgent)
+    assert second not in gateway.event_ids()
+    await asyncio.sleep(1.0)
+    assert len(await notices(w, room)) == 1
+    # the room is the system user's alone: the parent neither writes nor invites there, nobody
+    # joins it uninvited, nobody invites the system user anywhere, and the directory does not show it
+    code, refusal = await send(w.parent, room, "ответ")
+    assert code == 403, refusal
+    code, refusal = await w.parent.attempt("POST", f"{V}/rooms/{q(room)}/invite", {"user_id": w.teacher.user_id})
+    assert code == 403, refusal
+    code, refusal = await w.teacher.attempt("POST", f"{V}/join/{q(room)}", {})
+    assert code == 403, refusal
+    code, refusal = await w.parent.attempt("POST", f"{V}/rooms/{q(dm)}/invite", {"user_id": system})
+    assert code == 403, refusal
+    code, refusal = await w.parent.attempt("POST", f"{V}/createRoom", {
+        "preset": "trusted_private_chat", "is_direct": True, "invite": [system]})
+    assert code == 403, refusal
+    for u in (w.parent, w.teacher, w.admin):
+        assert system not in await u.search_users("parta")
+
+
+async def eventually_notices(u, room: str) -> list[dict]:
+    """The office-hours notices in ``room`` once there is one (as ``u`` reads them)."""
+    for _ in range(100):
+        code, body = await u.attempt("GET", f"{V}/rooms/{q(room)}/messages", query={"dir": "b", "limit": "50"})
+        assert code == 200, body
+        found = [e for e in body["chunk"] if e["type"] == "m.room.message" and "org.parta.office_hours" in e["content"]]
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no notice in {room}")
+
+
 async def test_the_administrations_plain_message_waits_too(hs, w, gateway):
     code, body = await office_hours(hs, w.teacher, w.teacher.user_id, hours_around(inside=False))
     assert code == 200, body

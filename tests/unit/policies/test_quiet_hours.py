@@ -83,6 +83,15 @@ def test_describe_in_both_languages():
     assert "Орлова Анна" in text and "Пн–Пт 08:00–20:00" in text
 
 
+def test_the_direct_chat_notice_names_the_teacher_the_chat_and_the_hours():
+    assert WEEKDAYS is not None
+    text = qh.dm_notice_text("Орлова Анна", None, WEEKDAYS, "ru")
+    assert text.startswith("Орлова Анна сейчас вне рабочего времени")
+    assert "в вашем личном чате с Орлова Анна" in text and "Пн–Пт 08:00–20:00" in text
+    assert "«Экскурсия»" in qh.dm_notice_text("Орлова Анна", "Экскурсия", WEEKDAYS, "ru")
+    assert "your direct chat with Anna Orlova" in qh.dm_notice_text("Anna Orlova", None, WEEKDAYS, "en")
+
+
 def test_own_hours_win_over_the_schools_and_broken_ones_count_as_none():
     school = {"office_hours": {"days": [1, 2, 3, 4, 5, 6], "from": "08:00", "to": "18:00"}}
     assert qh.hours_of({}, school) == qh.OfficeHours.parse(school["office_hours"])
