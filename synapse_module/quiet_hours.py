@@ -246,7 +246,16 @@ class QuietHours:
                 }})
 
     async def _name(self, user_id: str) -> str:
-        profile = await self.api.get_profile_for_user(user_id)
+        """The teacher's display name (set by the server from the roster), else the user id."""
+        # ModuleApi.get_profile_for_user takes a localpart of this server, not a user id
+        localpart, _, server = user_id[1:].partition(":")
+        if server != self.api.server_name:
+            return user_id
+        try:
+            profile = await self.api.get_profile_for_user(localpart)
+        except Exception:  # noqa: BLE001 - a notice with the id is better than none
+            log.warning("no profile of %s for the quiet-hours notice", user_id, exc_info=True)
+            return user_id
         return (profile.display_name if profile else None) or user_id
 
     async def _dm_notices(self, event: Any, quiet: list[tuple[str, dt.datetime, qh.OfficeHours]]) -> None:

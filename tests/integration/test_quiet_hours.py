@@ -86,6 +86,9 @@ async def test_a_parent_at_night_does_not_notify_and_gets_one_notice(hs, w, gate
     assert notice["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == first
     assert notice["content"]["org.parta.office_hours"] == {"user_id": w.teacher.user_id, **night}
     assert body["text"] in notice["content"]["body"]
+    code, profile = await w.parent.attempt("GET", f"{V}/profile/{q(w.teacher.user_id)}/displayname")
+    assert code == 200 and profile["displayname"] in notice["content"]["body"], (profile, notice)  # the name
+    assert w.teacher.user_id not in notice["content"]["body"]                                     # not the id
     # the notice itself notifies nobody (m.notice, suppressed by the default push rules)
     assert notice["event_id"] not in gateway.event_ids()
 
