@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from policies.i18n import gettext_
 from policies.names import BADGE_DEFAULT
 from policies.state_events import journal_bridge_user_id
 
@@ -92,9 +93,10 @@ class Settings:
         root = Path(root).resolve()
         path = root / SETTINGS_FILE
         if not path.exists():
-            raise SettingsError(
-                f"{path}: not found; create the installation with `parta init {root} --server-name NAME`"
-            )
+            raise SettingsError(gettext_(
+                "{path}: not found. Name the installation with -d DIR or PARTA_DIR (the demo's is "
+                "demo-data: -d demo-data), or create one with `parta init {root} --server-name NAME`"
+            ).format(path=path, root=root))
         data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
         try:
             prov = data["provisioning"]
