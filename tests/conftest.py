@@ -121,7 +121,8 @@ def installation(tmp_path_factory, postgres_dsn, mailbox) -> Settings:
     """An initialized installation directory (not running), its e-mail going to ``mailbox``."""
     root = tmp_path_factory.mktemp("parta")
     settings = init_installation(root, SERVER_NAME, postgres_dsn=postgres_dsn, port=free_port(),
-                                 provisioning_port=free_port(), bridge_port=free_port())
+                                 provisioning_port=free_port(), bridge_port=free_port(),
+                                 turn_port=free_port())  # not 3478: make test runs SQLite and PostgreSQL side by side
     relax_rate_limits(settings.homeserver_config)
     y = YAML()
     data = y.load(settings.homeserver_config.read_text(encoding="utf-8"))

@@ -45,7 +45,7 @@ def own(tmp_path_factory):
         dsn = PG_ADMIN_DSN.replace("dbname=postgres", f"dbname={name}")
     root = tmp_path_factory.mktemp("resume")
     settings = init_installation(root, SERVER_NAME, postgres_dsn=dsn, port=free_port(),
-                                 provisioning_port=free_port())
+                                 provisioning_port=free_port(), turn_port=free_port())
     relax_rate_limits(settings.homeserver_config)
     synapse = start_synapse(settings.homeserver_config, settings.homeserver_url, settings.logs_dir)
     try:

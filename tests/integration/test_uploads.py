@@ -138,7 +138,7 @@ def up_installation(tmp_path_factory, clamd, uploads_db) -> Settings:
     t0 = time.monotonic()
     settings = init_installation(tmp_path_factory.mktemp("parta-up"), SERVER_NAME, postgres_dsn=uploads_db,
                                  port=free_port(), provisioning_port=free_port(), bridge_port=free_port(),
-                                 clamd=f"unix:{clamd.socket}")
+                                 turn_port=free_port(), clamd=f"unix:{clamd.socket}")
     TIMINGS["init_s"] = time.monotonic() - t0
     relax_rate_limits(settings.homeserver_config)
     return settings
