@@ -156,6 +156,7 @@ class JournalBridge(Program):
         for s in self.sources:
             self._tasks.append(asyncio.create_task(self._poll_loop(s.name)))
         self._tasks.append(asyncio.create_task(self._clock_loop()))
+        self._reading = True  # healthy from here on: each source's first reading holds its lock before any poll
         await super().start()
 
     async def stop(self) -> None:
@@ -208,7 +209,11 @@ class JournalBridge(Program):
 
     async def health(self, request: web.Request) -> web.Response:
         """``{"status": "ok", "sources": {name: {"last_success", "failing_since", "failures"}}}`` (ms since
-        the epoch); with ``Authorization: Bearer <as_token>`` also each source's ``last_error``."""
+        the epoch); with ``Authorization: Bearer <as_token>`` also each source's ``last_error``. 503
+        ``{"status": "starting"}`` until the reading loops run (``parta run`` waits for it), so that a
+        ``POST .../poll`` after a healthy answer never overtakes the sources' first readings."""
+        if not getattr(self, "_reading", False):
+            return web.json_response({"status": "starting", "version": VERSION}, status=503)
         detail = request.headers.get("Authorization") == f"Bearer {self.config['appservice.as_token']}"
         out = {}
         for name in self.journal.sources:
