@@ -26,20 +26,11 @@ install: $(TESTSTAMP)
 demo: $(STAMP)
 	$(BIN)/parta demo $(ARGS)
 
-# The SQLite and PostgreSQL runs go side by side (each with its own Synapse, ports and databases):
-# most of the suite waits on Synapse and the network, not on the CPU. Each run's output is kept in
-# .test-logs/ and printed whole when both have ended; the command fails when either failed.
 test: $(TESTSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	@mkdir -p .test-logs
-	@echo "pytest on SQLite and on PostgreSQL, side by side (progress: tail -f .test-logs/*.log)"
-	@( $(BIN)/python -m pytest $(PYTEST_ARGS) > .test-logs/sqlite.log 2>&1; echo $$? > .test-logs/sqlite.rc ) & \
-	 ( PARTA_TEST_DB=postgres $(BIN)/python -m pytest $(PYTEST_ARGS) > .test-logs/postgres.log 2>&1; \
-	   echo $$? > .test-logs/postgres.rc ) & \
-	 wait; \
-	 echo "=== SQLite ==="; cat .test-logs/sqlite.log; echo "=== PostgreSQL ==="; cat .test-logs/postgres.log; \
-	 test "$$(cat .test-logs/sqlite.rc)" = 0 && test "$$(cat .test-logs/postgres.rc)" = 0
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	PARTA_TEST_DB=postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache .test-logs build
