@@ -266,3 +266,10 @@ def refused(resp: tuple, reason: str, status: int = 403, errcode: str = "M_FORBI
     assert body.get("errcode") == errcode and body.get("org.parta.reason") == reason, body
     assert body.get("error"), body
     return body
+
+
+def ok(resp: tuple, status: int = 200) -> dict:
+    """Assert that ``resp`` (status, JSON body, ...) succeeded with ``status``; returns the body."""
+    code, body = resp[0], resp[1]
+    assert code == status, body
+    return body

@@ -106,12 +106,6 @@ def poll_end(flavour: str, poll_id: str) -> tuple[str, dict]:
     return "m.poll.end", {"m.relates_to": relates, "m.text": [{"body": "The poll has ended"}]}
 
 
-def ok(resp: tuple[int, dict]) -> dict:
-    code, body = resp
-    assert code == 200, body
-    return body
-
-
 async def results(hs, who: User | str, room: str, poll: str, fmt: str = "json") -> tuple[int, object]:
     """``GET /api/v1/rooms/{room}/polls/{poll}/results`` with ``who``'s token: (status, JSON or CSV text)."""
     token = who.token if isinstance(who, User) else who

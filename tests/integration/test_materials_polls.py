@@ -24,8 +24,8 @@ import sys
 
 import pytest
 
-from ..helpers import REPO, q
-from .lessons_world import PDF, Lessons, build, ok, poll_end, poll_response, poll_start, redact, results, send, upload
+from ..helpers import REPO, ok, q
+from .lessons_world import PDF, Lessons, build, poll_end, poll_response, poll_start, redact, results, send, upload
 
 pytestmark = pytest.mark.synapse
 V = "/_matrix/client/v3"

@@ -10,8 +10,8 @@ import io
 
 import pytest
 
-from ..helpers import q, refused
-from .lessons_world import PDF, Lessons, build, ok, poll_response, poll_start, redact, results, send, upload
+from ..helpers import ok, q, refused
+from .lessons_world import PDF, Lessons, build, poll_response, poll_start, redact, results, send, upload
 
 pytestmark = pytest.mark.synapse
 V = "/_matrix/client/v3"

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from ..helpers import api, q, refused
+from ..helpers import api, ok, q, refused
 from .lessons_world import Lessons, build
 
 pytestmark = pytest.mark.synapse
@@ -28,13 +28,6 @@ MSC4140 = "/_matrix/client/unstable/org.matrix.msc4140"
 @pytest.fixture(scope="module")
 async def w(hs, tmp_path_factory) -> Lessons:
     return await build(hs, tmp_path_factory)
-
-
-
-def ok(resp: tuple[int, dict]) -> dict:
-    code, body = resp
-    assert code == 200, body
-    return body
 
 
 async def schedule(hs, who, room: str, text: str, seconds: int = 3600) -> tuple[int, dict]:

@@ -28,7 +28,7 @@ from ruamel.yaml import YAML
 from spaces_provisioner.db import schema as st
 from spaces_provisioner.ops.scheduled import digest
 
-from ..helpers import api, eventually, q
+from ..helpers import api, eventually, ok, q
 from .lessons_world import Lessons, build
 
 pytestmark = pytest.mark.synapse
@@ -39,12 +39,6 @@ MSC4140 = "/_matrix/client/unstable/org.matrix.msc4140"
 @pytest.fixture(scope="module")
 async def w(hs, tmp_path_factory) -> Lessons:
     return await build(hs, tmp_path_factory)
-
-
-def ok(resp: tuple[int, dict]) -> dict:
-    code, body = resp
-    assert code == 200, body
-    return body
 
 
 async def messages(user, room: str) -> list[dict]:
