@@ -1,0 +1,458 @@
+"""Load: many pupils chatting, syncing and searching, on Synapse with Parta and on vanilla Synapse.
+
+Each topology (``single``: one Synapse process; ``workers``: the worker topology written by
+``parta init --workers``) is built twice in the same run, both over PostgreSQL: with Parta (the
+generated configuration as ``parta init`` writes it) and vanilla (the same Synapse and the same
+configuration with Parta's module left out). Both get the same people:
+
+- Parta: real schools from the project's deterministic generator
+  (``spaces_provisioner.roster.generate``), imported and given accounts by the provisioning
+  service, so that every message goes through Parta's rules in a real class chat. Full size: two
+  schools of 40 classes, 80 class chats of about 25 pupils, about 2,000 pupil accounts;
+- vanilla: as many accounts (Admin API) and one private room per class with the same pupils
+  (Admin API join).
+
+Setup is not measured (bcrypt rounds are cheap in the bench's own configuration, rate limits
+relaxed on both sides). Then ``--clients`` concurrent clients drive the load for ``--duration``
+seconds per phase, each cycling over its share of the accounts; each account in turn does the
+next operation of a fixed mix: send a message into its class chat
+(``PUT /rooms/{id}/send``), an incremental sync from its last ``next_batch``
+(``GET /sync?timeout=0``), and (one in nine) a user-directory search for a classmate's family
+name (``POST /user_directory/search``). Phases alternate Parta and vanilla (ABAB...) to cancel
+the machine's drift; each side's throughput (requests per second) and p95 latency (all
+requests) are the medians over its rounds.
+
+Printed: per topology and side the throughput, p50/p95 and per-operation p95; the ratios
+Parta/vanilla (goals: throughput ≥ 0.95, p95 ≤ 1.10); the scale-out (worker-topology throughput
+over single-process throughput, both with Parta, on this machine). Last line
+``single_throughput_ratio=… single_p95_ratio=… workers_throughput_ratio=… workers_p95_ratio=…
+scaleout=…`` (``nan`` for a topology not run).
+
+Run: ``.venv/bin/python bench/load.py [--size full|small|tiny] [--topology single|workers|both]
+[--rounds 4] [--duration 30] [--clients 50]``. PostgreSQL: ``PARTA_TEST_PG`` (a libpq DSN of a role
+that may create databases; default ``host=127.0.0.1 port=5432 user=postgres dbname=postgres``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import aiohttp
+import psycopg2
+from ruamel.yaml import YAML
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from policies.application import EXAMPLE_PATH  # noqa: E402
+from policies.templates import RoomRef, default_templates  # noqa: E402
+
+from spaces_provisioner.api.client import ApiClient  # noqa: E402
+from spaces_provisioner.cli.application_file import read_application_data  # noqa: E402
+from spaces_provisioner.homeserver.bot import BotClient  # noqa: E402
+from spaces_provisioner.install.installation import init_installation  # noqa: E402
+from spaces_provisioner.install.supervisor import running  # noqa: E402
+from spaces_provisioner.roster.generate import (  # noqa: E402
+    ALL_GRADES,
+    GeneratedSchool,
+    SchoolSize,
+    generate_school,
+    write_oneroster,
+)
+from spaces_provisioner.roster.source import zip_folder  # noqa: E402
+from spaces_provisioner.settings import Settings  # noqa: E402
+
+V = "/_matrix/client/v3"
+PG_ADMIN_DSN = os.environ.get("PARTA_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+RELAXED = {"per_second": 100000, "burst_count": 100000}
+BCRYPT_ROUNDS = 4  # the cheapest Synapse accepts: account creation is setup, not what is measured
+# 40 classes of 23-27 pupils: four parallels up to grade 7, three from grade 8 (the generator's "large")
+FORTY = SchoolSize(ALL_GRADES, 4, (23, 27), letters_by_grade=((8, 3), (9, 3), (10, 3), (11, 3)))
+#: --size: (school size, number of schools), clients, seconds per phase
+SIZES: dict[str, tuple[SchoolSize, int, int, float]] = {
+    "full": (FORTY, 2, 50, 30.0),                          # 80 classes, ~2,000 pupils
+    "small": (SchoolSize((5, 6, 7, 8), 2, (23, 27)), 1, 30, 15.0),  # 8 classes, ~200 pupils
+    "tiny": (SchoolSize((5,), 2, (4, 6)), 1, 6, 3.0),      # 2 classes, ~10 pupils: does it run
+}
+#: the operations each account does in turn: 4 sends, 4 syncs, 1 directory search
+MIX = ("send", "sync", "send", "sync", "send", "sync", "search", "send", "sync")
+SYNC_FILTER = json.dumps({"room": {"timeline": {"limit": 10}, "state": {"lazy_load_members": True}},
+                          "presence": {"not_types": ["*"]}}, separators=(",", ":"))
+_txn = itertools.count()
+
+
+# -- installations ---------------------------------------------------------------------
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg(sql: str) -> None:
+    conn = psycopg2.connect(PG_ADMIN_DSN)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def database() -> Iterator[str]:
+    """A fresh PostgreSQL database (C collation, as Synapse requires); dropped afterwards."""
+    name = f"parta_load_{uuid.uuid4().hex[:10]}"
+    _pg(f"CREATE DATABASE {name} LOCALE 'C' TEMPLATE template0 ENCODING 'UTF8'")
+    try:
+        yield PG_ADMIN_DSN.replace("dbname=postgres", f"dbname={name}")
+    finally:
+        _pg(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def bench_config(config_path: Path, with_parta: bool) -> None:
+    """The bench's own changes to a written homeserver.yaml: relaxed rate limits, cheap bcrypt, and
+    for vanilla no ``modules`` (Parta's module); everything else as ``parta init`` wrote it."""
+    y = YAML()
+    data = y.load(config_path.read_text(encoding="utf-8"))
+    for key in ("rc_message", "rc_registration", "rc_room_creation", "rc_joins_per_room"):
+        data[key] = RELAXED
+    data["rc_login"] = {"address": RELAXED, "account": RELAXED, "failed_attempts": RELAXED}
+    data["rc_joins"] = {"local": RELAXED, "remote": RELAXED}
+    data["bcrypt_rounds"] = BCRYPT_ROUNDS
+    if not with_parta:
+        data.pop("modules", None)
+    with config_path.open("w", encoding="utf-8") as f:
+        y.dump(data, f)
+
+
+@contextlib.contextmanager
+def single(root: Path, with_parta: bool) -> Iterator[str]:
+    """One Synapse process over PostgreSQL made by ``parta init``, running; yields its client URL."""
+    with database() as dsn:
+        settings = init_installation(root, "bench.test", postgres_dsn=dsn, port=free_port(),
+                                     provisioning_port=free_port())
+        bench_config(settings.homeserver_config, with_parta)
+        with running(settings, timeout=180):
+            yield settings.homeserver_url
+
+
+TOPOLOGIES = {"single": single}
+
+
+# -- the people ------------------------------------------------------------------------
+
+@dataclass
+class Account:
+    user_id: str
+    token: str
+    room_id: str
+    search_term: str
+    n: int = 0  # the account's place in the side's list: where it starts in MIX
+    since: str = ""
+
+
+def classmates_term(school: GeneratedSchool, pupil_index: int) -> str:
+    """A classmate's family name (the next pupil of the same class)."""
+    pupils = school.pupils
+    me = pupils[pupil_index]
+    same = [p for p in pupils if p.class_id == me.class_id and p.source_id != me.source_id]
+    return (same[pupil_index % len(same)] if same else me).name.family_name
+
+
+async def gather_limited(coros, limit: int = 16) -> list:
+    sem = asyncio.Semaphore(limit)
+
+    async def one(c):
+        async with sem:
+            return await c
+
+    return list(await asyncio.gather(*(one(c) for c in coros)))
+
+
+async def parta_people(settings: Settings, schools: list[GeneratedSchool], tmp: Path) -> list[Account]:
+    """Schools built by the provisioning service (application, roster, accounts for the pupils)."""
+    bot = BotClient(settings.homeserver_url, settings.bot_access_token, settings.bot_user_id,
+                    unix_socket=settings.admin_socket)
+    accounts: list[Account] = []
+    try:
+        async with ApiClient(settings.provisioning_url, settings.operator_token) as api:
+            for n, school in enumerate(schools):
+                slug = f"bench{n}"
+                app = read_application_data(EXAMPLE_PATH)
+                app["slug"] = slug
+                await api.apply_application(app)
+                await api.approve(slug)
+                roster = tmp / f"roster-{slug}"
+                write_oneroster(school, roster)
+                await api.import_roster(slug, zip_folder(roster))
+                made = await api.provision_many(slug, [p.source_id for p in school.pupils])
+                user_of = {a["person_id"]: a["user_id"] for a in made["accounts"]}
+                chats = {}
+                for c in school.classes:
+                    alias = default_templates().alias_localpart(RoomRef(slug, "class_chat", c.source_id))
+                    chats[c.source_id] = await bot.resolve_alias(f"#{alias}:{settings.server_name}")
+                tokens = await gather_limited(bot.login_as(user_of[p.source_id]) for p in school.pupils)
+                for i, (p, token) in enumerate(zip(school.pupils, tokens, strict=True)):
+                    accounts.append(Account(user_of[p.source_id], token, chats[p.class_id],
+                                            classmates_term(school, i)))
+        missing = 0
+        for room in {a.room_id for a in accounts}:
+            joined = await bot.joined_members(room)
+            missing += sum(1 for a in accounts if a.room_id == room and a.user_id not in joined)
+        if missing:
+            raise RuntimeError(f"{missing} pupils are not joined to their class chat after provisioning")
+    finally:
+        await bot.close()
+    return accounts
+
+
+async def vanilla_people(settings: Settings, schools: list[GeneratedSchool]) -> list[Account]:
+    """The same pupils made directly: accounts (Admin API), one private room per class, joins."""
+    bot = BotClient(settings.homeserver_url, settings.bot_access_token, settings.bot_user_id,
+                    unix_socket=settings.admin_socket)
+    accounts: list[Account] = []
+    try:
+        for n, school in enumerate(schools):
+            rooms = {}
+            for c in school.classes:
+                rooms[c.source_id] = await bot.create_room({"preset": "private_chat", "name": c.title})
+            user_ids = [f"@{p.source_id}.bench{n}:{settings.server_name}" for p in school.pupils]
+            await gather_limited(bot.put_user(u, {"password": uuid.uuid4().hex, "displayname": p.name.display})
+                                 for u, p in zip(user_ids, school.pupils, strict=True))
+            await gather_limited(bot.force_join(u, rooms[p.class_id])
+                                 for u, p in zip(user_ids, school.pupils, strict=True))
+            tokens = await gather_limited(bot.login_as(u) for u in user_ids)
+            for i, (u, p, token) in enumerate(zip(user_ids, school.pupils, tokens, strict=True)):
+                accounts.append(Account(u, token, rooms[p.class_id], classmates_term(school, i)))
+    finally:
+        await bot.close()
+    return accounts
+
+
+# -- the load --------------------------------------------------------------------------
+
+@dataclass
+class Phase:
+    """One side's measured phase: latencies (s) per operation, errors, wall seconds."""
+
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {op: [] for op in set(MIX)})
+    errors: int = 0
+    seconds: float = 0.0
+
+    @property
+    def all(self) -> list[float]:
+        return [x for values in self.latencies.values() for x in values]
+
+    @property
+    def throughput(self) -> float:
+        return len(self.all) / self.seconds
+
+
+async def request(session: aiohttp.ClientSession, url: str, account: Account, op: str) -> None:
+    headers = {"Authorization": f"Bearer {account.token}"}
+    if op == "send":
+        path = f"{url}{V}/rooms/{quote(account.room_id)}/send/m.room.message/l{next(_txn)}"
+        async with session.put(path, json={"msgtype": "m.text", "body": "Домашнее задание готово"},
+                               headers=headers) as r:
+            r.raise_for_status()
+            await r.read()
+    elif op == "sync":
+        query = {"timeout": "0", "filter": SYNC_FILTER, **({"since": account.since} if account.since else {})}
+        async with session.get(f"{url}{V}/sync", params=query, headers=headers) as r:
+            r.raise_for_status()
+            account.since = (await r.json())["next_batch"]
+    else:
+        async with session.post(f"{url}{V}/user_directory/search", json={"search_term": account.search_term,
+                                                                         "limit": 10}, headers=headers) as r:
+            r.raise_for_status()
+            if not (await r.json())["results"]:
+                raise RuntimeError(f"{account.user_id} found nobody for {account.search_term!r}")
+
+
+async def drive(url: str, accounts: list[Account], clients: int, seconds: float, offset: int = 0) -> Phase:
+    """``clients`` concurrent clients for ``seconds``; client ``i`` cycles over accounts i, i+clients, ...
+    Each account does the next operation of MIX (starting ``offset`` into it)."""
+    phase = Phase()
+    connector = aiohttp.TCPConnector(limit=clients, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        deadline = time.perf_counter() + seconds
+
+        async def client(i: int) -> None:
+            mine = accounts[i::clients]
+            step = offset
+            while time.perf_counter() < deadline:
+                for account in mine:
+                    op = MIX[(step + account.n) % len(MIX)]
+                    start = time.perf_counter()
+                    try:
+                        await request(session, url, account, op)
+                    except (TimeoutError, aiohttp.ClientError, RuntimeError) as e:
+                        phase.errors += 1
+                        if phase.errors <= 3:
+                            print(f"    error: {op} as {account.user_id}: {e}", flush=True)
+                    else:
+                        phase.latencies[op].append(time.perf_counter() - start)
+                    if time.perf_counter() >= deadline:
+                        return
+                step += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(client(i) for i in range(min(clients, len(accounts)))))
+        phase.seconds = time.perf_counter() - start
+    return phase
+
+
+def pct(values: list[float], q: int) -> float:
+    if not values:
+        return math.nan
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+
+
+@dataclass
+class Result:
+    """A topology's outcome: per side the phases of every round."""
+
+    phases: dict[str, list[Phase]]
+
+    def throughput(self, side: str) -> float:
+        return statistics.median(p.throughput for p in self.phases[side])
+
+    def p95(self, side: str, op: str | None = None) -> float:
+        return statistics.median(pct(p.latencies[op] if op else p.all, 95) for p in self.phases[side])
+
+    def p50(self, side: str) -> float:
+        return statistics.median(pct(p.all, 50) for p in self.phases[side])
+
+
+async def measure(urls: dict[str, str], people: dict[str, list[Account]], args) -> Result:
+    """Warm both sides, then ``args.rounds`` rounds alternating the order (ABAB...)."""
+    for name in urls:  # every account's initial sync (not measured), then a short warm-up
+        await gather_limited((request_once(urls[name], a) for a in people[name]), 8)
+        await drive(urls[name], people[name], args.clients, min(5.0, args.duration))
+    phases: dict[str, list[Phase]] = {name: [] for name in urls}
+    for r in range(args.rounds):
+        order = list(urls) if r % 2 == 0 else list(reversed(urls))
+        for name in order:
+            phase = await drive(urls[name], people[name], args.clients, args.duration, offset=r)
+            phases[name].append(phase)
+            print(f"  round {r + 1} {name:<8} {phase.throughput:7.1f} req/s  p50 {pct(phase.all, 50) * 1000:6.1f} ms"
+                  f"  p95 {pct(phase.all, 95) * 1000:6.1f} ms  ({len(phase.all)} requests, {phase.errors} errors)",
+                  flush=True)
+            total = len(phase.all) + phase.errors
+            if phase.errors > max(3, total // 100):
+                raise RuntimeError(f"{name}: {phase.errors} of {total} requests failed")
+    return Result(phases)
+
+
+async def request_once(url: str, account: Account) -> None:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
+        await request(session, url, account, "sync")
+
+
+# -- a topology ------------------------------------------------------------------------
+
+async def people_of(settings: dict[str, Settings], schools: list[GeneratedSchool], tmp: Path) -> dict:
+    start = time.perf_counter()
+    out = {"parta": await parta_people(settings["parta"], schools, tmp),
+           "vanilla": await vanilla_people(settings["vanilla"], schools)}
+    for accounts in out.values():
+        for n, account in enumerate(accounts):
+            account.n = n
+    print(f"  setup: {len(out['parta'])} accounts in {len({a.room_id for a in out['parta']})} class chats per side "
+          f"in {time.perf_counter() - start:.0f} s", flush=True)
+    return out
+
+
+def run_topology(topology: str, schools: list[GeneratedSchool], args, tmp: Path) -> Result:
+    """Both sides of ``topology`` running at once; their people made; the rounds measured."""
+    print(f"{topology}: starting Parta and vanilla", flush=True)
+    start = TOPOLOGIES[topology]
+    with contextlib.ExitStack() as stack:
+        settings, urls = {}, {}
+        for name in ("parta", "vanilla"):
+            root = tmp / f"{topology}-{name}"
+            urls[name] = stack.enter_context(start(root, name == "parta"))
+            settings[name] = Settings.load(root)
+        people = asyncio.run(people_of(settings, schools, tmp / topology))
+        return asyncio.run(measure(urls, people, args))
+
+
+def report(topology: str, res: Result) -> tuple[float, float]:
+    print(f"{topology}: {'side':<8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}   p95 by operation (ms)")
+    for side in ("vanilla", "parta"):
+        ops = ", ".join(f"{op} {res.p95(side, op) * 1000:.1f}" for op in sorted(set(MIX)))
+        print(f"{'':>{len(topology) + 2}}{side:<8} {res.throughput(side):8.1f} {res.p50(side) * 1000:8.1f} "
+              f"{res.p95(side) * 1000:8.1f}   {ops}")
+    tput = res.throughput("parta") / res.throughput("vanilla")
+    p95 = res.p95("parta") / res.p95("vanilla")
+    per_round = [x.throughput / v.throughput for x, v in zip(res.phases["parta"], res.phases["vanilla"], strict=True)]
+    print(f"{'':>{len(topology) + 2}}parta/vanilla: throughput {tput:.3f} (goal ≥ 0.95; rounds {min(per_round):.3f}-"
+          f"{max(per_round):.3f}), p95 {p95:.3f} (goal ≤ 1.10)", flush=True)
+    return tput, p95
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--topology", choices=("single", "workers", "both"), default="both")
+    parser.add_argument("--rounds", type=int, default=4, help="measured phases per side (alternating order)")
+    parser.add_argument("--duration", type=float, help="seconds per phase (default: by size)")
+    parser.add_argument("--clients", type=int, help="concurrent clients (default: by size)")
+    parser.add_argument("--keep", action="store_true", help="keep the installations (logs) afterwards")
+    args = parser.parse_args()
+    size, count, clients, duration = SIZES[args.size]
+    args.clients = args.clients or clients
+    args.duration = args.duration or duration
+    schools = [generate_school(size, seed=7 + n) for n in range(count)]
+    pupils = sum(len(s.pupils) for s in schools)
+    print(f"load: {sum(len(s.classes) for s in schools)} classes, {pupils} pupil accounts per side; "
+          f"{args.clients} clients, {args.rounds} rounds of {args.duration:.0f} s per side; "
+          f"mix {MIX.count('send')} send : {MIX.count('sync')} sync : {MIX.count('search')} search; "
+          f"{os.cpu_count()} cores", flush=True)
+    topologies = ["single", "workers"] if args.topology == "both" else [args.topology]
+    tmp = Path(tempfile.mkdtemp(prefix="parta-bench-load-"))
+    ratios: dict[str, tuple[float, float]] = {}
+    results: dict[str, Result] = {}
+    try:
+        for topology in topologies:
+            if topology not in TOPOLOGIES:
+                print(f"{topology}: not available in this checkout (no worker topology); left out", flush=True)
+                continue
+            results[topology] = run_topology(topology, schools, args, tmp)
+            ratios[topology] = report(topology, results[topology])
+    finally:
+        if args.keep:
+            print(f"kept: {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    nan = (math.nan, math.nan)
+    scaleout = (results["workers"].throughput("parta") / results["single"].throughput("parta")
+                if "workers" in results and "single" in results else math.nan)
+    if not math.isnan(scaleout):
+        print(f"scale-out: Parta {results['single'].throughput('parta'):.1f} req/s on one process, "
+              f"{results['workers'].throughput('parta'):.1f} req/s on the worker topology ({scaleout:.2f}x)")
+    s, w = ratios.get("single", nan), ratios.get("workers", nan)
+    print(f"single_throughput_ratio={s[0]:.3f} single_p95_ratio={s[1]:.3f} workers_throughput_ratio={w[0]:.3f} "
+          f"workers_p95_ratio={w[1]:.3f} scaleout={scaleout:.2f}")
+
+
+if __name__ == "__main__":
+    main()
