@@ -10,7 +10,7 @@ Routes live next to their handlers, one module per resource: :mod:`.applications
 :mod:`.organizations`, :mod:`.links`, :mod:`.people`, :mod:`.registrations`, :mod:`.journal`, :mod:`.polls`,
 :mod:`.calls` (the group calls' token service), :mod:`.office_hours`, :mod:`.scheduled`, :mod:`.records`,
 :mod:`.moderation` (reports, moderation, the audit log); the page in
-:mod:`spaces_provisioner.web.register`. ``GET /api/v1/health`` and ``GET /api/v1/openapi.json``
+:mod:`spaces_provisioner.web.register`; the web console (``/console/``) in :mod:`spaces_provisioner.console`. ``GET /api/v1/health`` and ``GET /api/v1/openapi.json``
 are here. The OpenAPI document (``api/openapi.json``) describes them all.
 """
 
@@ -43,6 +43,7 @@ from spaces_provisioner.api import (
 from spaces_provisioner.api.body import reply
 from spaces_provisioner.api.keys import OPS, SETTINGS
 from spaces_provisioner.api.middleware import errors_and_language
+from spaces_provisioner.console.app import add_console
 from spaces_provisioner.db.schema import Store
 from spaces_provisioner.homeserver.bot import BotClient
 from spaces_provisioner.ops import Operations
@@ -96,6 +97,7 @@ def build_app(settings: Settings) -> web.Application:
                           registrations.routes, journal.routes, polls.routes, calls.routes, scheduled.routes,
                           records.routes, office_hours.routes, moderation.routes, register.routes):
         app.add_routes(module_routes)
+    add_console(app)  # the web console at /console/ (spaces_provisioner/console)
     app.on_response_prepare.append(calls.add_cors)
     return app
 

@@ -70,10 +70,19 @@ def require_operator(request: web.Request) -> Actor:
 
 async def actor(request: web.Request) -> Actor:
     """Authenticate the request (operator token or a Matrix access token); raises 401."""
-    token = _token(request)
+    return await actor_for_token(request, _token(request))
+
+
+async def actor_for_token(request: web.Request, token: str, user_id: str | None = None) -> Actor:
+    """The caller holding ``token`` (the operator token or a Matrix access token); raises 401.
+
+    ``user_id``: the token's user when the caller has just asked the homeserver (the console
+    caches ``whoami`` briefly); None asks the homeserver now.
+    """
     if _is_operator_token(request, token):
         return Actor(operator=True)
-    user_id = await whoami(request.app[SETTINGS].homeserver_url, token)
+    if user_id is None:
+        user_id = await whoami(request.app[SETTINGS].homeserver_url, token)
     if user_id is None:
         raise ProvisioningError(401, Errcode.UNKNOWN_TOKEN, _("The homeserver does not know this access token; "
                                                               "sign in again"))

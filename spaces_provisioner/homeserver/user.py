@@ -68,13 +68,14 @@ def _explain(data: dict) -> str:
     return data.get("error") or _("The homeserver refused the registration; try again")
 
 
-async def sign_in(homeserver_url: str, user: str, password: str) -> tuple[str, str]:
-    """``POST /login`` (``m.login.password``) for a short session of the page; returns
+async def sign_in(homeserver_url: str, user: str, password: str, device_name: str = "Parta link") -> tuple[str, str]:
+    """``POST /login`` (``m.login.password``) for a session of the page or the console
+    (``device_name`` is what the person sees in their sessions list); returns
     ``(user_id, access_token)``. Raises :class:`SignInRefused`. End it with :func:`sign_out`."""
     async with aiohttp.ClientSession() as s:
         async with s.post(f"{homeserver_url}/_matrix/client/v3/login", json={
                 "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
-                "password": password, "initial_device_display_name": "Parta link"}) as r:
+                "password": password, "initial_device_display_name": device_name}) as r:
             body = await r.json(content_type=None)
     if r.status != 200:
         raise SignInRefused(rate_limited=r.status == 429)

@@ -1,0 +1,108 @@
+"""Console sessions: kept in the service's memory, named by an opaque random id in a cookie.
+
+The cookie ``parta_console`` holds only a random id (``secrets.token_urlsafe(32)``); the
+Matrix access token stays on the server. Cookie flags: HttpOnly, SameSite=Strict,
+Path=/console/, Secure when the request came over TLS (directly or through nginx's
+``X-Forwarded-Proto: https``). A visitor gets an anonymous session on the first page (so the
+sign-in form has a CSRF token too); signing in replaces it with a fresh id (no session
+fixation). Sessions end after :data:`IDLE` seconds unused, on sign-out, when the service
+restarts, and when the homeserver no longer knows their Matrix token (:mod:`.auth`).
+
+Source: OWASP Session Management Cheat Sheet (random ids, cookie attributes, renewal on sign-in).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+COOKIE = "parta_console"
+#: Seconds a session lives unused (signed in: a school day; anonymous: one hour).
+IDLE = 12 * 3600
+ANONYMOUS_IDLE = 3600
+#: Sessions kept at most; the least recently used go first (a flood of anonymous visits cannot fill memory).
+MAX_SESSIONS = 20000
+
+
+@dataclass
+class Session:
+    """One browser's session.
+
+    ``token``: the Matrix access token (or the operator token when ``operator``); None before
+    sign-in. ``user_id``: whom the homeserver said the token belongs to. ``checked_at``: when
+    (``time.monotonic()`` seconds) the homeserver last confirmed the token. ``csrf``: the forms'
+    token. ``language``: ``ru``/``en`` or None (the default).
+    """
+
+    id: str
+    csrf: str
+    token: str | None = None
+    user_id: str | None = None
+    operator: bool = False
+    language: str | None = None
+    checked_at: float = 0.0
+    used_at: float = field(default_factory=time.monotonic)
+    #: one message shown on the next page (after a redirect): ``(kind, text)``, kind ``ok``/``error``
+    flash: tuple[str, str] | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.token is not None
+
+
+class SessionStore:
+    """The sessions of this service process (a restart signs everyone out)."""
+
+    def __init__(self, max_sessions: int = MAX_SESSIONS):
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self.max_sessions = max_sessions
+
+    def new(self, language: str | None = None) -> Session:
+        """A fresh anonymous session."""
+        s = Session(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), language=language)
+        self._sessions[s.id] = s
+        while len(self._sessions) > self.max_sessions:
+            self._sessions.popitem(last=False)
+        return s
+
+    def get(self, session_id: str | None) -> Session | None:
+        """The live session with this id, or None (unknown or expired)."""
+        s = self._sessions.get(session_id or "")
+        if s is None:
+            return None
+        now = time.monotonic()
+        if now - s.used_at > (IDLE if s.signed_in else ANONYMOUS_IDLE):
+            self.drop(s.id)
+            return None
+        s.used_at = now
+        self._sessions.move_to_end(s.id)
+        return s
+
+    def drop(self, session_id: str) -> None:
+        """Forget a session (sign-out, revoked token)."""
+        self._sessions.pop(session_id, None)
+
+    def drop_token(self, token: str) -> None:
+        """Forget every session holding ``token`` (the homeserver refused it)."""
+        for sid in [sid for sid, s in self._sessions.items() if s.token == token]:
+            self.drop(sid)
+
+
+def is_tls(request: web.Request) -> bool:
+    """True when the browser reached us over HTTPS (directly, or through nginx which says so)."""
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+def set_cookie(request: web.Request, response: web.StreamResponse, session: Session) -> None:
+    """Put the session's id into the response's cookie with the safe flags."""
+    response.set_cookie(COOKIE, session.id, path="/console/", httponly=True, samesite="Strict",
+                        secure=is_tls(request), max_age=IDLE)
+
+
+def clear_cookie(response: web.StreamResponse) -> None:
+    """Remove the session cookie."""
+    response.del_cookie(COOKIE, path="/console/")
