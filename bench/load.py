@@ -204,10 +204,13 @@ async def parta_people(settings: Settings, schools: list[GeneratedSchool], tmp: 
                 await api.import_roster(slug, zip_folder(roster))
                 made = await api.provision_many(slug, [p.source_id for p in school.pupils])
                 user_of = {a["person_id"]: a["user_id"] for a in made["accounts"]}
-                chats = {}
+                chats: dict[str, str] = {}
                 for c in school.classes:
                     alias = default_templates().alias_localpart(RoomRef(slug, "class_chat", c.source_id))
-                    chats[c.source_id] = await bot.resolve_alias(f"#{alias}:{settings.server_name}")
+                    room = await bot.resolve_alias(f"#{alias}:{settings.server_name}")
+                    if room is None:
+                        raise RuntimeError(f"class chat #{alias} was not made by the import")
+                    chats[c.source_id] = room
                 tokens = await gather_limited(bot.login_as(user_of[p.source_id]) for p in school.pupils)
                 for i, (p, token) in enumerate(zip(school.pupils, tokens, strict=True)):
                     accounts.append(Account(user_of[p.source_id], token, chats[p.class_id],
