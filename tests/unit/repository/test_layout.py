@@ -28,11 +28,13 @@ ALLOWED: dict[str, set[str]] = {
     f"{SP}.ops": {f"{SP}.db", f"{SP}.homeserver", f"{SP}.reconcile", f"{SP}.roster"} | SHARED,
     f"{SP}.web": {f"{SP}.ops", f"{SP}.homeserver", f"{SP}.api.keys"} | SHARED,
     f"{SP}.api": {f"{SP}.ops", f"{SP}.web", f"{SP}.homeserver", f"{SP}.roster"} | SHARED,
+    # the web console: pages over the API's rules (api.auth, api.middleware) and the operations
+    f"{SP}.console": {f"{SP}.api", f"{SP}.ops", f"{SP}.homeserver", f"{SP}.roster"} | SHARED,
     f"{SP}.install": {f"{SP}.homeserver", f"{SP}.reconcile"} | SHARED,
     f"{SP}.cli": {f"{SP}.api", f"{SP}.install", f"{SP}.roster", f"{SP}.homeserver", f"{SP}.ops"} | SHARED,
 }
 #: The composition root may also open the database.
-EXTRA = {f"{SP}/api/app.py": {f"{SP}.db.schema"}}
+EXTRA = {f"{SP}/api/app.py": {f"{SP}.db.schema", f"{SP}.console.app"}}
 #: Shared contracts: the error model needs the policies' Decision only.
 SHARED_ALLOWED: set[str] = set()
 #: What ``policies`` must never import (it stays pure: no Synapse, no network, no database).
