@@ -51,6 +51,8 @@ from policies import names
 from policies.capabilities import Account, Capabilities, Decision, deny
 from policies.i18n import N_
 
+from .refusal_metrics import count_refusal
+
 log = logging.getLogger(__name__)
 
 #: The Synapse release whose internals these wraps were written against.
@@ -185,6 +187,7 @@ def _wrap_check_username(original: Callable[..., Awaitable[None]], bot: str,
             names.check_not_role_word(localpart)
             names.check_login_name(localpart, await login_names_taken(localpart))
         except names.NameRefused as e:
+            count_refusal(e.reason)
             raise SynapseError(400, e.message(language), Codes.INVALID_USERNAME,
                                additional_fields={"org.parta.reason": e.reason,
                                                   "org.parta.messages": {lg: e.message(lg) for lg in ("ru", "en")}}

@@ -94,6 +94,7 @@ from policies.media import (
 from . import clamd
 from .lookups import Lookups
 from .pinned import check_callers, check_method
+from .refusal_metrics import count_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +167,7 @@ class UploadRefusal(SynapseError):
     def __init__(self, code: int, errcode: str, decision: Decision, language: str, **fields: Any):
         super().__init__(code, decision.message(language), errcode, additional_fields={
             **fields, "org.parta.reason": decision.reason, "org.parta.messages": decision.messages()})
+        count_refusal(decision.reason)
 
 
 def _head(path: str) -> tuple[bytes, bytes | None, ZipContents | None]:

@@ -51,6 +51,7 @@ from .media_access import MediaAccess
 from .media_upload import MediaUpload, UploadConfig
 from .metrics import Meter, StatsResource
 from .quiet_hours import QuietHours
+from .refusal_metrics import count_refusal
 from .registrations import Registrations
 from .room_reports import RoomReportsResource
 
@@ -87,6 +88,7 @@ class Refusal(SynapseError):
     def __init__(self, decision: Decision, language: str):
         super().__init__(403, decision.message(language), Codes.FORBIDDEN, additional_fields={
             "org.parta.reason": decision.reason, "org.parta.messages": decision.messages()})
+        count_refusal(decision.reason)  # every refusal is made here just before it is raised
 
 
 class PartaModule:
