@@ -151,12 +151,19 @@ def cmd_init(args) -> int:
     from spaces_provisioner.install.installation import AlreadyInitialized, init_installation
     from spaces_provisioner.install.processes import StartError
 
+    if args.workers and not args.postgres:
+        print(_("Initialization failed: {error}").format(error=_(
+            "Synapse's workers share one PostgreSQL database and SQLite cannot be shared: add --postgres DSN "
+            "(a database created with C collation) to parta init --workers")), file=sys.stderr)
+        return 1
     try:
         settings = init_installation(Path(args.dir), args.server_name, postgres_dsn=args.postgres, port=args.port,
                                      public_baseurl=args.public_baseurl, force=args.force, language=args.lang or "ru",
                                      behind_proxy=args.behind_proxy, clamd=args.clamd,
                                      scan_unavailable=args.scan_unavailable, turn_port=args.turn_port,
                                      livekit_url=args.livekit_url)
+        if args.workers:
+            _write_workers(settings, args)
     except AlreadyInitialized as e:
         print(_("{dir} already holds a Parta installation; nothing was changed (use --force to regenerate "
                 "its configuration, keeping its data)").format(dir=e))
@@ -170,6 +177,15 @@ def cmd_init(args) -> int:
     print(_("  the Parta bot: {user}").format(user=settings.bot_user_id))
     print(_("Start it with: parta run {dir}").format(dir=settings.root))
     return 0
+
+
+def _write_workers(settings: Settings, args) -> None:
+    """``parta init --workers``: Synapse's worker topology behind nginx (``install.workers``)."""
+    from spaces_provisioner.install.workers import write_worker_topology
+
+    redis_host, _sep, redis_port = args.redis.rpartition(":")
+    write_worker_topology(settings, redis_host=redis_host or "127.0.0.1", redis_port=int(redis_port),
+                          start_redis=args.run_redis)
 
 
 def cmd_run(args) -> int:
@@ -483,6 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help=_("coturn's port for 1:1 calls (default: kept, else 3478 when free)"))
     sp.add_argument("--livekit-url", metavar="URL",
                     help=_("the LiveKit SFU of group calls, wss://... (default: kept, else on this server's host)"))
+    sp.add_argument("--workers", action="store_true",
+                    help=_("run Synapse as workers behind nginx (needs --postgres and Redis)"))
+    sp.add_argument("--redis", metavar="HOST:PORT", default="127.0.0.1:6379",
+                    help=_("the Redis of the workers' replication (default: 127.0.0.1:6379)"))
+    sp.add_argument("--run-redis", action="store_true",
+                    help=_("parta run starts Debian's redis-server on that port itself"))
     sp.add_argument("--force", action="store_true")
     sp.set_defaults(func=cmd_init)
 

@@ -4,6 +4,8 @@ They start in that order, each must become healthy, and all stop (SIGTERM, then 
 when the user presses Ctrl-C, when SIGTERM arrives, or when any of them exits. The bridge
 runs when the installation has its config (``journal-bridge.yaml``, written by ``parta init``);
 coturn (1:1 calls' relay) when the installation has ``turnserver.conf`` and Debian's coturn is installed.
+An installation with a worker topology (``parta init --workers``) runs all its Synapse processes and
+nginx in place of the one Synapse (``install.worker_processes.start_topology``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from spaces_provisioner.install.installation import close_to_others
 from spaces_provisioner.install.journal_bridge import start_bridge
 from spaces_provisioner.install.processes import Service, start_provisioning, start_synapse
 from spaces_provisioner.install.turn import start_coturn
+from spaces_provisioner.install.worker_processes import start_topology
+from spaces_provisioner.install.workers import Topology
 from spaces_provisioner.settings import Settings
 
 
@@ -29,9 +33,13 @@ def running(settings: Settings, timeout: float = 90.0) -> Iterator[list[Service]
     services: list[Service] = []
     close_to_others(settings.root)  # an installation made before init closed it
     try:
-        synapse = start_synapse(settings.homeserver_config, settings.homeserver_url, settings.logs_dir)
-        services.append(synapse)
-        synapse.wait_healthy(timeout)
+        topology = Topology.load(settings.root)
+        if topology is None:
+            synapse = start_synapse(settings.homeserver_config, settings.homeserver_url, settings.logs_dir)
+            services.append(synapse)
+            synapse.wait_healthy(timeout)
+        else:  # parta init --workers: Redis (when managed), main, each worker, nginx
+            start_topology(topology, settings.logs_dir, services, timeout)
         provisioning = start_provisioning(settings.root, settings.provisioning_url, settings.logs_dir)
         services.append(provisioning)
         provisioning.wait_healthy(timeout)
