@@ -173,7 +173,9 @@ def write_worker_topology(settings: Settings, *, redis_host: str = "127.0.0.1", 
             f"{config_path}: the worker topology needs PostgreSQL (Synapse's workers share one database; "
             "SQLite cannot be shared between processes); create the installation with "
             "parta init DIR --server-name NAME --postgres DSN --workers")
-    main_listener = next(listener for listener in data["listeners"] if listener.get("port"))
+    # the people's listener (parta init: client API on loopback), not the Admin-API socket or metrics
+    main_listener = next(listener for listener in data["listeners"]
+                         if listener.get("port") and "client" in _names(listener))
     main_port = int(main_listener["port"])
     previous = Topology.load(root)
     kept = {p.name: p.port for p in previous.processes} if previous else {}
