@@ -9,6 +9,7 @@ method="post">`` must carry), ``flash`` (the message of the previous action) and
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -32,6 +33,8 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=
                           extensions=["jinja2.ext.i18n"], undefined=jinja2.StrictUndefined)
 _env.install_gettext_callables(gettext_, ngettext, newstyle=True)  # type: ignore[attr-defined]  # i18n ext
 _env.globals["_"] = gettext_
+_env.filters["datetime"] = lambda ms: (
+    "—" if not ms else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def session_of(request: web.Request) -> Session:

@@ -11,6 +11,7 @@ module                    job
 ========================  =====================================================================
 :mod:`.context`           what operations share: settings, database, bot, templates, the lock
 :mod:`.organizations`     applications, approval, organizations, cross-school network rooms
+:mod:`.review`            the operator's review: an application, its refusal, health
 :mod:`.rosters`           roster import (declarative: only differences are written)
 :mod:`.rollover`          the new school year: class rooms archived, classes a grade up
 :mod:`.accounts`          login names, one-time passwords, accounts for roster people
@@ -49,6 +50,7 @@ from spaces_provisioner.ops.people import People
 from spaces_provisioner.ops.polls import Polls
 from spaces_provisioner.ops.registrations import Registrations
 from spaces_provisioner.ops.retention import Retention
+from spaces_provisioner.ops.review import Review
 from spaces_provisioner.ops.rollover import Rollover
 from spaces_provisioner.ops.rosters import Rosters
 from spaces_provisioner.ops.scheduled import Scheduled
@@ -67,6 +69,7 @@ class Operations:
         self.ctx = Context(settings, store, bot, templates)
         self.accounts = Accounts(self.ctx)
         self.orgs = Organizations(self.ctx, self.accounts)
+        self.review = Review(self.ctx)
         self.rosters = Rosters(self.ctx)
         self.rollover = Rollover(self.ctx, self.rosters)
         self.people = People(self.ctx)

@@ -39,6 +39,7 @@ from policies.templates import RoomRef, Templates
 
 from spaces_provisioner.changes import Changes
 from spaces_provisioner.db import schema as st
+from spaces_provisioner.db.health import record_reconcile
 from spaces_provisioner.db.queries import account_from_db, org_own_settings
 from spaces_provisioner.faults import crash_point
 from spaces_provisioner.homeserver.bot import BotClient, MatrixRequestError
@@ -183,8 +184,13 @@ class Reconciler:
         registry entries and display names, instead of every room of the organization.
         The pupils' diaries follow (all of them; with ``only_users``, those of these people).
         """
-        changes, room_ids = await self._reconcile_rooms(org_id, only_users)
-        await self._sync_diaries(org_id, only_users, changes)
+        try:
+            changes, room_ids = await self._reconcile_rooms(org_id, only_users)
+            await self._sync_diaries(org_id, only_users, changes)
+        except Exception as e:  # noted for the console's health column, then raised as before
+            record_reconcile(self.store, org_id, 0, f"{type(e).__name__}: {e}"[:500])
+            raise
+        record_reconcile(self.store, org_id, changes.count, None)
         return changes, room_ids
 
     async def _reconcile_rooms(self, org_id: str, only_users: set[str] | None) -> tuple[Changes, dict[str, str]]:
