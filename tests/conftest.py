@@ -2,10 +2,8 @@
 
 ``PARTA_TEST_DB=postgres`` runs the same suite with Synapse and the provisioning
 database on a fresh PostgreSQL database (C collation), created here and dropped at
-the end. ``PARTA_TEST_TOPOLOGY=workers`` runs it on Synapse's worker topology behind nginx
-(PostgreSQL and Redis; ``tests/workers_topology.py``). The only test-specific changes to the
-generated configuration are relaxed rate limits (many clients log in from one address within
-seconds) and cheap password hashes.
+the end. The only test-specific changes to the generated configuration are relaxed
+rate limits (many clients log in from one address within seconds) and cheap password hashes.
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from spaces_provisioner.install.installation import init_installation
+from spaces_provisioner.install.metrics import enable_metrics
 from spaces_provisioner.install.supervisor import running
 from spaces_provisioner.settings import Settings
 from tests.samples import shared_rosters_dir
@@ -28,7 +27,6 @@ from tests.samples import shared_rosters_dir
 from .helpers import Homeserver
 from .processes import free_port
 from .schools import write_attack_roster
-from .workers_topology import make_workers, workers_wanted
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ROSTERS = shared_rosters_dir() or REPO.parent / "shared" / "data" / "rosters"
@@ -76,9 +74,8 @@ def relax_rate_limits(config_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_dsn():
-    """A fresh PostgreSQL database (C collation) when PARTA_TEST_DB=postgres (or the worker topology,
-    which needs PostgreSQL), else None."""
-    if os.environ.get("PARTA_TEST_DB", "sqlite") != "postgres" and not workers_wanted():
+    """A fresh PostgreSQL database (C collation) when PARTA_TEST_DB=postgres, else None."""
+    if os.environ.get("PARTA_TEST_DB", "sqlite") != "postgres":
         yield None
         return
     name = f"parta_test_{uuid.uuid4().hex[:10]}"
@@ -137,8 +134,7 @@ def installation(tmp_path_factory, postgres_dsn, mailbox) -> Settings:
     data["ip_range_whitelist"] = ["127.0.0.1"]
     with settings.homeserver_config.open("w", encoding="utf-8") as f:
         y.dump(data, f)
-    if workers_wanted():  # PARTA_TEST_TOPOLOGY=workers: Synapse's workers behind nginx (homeserver_url: nginx)
-        make_workers(settings)
+    enable_metrics(settings.homeserver_config, free_port())  # /_synapse/metrics: tests/integration/test_metrics.py
     return settings
 
 

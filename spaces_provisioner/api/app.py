@@ -31,6 +31,7 @@ from spaces_provisioner.api import (
     calls,
     journal,
     links,
+    metrics,
     moderation,
     office_hours,
     organizations,
@@ -46,6 +47,7 @@ from spaces_provisioner.api.middleware import errors_and_language
 from spaces_provisioner.console.app import add_console
 from spaces_provisioner.db.schema import Store
 from spaces_provisioner.homeserver.bot import BotClient
+from spaces_provisioner.metrics import instrument
 from spaces_provisioner.ops import Operations
 from spaces_provisioner.settings import Settings
 from spaces_provisioner.web import register
@@ -83,6 +85,7 @@ def build_app(settings: Settings) -> web.Application:
                         unix_socket=settings.admin_socket)
         ops = Operations(settings, store, bot, default_templates())
         await ops.start()
+        instrument(ops)  # reconcile durations and the sweeps' queues for GET /metrics
         app[OPS] = ops
         sweeper = asyncio.create_task(ops.registrations.sweep_forever())
         reports = asyncio.create_task(ops.moderation.sweep_forever())
@@ -95,7 +98,8 @@ def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     for module_routes in (routes, applications.routes, organizations.routes, links.routes, people.routes,
                           registrations.routes, journal.routes, polls.routes, calls.routes, scheduled.routes,
-                          records.routes, office_hours.routes, moderation.routes, register.routes):
+                          records.routes, office_hours.routes, moderation.routes, register.routes,
+                          metrics.routes):
         app.add_routes(module_routes)
     add_console(app)  # the web console at /console/ (spaces_provisioner/console)
     app.on_response_prepare.append(calls.add_cors)
