@@ -2,8 +2,10 @@
 
 ``PARTA_TEST_DB=postgres`` runs the same suite with Synapse and the provisioning
 database on a fresh PostgreSQL database (C collation), created here and dropped at
-the end. The only test-specific changes to the generated configuration are relaxed
-rate limits (many clients log in from one address within seconds) and cheap password hashes.
+the end. ``PARTA_TEST_TOPOLOGY=workers`` runs it on Synapse's worker topology behind nginx
+(PostgreSQL and Redis; ``tests/workers_topology.py``). The only test-specific changes to the
+generated configuration are relaxed rate limits (many clients log in from one address within
+seconds) and cheap password hashes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tests.samples import shared_rosters_dir
 from .helpers import Homeserver
 from .processes import free_port
 from .schools import write_attack_roster
+from .workers_topology import make_workers, workers_wanted
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ROSTERS = shared_rosters_dir() or REPO.parent / "shared" / "data" / "rosters"
@@ -74,8 +77,9 @@ def relax_rate_limits(config_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_dsn():
-    """A fresh PostgreSQL database (C collation) when PARTA_TEST_DB=postgres, else None."""
-    if os.environ.get("PARTA_TEST_DB", "sqlite") != "postgres":
+    """A fresh PostgreSQL database (C collation) when PARTA_TEST_DB=postgres (or the worker topology,
+    which needs PostgreSQL), else None."""
+    if os.environ.get("PARTA_TEST_DB", "sqlite") != "postgres" and not workers_wanted():
         yield None
         return
     name = f"parta_test_{uuid.uuid4().hex[:10]}"
@@ -135,6 +139,8 @@ def installation(tmp_path_factory, postgres_dsn, mailbox) -> Settings:
     with settings.homeserver_config.open("w", encoding="utf-8") as f:
         y.dump(data, f)
     enable_metrics(settings.homeserver_config, free_port())  # /_synapse/metrics: tests/integration/test_metrics.py
+    if workers_wanted():  # PARTA_TEST_TOPOLOGY=workers: Synapse's workers behind nginx (homeserver_url: nginx)
+        make_workers(settings)
     return settings
 
 
