@@ -16,7 +16,11 @@ from spaces_provisioner.api.auth import Actor, actor
 from spaces_provisioner.api.body import read_json, reply
 from spaces_provisioner.api.keys import OPS, SETTINGS
 from spaces_provisioner.errors import Errcode, ProvisioningError, bad_json, not_found
-from spaces_provisioner.web.sheets import SheetEntry, class_sheet_html, class_sheet_pdf
+from spaces_provisioner.ops import Operations
+from spaces_provisioner.web.sheets import SheetEntry, class_sheet_html, class_sheet_pdf, sheet_css
+
+#: For the console's sheet page (which may not import :mod:`spaces_provisioner.web` itself).
+__all__ = ["class_sheet_html", "may_print_codes", "require_participant", "sheet_css", "sheet_entries"]
 
 routes = web.RouteTableDef()
 
@@ -34,8 +38,7 @@ async def list_links(request: web.Request) -> web.Response:
     who = await actor(request)
     org = request.match_info["org"]
     request.app[OPS].orgs.organization(org)
-    if who.person is not None and org not in who.person.memberships:
-        raise ProvisioningError(403, Errcode.FORBIDDEN, _("You are not a participant of this organization"))
+    require_participant(who, org)
     return reply({"links": request.app[OPS].links.of_org(org, who.person)})
 
 
@@ -55,7 +58,13 @@ async def redeem_link(request: web.Request) -> web.Response:
                                                                          who.person.user_id))
 
 
-def _may_print_codes(who: Actor, org: str, class_id: str | None) -> tuple[str, ...]:
+def require_participant(who: Actor, org: str) -> None:
+    """Raises 403 ``M_FORBIDDEN`` unless the caller is the operator or a participant of ``org`` (any role)."""
+    if who.person is not None and org not in who.person.memberships:
+        raise ProvisioningError(403, Errcode.FORBIDDEN, _("You are not a participant of this organization"))
+
+
+def may_print_codes(who: Actor, org: str, class_id: str | None) -> tuple[str, ...]:
     """Whose codes the caller may print: everyone's for the administration, students' and
     parents' of own classes for a confirmed teacher; raises 403 otherwise."""
     if who.is_org_admin(org):
@@ -74,21 +83,17 @@ async def personal_codes(request: web.Request) -> web.Response:
     class_id = (await read_json(request)).get("class_id")
     if class_id is not None and not isinstance(class_id, str):
         raise bad_json(_("'class_id' must be text"))
-    roles = _may_print_codes(who, org, class_id)
+    roles = may_print_codes(who, org, class_id)
     return reply({"codes": await request.app[OPS].links.personal_codes(org, class_id, who.name, roles)})
 
 
-@routes.get("/api/v1/organizations/{org}/classes/{class_id}/sheet")
-async def class_sheet(request: web.Request) -> web.Response:
-    who = await actor(request)
-    org, class_id = request.match_info["org"], request.match_info["class_id"]
-    roles = _may_print_codes(who, org, class_id)
-    fmt = request.query.get("format", "html")
-    if fmt not in ("html", "pdf"):
-        raise ProvisioningError(400, Errcode.INVALID_PARAM, _("'format' must be html or pdf"))
-    links = request.app[OPS].links
-    codes = await links.personal_codes(org, class_id, who.name, roles)
-    title = links.class_title(org, class_id)
+async def sheet_entries(ops: Operations, who: Actor, org: str, class_id: str) -> tuple[str, list[SheetEntry]]:
+    """A class sheet's title and cards (the personal codes the caller may print, created once);
+    raises 403 as :func:`may_print_codes`, 404 for an unknown class or a class with nobody left to register.
+    The API's sheet and the console's print the same."""
+    roles = may_print_codes(who, org, class_id)
+    codes = await ops.links.personal_codes(org, class_id, who.name, roles)
+    title = ops.links.class_title(org, class_id)
     if title is None:
         raise not_found(_("Organization {org} has no class {cls}").format(org=org, cls=class_id))
     entries = [SheetEntry(name=c["name"], role=c["role"], code=c["code"], url=c["url"], note=c["note"])
@@ -96,6 +101,18 @@ async def class_sheet(request: web.Request) -> web.Response:
     if not entries:
         raise not_found(_("Everyone of class {cls} already has an account: there are no codes to print").format(
             cls=title))
+    return title, entries
+
+
+@routes.get("/api/v1/organizations/{org}/classes/{class_id}/sheet")
+async def class_sheet(request: web.Request) -> web.Response:
+    who = await actor(request)
+    org, class_id = request.match_info["org"], request.match_info["class_id"]
+    may_print_codes(who, org, class_id)
+    fmt = request.query.get("format", "html")
+    if fmt not in ("html", "pdf"):
+        raise ProvisioningError(400, Errcode.INVALID_PARAM, _("'format' must be html or pdf"))
+    title, entries = await sheet_entries(request.app[OPS], who, org, class_id)
     homeserver = request.app[SETTINGS].homeserver_url
     lang = current_language()
     if fmt == "pdf":

@@ -166,7 +166,13 @@ h1{font-size:14pt;margin:0 0 4mm}
 """
 
 
-def class_sheet_html(title: str, entries: list[SheetEntry], *, homeserver: str, language: str = "ru") -> str:
+def sheet_css() -> str:
+    """The sheet's stylesheet (for a page whose Content-Security-Policy forbids inline styles)."""
+    return _CSS
+
+
+def class_sheet_html(title: str, entries: list[SheetEntry], *, homeserver: str, language: str = "ru",
+                     stylesheet: str | None = None) -> str:
     """The class sheet as a complete standalone HTML page (a ``str`` to be served as UTF-8).
 
     ``title`` (the class, e.g. ``"7А"``) is the page's ``<title>`` and heading; each entry
@@ -174,7 +180,8 @@ def class_sheet_html(title: str, entries: list[SheetEntry], *, homeserver: str, 
     inline ``<svg>`` QR code of its ``url`` and the instructions naming ``homeserver``.
     All text is HTML-escaped; the page has no scripts and loads nothing (the only
     addresses in it are the entries' own URLs). Print CSS: A4 pages, two columns of
-    cut-out cards that never break across pages.
+    cut-out cards that never break across pages. ``stylesheet``: the URL of :func:`sheet_css`
+    served apart (the web console's CSP allows no inline style), instead of an inline ``<style>``.
 
     Raises ValueError for an unsupported ``language``, an empty ``entries`` list or
     ``homeserver``, an entry without a name or a code, or a ``url`` that is not http(s).
@@ -203,7 +210,9 @@ def class_sheet_html(title: str, entries: list[SheetEntry], *, homeserver: str, 
         "<!DOCTYPE html>\n"
         f'<html lang="{esc(language)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<title>{esc(title)}</title>\n"
+        + (f'<link rel="stylesheet" href="{esc(stylesheet)}">' if stylesheet else f"<style>{_CSS}</style>")
+        + "\n</head>\n<body>\n"
         f"<h1>{esc(heading)}</h1>\n"
         f'<main class="sheet">\n' + "\n".join(cards) + "\n</main>\n</body>\n</html>\n")
 

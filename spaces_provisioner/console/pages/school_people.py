@@ -71,7 +71,7 @@ async def people(request: web.Request, v: Viewer) -> web.Response:
     waiting = [p for p in everyone if p["role"] == "teacher" and not p["confirmed"] and p["status"] == "active"]
     by_class = [{**c, "people": [p for p in everyone if c["class_id"] in p["classes"]]} for c in classes]
     others = [p for p in everyone if not p["classes"] and p not in waiting]
-    return render(request, "school_people.html", title=_("People of {school}").format(school=name), org=org,
+    return render(request, "school_people.html", title=_("People of {school}").format(school=name), org=org, admin=True,
                   school=name, waiting=waiting, classes=by_class, others=others)
 
 
@@ -82,7 +82,7 @@ async def edit(request: web.Request, v: Viewer) -> web.Response:
     v.require_org_admin(org)
     p = _person(request, org, (await form(request)).get("person", ""))
     p["role_title"], p["state"] = role_title(p["role"]), _state(p)
-    return render(request, "school_person.html", title=p["name"], org=org, person=p,
+    return render(request, "school_person.html", title=p["name"], org=org, person=p, admin=True,
                   roles=[(r, role_title(r)) for r in ROLES], classes=classes_of(request.app[OPS].ctx, org))
 
 
