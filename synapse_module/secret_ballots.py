@@ -167,8 +167,10 @@ def importers(name_: str = NAME) -> set[str]:
         name = name.removesuffix(".__init__")
         if name == "synapse.visibility":
             continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
+        source = path.read_text(encoding="utf-8")
+        if name_ not in source:  # neither form can occur without the name: parse only the few that have it
+            continue
+        for node in ast.walk(ast.parse(source)):
             if (isinstance(node, ast.ImportFrom) and node.module == "synapse.visibility"
                     and any(a.name == name_ for a in node.names)) \
                     or (isinstance(node, ast.Attribute) and node.attr == name_):
