@@ -30,8 +30,8 @@ over single-process throughput, both with Parta, on this machine). Last line
 scaleout=…`` (``nan`` for a topology not run).
 
 Run: ``.venv/bin/python bench/load.py [--size full|small|tiny] [--topology single|workers|both]
-[--rounds 6] [--duration 30] [--clients 50]``. PostgreSQL: ``PARTA_TEST_PG`` (a libpq DSN of a role
-that may create databases; default ``host=127.0.0.1 port=5432 user=postgres dbname=postgres``).
+[--rounds 6] [--duration 30] [--clients 50] [--pg DSN]``. PostgreSQL: the bench starts a cluster of its
+own (Debian's ``postgresql`` binaries) unless ``--pg`` names a server.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ import math
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,7 +81,7 @@ from spaces_provisioner.roster.source import zip_folder  # noqa: E402
 from spaces_provisioner.settings import Settings  # noqa: E402
 
 V = "/_matrix/client/v3"
-PG_ADMIN_DSN = os.environ.get("PARTA_TEST_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+PG_ADMIN_DSN = ""  # the admin DSN of the PostgreSQL server in use (--pg, else the bench's own cluster)
 RELAXED = {"per_second": 100000, "burst_count": 100000}
 BCRYPT_ROUNDS = 4  # the cheapest Synapse accepts: account creation is setup, not what is measured
 # 40 classes of 23-27 pupils: four parallels up to grade 7, three from grade 8 (the generator's "large")
@@ -105,6 +106,53 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def own_postgres() -> Iterator[str]:
+    """A PostgreSQL cluster of the bench's own (Debian's binaries, a free port, trust on loopback,
+    ``max_connections`` 400: the worker topology's processes of both sides each keep a pool, more than
+    a shared server's 100 allow); yields its admin DSN; stopped and removed afterwards. PostgreSQL
+    refuses to run as root: as root, the cluster runs as the ``postgres`` account."""
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins:
+        raise RuntimeError("PostgreSQL's server binaries are missing: apt install postgresql "
+                           "(or pass --pg DSN of a server with max_connections of 400 or more)")
+    bin_dir = bins[-1].parent
+    tmp = Path(tempfile.mkdtemp(prefix="parta-bench-pg-"))  # its own: the bench's is closed to others
+    data = tmp / "data"
+    data.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres")
+        shutil.chown(data, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                    "--locale=C", "-E", "UTF8"], check=True, stdout=subprocess.DEVNULL)
+    server = subprocess.Popen([*as_user, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
+                               "-k", str(data), "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=400",
+                               "-c", "shared_buffers=256MB"],
+                              stdout=subprocess.DEVNULL, stderr=(tmp / "postgres.log").open("w"))
+    dsn = f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                psycopg2.connect(dsn).close()
+                break
+            except psycopg2.OperationalError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"PostgreSQL did not start; see {tmp / 'postgres.log'}") from None
+                time.sleep(0.5)
+        yield dsn
+    finally:
+        server.terminate()  # SIGTERM: PostgreSQL's smart shutdown
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _pg(sql: str) -> None:
@@ -441,6 +489,14 @@ def report(topology: str, res: Result) -> tuple[float, float]:
     return tput, p95
 
 
+def run_one(topology: str, schools: list[GeneratedSchool], args, tmp: Path, results: dict, ratios: dict) -> None:
+    if topology == "workers" and importlib.util.find_spec("spaces_provisioner.install.workers") is None:
+        print("workers: not available in this checkout (no worker topology); left out", flush=True)
+        return
+    results[topology] = run_topology(topology, schools, args, tmp)
+    ratios[topology] = report(topology, results[topology])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
@@ -449,6 +505,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="seconds per phase (default: by size)")
     parser.add_argument("--clients", type=int, help="concurrent clients (default: by size)")
     parser.add_argument("--keep", action="store_true", help="keep the installations (logs) afterwards")
+    parser.add_argument("--pg", metavar="DSN", help="a PostgreSQL server's admin DSN (a role that may create "
+                        "databases; max_connections 400 or more for the worker topology); default: the bench "
+                        "starts its own cluster")
     args = parser.parse_args()
     size, count, clients, duration = SIZES[args.size]
     args.clients = args.clients or clients
@@ -463,13 +522,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="parta-bench-load-"))
     ratios: dict[str, tuple[float, float]] = {}
     results: dict[str, Result] = {}
+    global PG_ADMIN_DSN
     try:
-        for topology in topologies:
-            if topology == "workers" and importlib.util.find_spec("spaces_provisioner.install.workers") is None:
-                print("workers: not available in this checkout (no worker topology); left out", flush=True)
-                continue
-            results[topology] = run_topology(topology, schools, args, tmp)
-            ratios[topology] = report(topology, results[topology])
+        stack = contextlib.ExitStack()
+        PG_ADMIN_DSN = args.pg or stack.enter_context(own_postgres())
+        with stack:
+            for topology in topologies:
+                run_one(topology, schools, args, tmp, results, ratios)
     finally:
         if args.keep:
             print(f"kept: {tmp}")
