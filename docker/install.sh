@@ -23,7 +23,7 @@ python3 -m venv "$venv"
 # the installed command runs, and Synapse finds and loads Parta's module from the environment
 "$venv/bin/parta" --help >/dev/null
 "$venv/bin/python" - <<'PY'
-import bridge.__main__, spaces_provisioner.api.app, synapse.app.generic_worker, synapse.app.homeserver  # noqa: F401
+import bridge.program, spaces_provisioner.api.app, synapse.app.generic_worker, synapse.app.homeserver  # noqa: F401
 from synapse.util.module_loader import load_module  # what Synapse does with homeserver.yaml's modules list
 cls, config = load_module({"module": "synapse_module.PartaModule",
                            "config": {"bot_user_id": "@parta:school.example",

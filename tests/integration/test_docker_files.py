@@ -65,9 +65,12 @@ def test_compose_without_the_database_password_names_it():
 def test_the_worker_topology_validates_over_it():
     services = compose_config("compose.yaml", "compose.workers.yaml")["services"]
     workers = {n: s for n, s in services.items() if s.get("command", [None])[0] == "worker"}
-    assert set(workers) == {"sync1", "client1", "events1", "media1", "pusher1", "background1"}
+    # the names of parta init --workers (spaces_provisioner/install/data/workers.yaml)
+    data = YAML(typ="safe").load((REPO / "spaces_provisioner" / "install" / "data" / "workers.yaml").read_text())
+    assert set(workers) == {w["name"] for w in data["workers"]}
     for name, s in workers.items():
         assert s["command"] == ["worker", name]
+        assert s["environment"]["PARTA_WORKER"] == name  # the healthcheck finds its port
         # the processes' configurations address each other on 127.0.0.1: one network namespace
         assert s["network_mode"] == "service:synapse"
     assert set(services["synapse"]["depends_on"]) == {"postgres", "redis"}
@@ -88,3 +91,36 @@ def test_the_image_runs_as_its_own_user_from_a_pinned_base():
     assert "ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm" in text  # a release, not "latest" or "3.11"
     assert "\nUSER 991:991\n" in text and "HEALTHCHECK" in text
     assert 'ENTRYPOINT ["/usr/local/bin/parta-entrypoint"]' in text
+
+
+def test_the_healthcheck_finds_a_workers_port(tmp_path):
+    """docker/healthcheck.py against a real HTTP server standing in for a worker's /health."""
+    import http.server  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *_args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    (tmp_path / "workers").mkdir()
+    (tmp_path / "workers" / "client_sync.yaml").write_text(
+        "worker_app: synapse.app.generic_worker\nworker_name: client_sync\n"
+        f"worker_listeners:\n  - {{type: http, port: {server.server_address[1]}, resources: [{{names: [client]}}]}}\n")
+    env = {k: v for k, v in os.environ.items() if k != "PARTA_HEALTH_URL"}
+
+    def check(worker: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(DOCKER / "healthcheck.py")], capture_output=True, text=True,
+                              env={**env, "PARTA_DIR": str(tmp_path), "PARTA_WORKER": worker})
+    try:
+        assert check("client_sync").returncode == 0
+        gone = check("pusher")  # no such worker file: unhealthy, and it says why
+        assert gone.returncode == 1 and "pusher.yaml" in gone.stderr
+    finally:
+        server.shutdown()
+    assert check("client_sync").returncode == 1  # the worker stopped answering

@@ -6,6 +6,11 @@ Proves that every file the code reads at run time ships in the wheel: the demo r
 and capability data, the catalogs, the application schema and example, the name data of the
 generator, the templates and school B; nothing comes from the checkout. The fresh environment
 takes Parta's dependencies from the package registry (pip's cache makes it fast).
+
+The environment is made by ``docker/install.sh``, the script the Docker image runs (docker/Dockerfile
+``RUN sh docker/install.sh /opt/parta /src``): so the image's install steps are exercised here without a
+Docker engine, including the script's own checks (``parta --help``; Synapse's module loader loads
+``synapse_module.PartaModule`` from the environment; the worker and bridge entry points import).
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import os
 import signal
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
@@ -22,6 +26,7 @@ import pytest
 from ..processes import port_pair, read_json_line
 
 REPO = Path(__file__).resolve().parents[2]
+INSTALL = REPO / "docker" / "install.sh"
 
 pytestmark = [
     pytest.mark.synapse,
@@ -32,17 +37,23 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """The ``bin`` folder of a fresh virtual environment with Parta's wheel installed."""
+    """The ``bin`` folder of a fresh virtual environment where ``docker/install.sh`` installed Parta."""
     root = tmp_path_factory.mktemp("package")
-    wheels = root / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
-                   check=True, cwd=root, capture_output=True, env=clean_env())
-    [wheel] = wheels.glob("parta-*.whl")
     env_dir = root / "venv"
-    venv.create(env_dir, with_pip=True)
-    subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
-                   check=True, cwd=root, capture_output=True, env=clean_env())
+    # python3 on PATH is the one running the tests (the image's is the base image's Python)
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+    done = subprocess.run(["sh", str(INSTALL), str(env_dir), str(REPO)], cwd=root, capture_output=True, text=True,
+                          env=clean_env(PATH=path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Parta installed in {env_dir}" in done.stdout
     return env_dir / "bin"
+
+
+def test_the_image_installs_with_this_script():
+    """The Dockerfile's build stage runs docker/install.sh and nothing else installs Parta."""
+    dockerfile = (REPO / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    assert "RUN sh docker/install.sh /opt/parta /src" in dockerfile
+    assert "pip install" not in dockerfile
 
 
 def clean_env(**extra: str) -> dict[str, str]:
