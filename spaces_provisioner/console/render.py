@@ -20,14 +20,15 @@ from policies.i18n import current_language, gettext_, ngettext
 
 from spaces_provisioner.api.middleware import as_provisioning_error
 from spaces_provisioner.console import csrf
+from spaces_provisioner.console.auth import Viewer
 from spaces_provisioner.console.session import Session
 from spaces_provisioner.errors import Errcode, ProvisioningError
 from spaces_provisioner.homeserver.bot import MatrixRequestError
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: Request keys the page wrapper fills (:func:`spaces_provisioner.console.pages.page`).
-SESSION = "parta_console_session"
-VIEWER = "parta_console_viewer"
+SESSION: web.RequestKey[Session] = web.RequestKey("parta_console_session", Session)
+VIEWER: web.RequestKey[Viewer | None] = web.RequestKey("parta_console_viewer")
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                           extensions=["jinja2.ext.i18n"], undefined=jinja2.StrictUndefined)

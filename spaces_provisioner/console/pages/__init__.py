@@ -39,7 +39,7 @@ from spaces_provisioner.console.session import COOKIE, set_cookie
 from spaces_provisioner.errors import Errcode, ProvisioningError
 
 Handler = Callable[[web.Request, Viewer], Awaitable[web.StreamResponse]]
-FORM = "parta_console_form"
+FORM: web.RequestKey[dict[str, str]] = web.RequestKey("parta_console_form", dict)
 SIGN_IN = "/console/login"
 
 #: Headers on every console page: no caching of personal pages, no framing, scripts and styles
