@@ -47,8 +47,8 @@ from spaces_provisioner.api.middleware import errors_and_language
 from spaces_provisioner.console.app import add_console
 from spaces_provisioner.db.schema import Store
 from spaces_provisioner.homeserver.bot import BotClient
-from spaces_provisioner.metrics import instrument
 from spaces_provisioner.ops import Operations
+from spaces_provisioner.ops.metrics import instrument
 from spaces_provisioner.settings import Settings
 from spaces_provisioner.web import register
 

@@ -1,4 +1,4 @@
-"""``GET /metrics``: the provisioning service's Prometheus metrics (:mod:`spaces_provisioner.metrics`).
+"""``GET /metrics``: the provisioning service's Prometheus metrics (:mod:`spaces_provisioner.ops.metrics`).
 
 In Prometheus's text format (``text/plain; version=0.0.4``). Only for the operator's token
 (``Authorization: Bearer``, Prometheus's ``authorization: {credentials_file: ...}``), and outside
@@ -9,14 +9,12 @@ public proxy. The gauges of queues read the database at each scrape.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from spaces_provisioner import metrics
 from spaces_provisioner.api.auth import require_operator
 from spaces_provisioner.api.keys import OPS
-from spaces_provisioner.db import schema as st
+from spaces_provisioner.ops.metrics import exposition
 
 routes = web.RouteTableDef()
 
@@ -25,10 +23,4 @@ routes = web.RouteTableDef()
 async def prometheus_metrics(request: web.Request) -> web.Response:
     """The metrics' text; 401 ``M_UNKNOWN_TOKEN`` without the operator token."""
     require_operator(request)
-    ops = request.app[OPS]
-    with ops.ctx.store.begin() as tx:
-        pending = tx.execute(sa.select(sa.func.count()).select_from(st.applications)
-                             .where(st.applications.c.status == "pending")).scalar_one()
-    metrics.APPLICATIONS_PENDING.set(pending)
-    body = generate_latest(metrics.REGISTRY)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=exposition(request.app[OPS]), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,4 +1,4 @@
-"""The provisioning service's own Prometheus metrics (served at ``GET /metrics``, :mod:`.api.metrics`).
+"""The provisioning service's own Prometheus metrics, served at ``GET /metrics`` (``spaces_provisioner.api.metrics``).
 
 - ``parta_reconcile_duration_seconds{scope}``: a histogram of reconciles, ``scope`` ``organization``
   (every room of a school) or ``people`` (a newcomer's or a changed person's rooms only).
@@ -21,7 +21,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from spaces_provisioner.db import schema as st
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -96,3 +99,12 @@ def instrument(ops: Any) -> None:
     ops.ctx.reconciler = reconciler
     ops.registrations.sweep = counted_sweep("registrations", ops.registrations.sweep)
     ops.moderation.sweep = counted_sweep("reports", ops.moderation.sweep)
+
+
+def exposition(ops: Any) -> bytes:
+    """The metrics in Prometheus's text format, the queue gauges read from the database now."""
+    with ops.ctx.store.begin() as tx:
+        pending = tx.execute(sa.select(sa.func.count()).select_from(st.applications)
+                             .where(st.applications.c.status == "pending")).scalar_one()
+    APPLICATIONS_PENDING.set(pending)
+    return generate_latest(REGISTRY)
