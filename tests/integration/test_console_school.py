@@ -12,13 +12,15 @@ import aiohttp
 import pytest
 
 from policies.i18n import gettext_
+from policies.templates import RoomRef, default_templates
 
 from spaces_provisioner.roster.source import zip_folder
 
-from ..helpers import api
+from ..helpers import api, q
 from .console_school_world import Console, console_school, school_roster
 
 pytestmark = pytest.mark.synapse
+T = default_templates()
 
 
 async def test_the_administrator_confirms_a_teacher_after_seeing_the_rooms_they_join(hs, tmp_path):
@@ -130,3 +132,30 @@ async def test_reports_audit_and_settings_pages_show_the_school(hs, tmp_path):
         assert status == 200, text
         status, text = await c.get(f"/console/org/{org}/settings")
         assert status == 200 and "students_may_message_classmates" in text and "retention_archived_months" in text
+
+
+async def test_the_administrator_acts_on_a_report_from_the_reports_page(hs, tmp_path):
+    s = await console_school(hs, tmp_path)
+    org, base = s["org"], hs.settings.provisioning_url
+    await api(s["admin"], "PATCH", f"/organizations/{org}/people/{q(s['t1'].user_id)}", {"confirmed": True}, base)
+    pupil = await hs.person(org, "s1")
+    chat = await hs.bot.resolve_alias(f"#{T.alias_localpart(RoomRef(org, 'class_chat', 'c5a'))}:{hs.server_name}")
+    v = "/_matrix/client/v3"
+    code, sent = await s["t1"].attempt("PUT", f"{v}/rooms/{q(chat)}/send/m.room.message/console1",
+                                       {"msgtype": "m.text", "body": "неуместное сообщение"})
+    assert code == 200, sent
+    code, body = await pupil.attempt("POST", f"{v}/rooms/{q(chat)}/report/{q(sent['event_id'])}", {"reason": "грубо"})
+    assert code == 200, body
+    await api(hs.settings.operator_token, "POST", "/moderation/sweep", base=base)
+    async with Console(base) as c:
+        await c.sign_in(s["admin"].token)
+        status, text = await c.get(f"/console/org/{org}/reports")
+        assert status == 200 and "грубо" in text, text
+        report = re.search(r'name="report" value="([^"]+)"', text).group(1)
+        status, text = await c.post(f"/console/org/{org}/reports/act",
+                                    {"report": report, "action": "redact", "reason": "правила"})
+        assert status == 200 and gettext_("Remove the message", "ru") in text, text
+        status, text = await c.post(f"/console/org/{org}/reports/act", {"report": report, "action": "remove"})
+        assert status == 400 and "M_BAD_JSON" in text  # removal is the people page's, with its consequences
+    code, event = await pupil.attempt("GET", f"{v}/rooms/{q(chat)}/event/{q(sent['event_id'])}")
+    assert code == 200 and not event.get("content"), event

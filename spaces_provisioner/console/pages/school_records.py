@@ -2,6 +2,9 @@
 
 - ``GET /console/org/{org}/reports``: the reports delivered to the school's moderation room, newest
   first (``ops.moderation.reports_of``, as ``GET /api/v1/organizations/{org}/reports``).
+- ``POST /console/org/{org}/reports/act`` (``report``, ``action`` = ``redact``/``kick``/``ban``, ``reason``): act on
+  a report (``ops.moderation.act``, as ``POST /api/v1/organizations/{org}/moderation``); removing a person
+  from the school is done on the people page, after its page of consequences.
 - ``GET /console/org/{org}/audit`` (``?actor=&action=&since=&until=&before=``): the audit log, paged
   by 50, newest first (``ops.moderation.audit_entries``, as ``GET /api/v1/organizations/{org}/audit``;
   the same query parameters, read by the API's own helpers). The filter form is GET (it changes
@@ -25,12 +28,16 @@ from policies.i18n import N_, _
 from spaces_provisioner.api.keys import OPS
 from spaces_provisioner.api.moderation import _int, _query, _time
 from spaces_provisioner.console.auth import Viewer
-from spaces_provisioner.console.pages import page
-from spaces_provisioner.console.render import render
+from spaces_provisioner.console.pages import form, page
+from spaces_provisioner.console.render import redirect, render
+from spaces_provisioner.errors import bad_json
 from spaces_provisioner.ops.school_view import settings_of
 
 routes = web.RouteTableDef()
 PAGE = 50
+#: What the reports page offers to do about a report (``remove`` is the people page's, with its consequences).
+REPORT_ACTIONS = {"redact": N_("Remove the message"), "kick": N_("Take the person out of the room"),
+                  "ban": N_("Ban the person from the room")}
 
 #: What each shown setting means, for the settings page (English msgids).
 SETTING_LABELS = {
@@ -66,7 +73,21 @@ async def reports(request: web.Request, v: Viewer) -> web.Response:
     rows = ops.moderation.reports_of(org, v.actor.person, limit=100)["reports"]
     name = ops.orgs.organization(org)["name"]
     return render(request, "school_reports.html", title=_("Reports: {school}").format(school=name), org=org,
-                  admin=v.actor.is_org_admin(org), reports=rows)
+                  admin=v.actor.is_org_admin(org), reports=rows,
+                  actions=[(k, _(label)) for k, label in REPORT_ACTIONS.items()])
+
+
+@routes.post("/console/org/{org}/reports/act")
+@page()
+async def act(request: web.Request, v: Viewer) -> web.Response:
+    org = request.match_info["org"]
+    fields = await form(request)
+    action = fields.get("action", "")
+    if action not in REPORT_ACTIONS:
+        raise bad_json(_("'action' must be one of: {actions}").format(actions=", ".join(REPORT_ACTIONS)))
+    await request.app[OPS].moderation.act(org, action, v.actor.name, v.actor.person,
+                                          report=fields.get("report") or None, reason=fields.get("reason") or None)
+    return redirect(request, f"/console/org/{org}/reports", ok=_("Done: {what}").format(what=_(REPORT_ACTIONS[action])))
 
 
 @routes.get("/console/org/{org}/audit")
