@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import itertools
 import os
 import re
@@ -160,7 +161,11 @@ async def shoot(page, name: str) -> Path | None:
         return None
     path = Path(folder) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(path), full_page=True)
+    png = await page.screenshot(full_page=True)
+    # a 64-colour palette keeps the repository's copies small (flat UI colours survive it)
+    from PIL import Image
+
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=64).save(path, optimize=True)
     return path
 
 
