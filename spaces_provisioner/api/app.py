@@ -10,8 +10,9 @@ Routes live next to their handlers, one module per resource: :mod:`.applications
 :mod:`.organizations`, :mod:`.links`, :mod:`.people`, :mod:`.registrations`, :mod:`.journal`, :mod:`.polls`,
 :mod:`.calls` (the group calls' token service), :mod:`.office_hours`, :mod:`.scheduled`, :mod:`.records`,
 :mod:`.moderation` (reports, moderation, the audit log); the page in
-:mod:`spaces_provisioner.web.register`; the web console (``/console/``) in :mod:`spaces_provisioner.console`. ``GET /api/v1/health`` and ``GET /api/v1/openapi.json``
-are here. The OpenAPI document (``api/openapi.json``) describes them all.
+:mod:`spaces_provisioner.web.register`; the web console (``/console/``) in :mod:`spaces_provisioner.console`.
+``GET /api/v1/health`` and ``GET /api/v1/openapi.json`` are here. The OpenAPI document
+(``api/openapi.json``) describes them all.
 """
 
 from __future__ import annotations
