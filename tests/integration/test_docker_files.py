@@ -124,3 +124,35 @@ def test_the_healthcheck_finds_a_workers_port(tmp_path):
     finally:
         server.shutdown()
     assert check("client_sync").returncode == 1  # the worker stopped answering
+
+
+def test_the_public_proxy_never_serves_the_metrics():
+    """config/nginx.conf: ``/metrics`` (the service's) and ``/_synapse/metrics`` (Synapse's) reach the
+    catch-all 404, by nginx's choice of location (exact, then regexes in order unless the longest prefix
+    has ``^~``, then the longest prefix)."""
+    import re  # noqa: PLC0415
+
+    text = (REPO / "config" / "nginx.conf").read_text(encoding="utf-8")
+    blocks = []  # (modifier, path, body) of each location, the body up to its matching brace
+    for m in re.finditer(r"location\s+(?:(=|~\*?|\^~)\s+)?(\S+)\s*\{", text):
+        depth, end = 1, m.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(text[end], 0)
+            end += 1
+        blocks.append((m.group(1) or "", m.group(2), text[m.end():end - 1]))
+
+    def chosen(path: str) -> str:
+        exact = [body for mod, loc, body in blocks if mod == "=" and loc == path]
+        if exact:
+            return exact[0]
+        prefixes = sorted(((loc, mod, body) for mod, loc, body in blocks if mod in ("", "^~") and
+                           path.startswith(loc)), key=lambda b: len(b[0]), reverse=True)
+        if not (prefixes and prefixes[0][1] == "^~"):
+            for mod, loc, body in blocks:
+                if mod.startswith("~") and re.search(loc, path, flags=re.I if mod == "~*" else 0):
+                    return body
+        return prefixes[0][2]
+
+    for path in ("/metrics", "/_synapse/metrics", "/api/metrics"):
+        assert "return 404" in chosen(path), path
+    assert "proxy_pass http://provisioning:8009" in chosen("/api/v1/health")  # the matcher does match
