@@ -1,9 +1,11 @@
 """Load: many pupils chatting, syncing and searching, on Synapse with Parta and on vanilla Synapse.
 
-Each topology (``single``: one Synapse process; ``workers``: the worker topology written by
-``parta init --workers``) is built twice in the same run, both over PostgreSQL: with Parta (the
-generated configuration as ``parta init`` writes it) and vanilla (the same Synapse and the same
-configuration with Parta's module left out). Both get the same people:
+Two installations run side by side, each over its own PostgreSQL database: with Parta (the
+configuration as ``parta init`` writes it) and vanilla (the same Synapse, the same configuration with
+Parta's module left out). Each is measured first as one Synapse process (``single``), then turned into
+the worker topology (``workers``: ``write_worker_topology`` of ``parta init --workers``, for vanilla
+with ``with_module=False``; Redis and nginx of its own) over the same database, so the people are made
+once. Both sides get the same people:
 
 - Parta: real schools from the project's deterministic generator
   (``spaces_provisioner.roster.generate``), imported and given accounts by the provisioning
@@ -30,7 +32,7 @@ over single-process throughput, both with Parta, on this machine). Last line
 scaleout=…`` (``nan`` for a topology not run).
 
 Run: ``.venv/bin/python bench/load.py [--size full|small|tiny] [--topology single|workers|both]
-[--rounds 6] [--duration 30] [--clients 50] [--pg DSN]``. PostgreSQL: the bench starts a cluster of its
+[--rounds 6] [--duration 20] [--clients 50] [--pg DSN]``. PostgreSQL: the bench starts a cluster of its
 own (Debian's ``postgresql`` binaries) unless ``--pg`` names a server.
 """
 
@@ -88,7 +90,7 @@ BCRYPT_ROUNDS = 4  # the cheapest Synapse accepts: account creation is setup, no
 FORTY = SchoolSize(ALL_GRADES, 4, (23, 27), letters_by_grade=((8, 3), (9, 3), (10, 3), (11, 3)))
 #: --size: (school size, number of schools), clients, seconds per phase
 SIZES: dict[str, tuple[SchoolSize, int, int, float]] = {
-    "full": (FORTY, 2, 50, 30.0),                          # 80 classes, ~2,000 pupils
+    "full": (FORTY, 2, 50, 20.0),                          # 80 classes, ~2,000 pupils
     "small": (SchoolSize((5, 6, 7, 8), 2, (23, 27)), 1, 30, 10.0),  # 8 classes, ~200 pupils
     "tiny": (SchoolSize((5,), 2, (4, 6)), 1, 6, 3.0),      # 2 classes, ~10 pupils: does it run
 }
@@ -192,32 +194,32 @@ def bench_config(config_path: Path, with_parta: bool) -> None:
         y.dump(data, f)
 
 
+def make_installation(root: Path, with_parta: bool, dsn: str) -> None:
+    """``parta init`` over PostgreSQL database ``dsn``, with the bench's changes (:func:`bench_config`)."""
+    settings = init_installation(root, "bench.test", postgres_dsn=dsn, port=free_port(),
+                                 provisioning_port=free_port())
+    bench_config(settings.homeserver_config, with_parta)
+
+
 @contextlib.contextmanager
 def single(root: Path, with_parta: bool) -> Iterator[str]:
-    """One Synapse process over PostgreSQL made by ``parta init``, running; yields its client URL."""
-    with database() as dsn:
-        settings = init_installation(root, "bench.test", postgres_dsn=dsn, port=free_port(),
-                                     provisioning_port=free_port())
-        bench_config(settings.homeserver_config, with_parta)
-        with running(settings, timeout=180):
-            yield settings.homeserver_url
+    """The installation as one Synapse process, running; yields its client URL."""
+    settings = Settings.load(root)
+    with running(settings, timeout=300):
+        yield settings.homeserver_url
 
 
 @contextlib.contextmanager
 def workers(root: Path, with_parta: bool) -> Iterator[str]:
-    """The worker topology (``parta init --workers``: main, generic workers, Redis, nginx) over
-    PostgreSQL, running; for vanilla the same topology with Parta's module left out of every process
+    """The same installation turned into the worker topology (``parta init --workers``: main, generic
+    workers, Redis of its own, nginx), running; for vanilla with Parta's module left out of every process
     (``write_worker_topology(with_module=False)``). Yields nginx's URL, where clients go."""
     from spaces_provisioner.install.workers import write_worker_topology
 
-    with database() as dsn:
-        settings = init_installation(root, "bench.test", postgres_dsn=dsn, port=free_port(),
-                                     provisioning_port=free_port())
-        bench_config(settings.homeserver_config, with_parta)
-        write_worker_topology(settings, redis_port=free_port(), start_redis=True, with_module=with_parta)
-        settings = Settings.load(root)
-        with running(settings, timeout=300):
-            yield settings.homeserver_url
+    write_worker_topology(Settings.load(root), redis_port=free_port(), start_redis=True, with_module=with_parta)
+    settings = Settings.load(root)
+    with running(settings, timeout=300):
+        yield settings.homeserver_url
 
 
 TOPOLOGIES = {"single": single, "workers": workers}
@@ -445,9 +447,16 @@ async def request_once(url: str, account: Account) -> None:
 
 async def people_of(settings: dict[str, Settings], schools: list[GeneratedSchool], tmp: Path) -> dict:
     start = time.perf_counter()
-    out = {"parta": await parta_people(settings["parta"], schools, tmp)}
-    print(f"  setup: Parta's schools in {time.perf_counter() - start:.0f} s", flush=True)
-    out["vanilla"] = await vanilla_people(settings["vanilla"], schools)
+
+    async def timed(name: str, coro) -> list[Account]:
+        accounts = await coro
+        print(f"  setup: {name} side's {len(accounts)} accounts in {time.perf_counter() - start:.0f} s", flush=True)
+        return accounts
+
+    # both at once: each side's Synapse is one process (one core) during setup
+    parta, vanilla = await asyncio.gather(timed("Parta", parta_people(settings["parta"], schools, tmp)),
+                                          timed("vanilla", vanilla_people(settings["vanilla"], schools)))
+    out = {"parta": parta, "vanilla": vanilla}
     for accounts in out.values():
         for n, account in enumerate(accounts):
             account.n = n
@@ -456,45 +465,55 @@ async def people_of(settings: dict[str, Settings], schools: list[GeneratedSchool
     return out
 
 
-def run_topology(topology: str, schools: list[GeneratedSchool], args, tmp: Path) -> Result:
-    """Both sides of ``topology`` running at once; their people made; the rounds measured."""
-    print(f"{topology}: starting Parta and vanilla", flush=True)
-    start = TOPOLOGIES[topology]
-    with contextlib.ExitStack() as stack:
-        settings, urls = {}, {}
-        for name in ("parta", "vanilla"):
-            root = tmp / f"{topology}-{name}"
-            urls[name] = stack.enter_context(start(root, name == "parta"))
-            settings[name] = Settings.load(root)
-        people = asyncio.run(people_of(settings, schools, tmp / topology))
-        return asyncio.run(measure(urls, people, args))
+def run_topologies(topologies: list[str], schools: list[GeneratedSchool], args, tmp: Path) -> dict[str, Result]:
+    """Each side is one installation over its own database, its people made once (on the first topology);
+    for each topology in turn both sides run at once and the rounds are measured."""
+    results: dict[str, Result] = {}
+    roots = {name: tmp / name for name in ("parta", "vanilla")}
+    with contextlib.ExitStack() as databases:
+        for name, root in roots.items():
+            make_installation(root, name == "parta", databases.enter_context(database()))
+        people: dict[str, list[Account]] | None = None
+        for topology in topologies:
+            print(f"{topology}: starting Parta and vanilla", flush=True)
+            with contextlib.ExitStack() as stack:
+                urls = {name: stack.enter_context(TOPOLOGIES[topology](root, name == "parta"))
+                        for name, root in roots.items()}
+                if people is None:
+                    people = asyncio.run(people_of({n: Settings.load(r) for n, r in roots.items()}, schools, tmp))
+                for accounts in people.values():
+                    for account in accounts:
+                        account.since = ""  # another topology: a fresh initial sync (not measured)
+                results[topology] = asyncio.run(measure(urls, people, args))
+            report(topology, results[topology])
+    return results
 
 
-def report(topology: str, res: Result) -> tuple[float, float]:
+def report(topology: str, res: Result) -> None:
     print(f"{topology}: {'side':<8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}   p95 by operation (ms)")
     for side in ("vanilla", "parta"):
         ops = ", ".join(f"{op} {res.p95(side, op) * 1000:.1f}" for op in sorted(set(MIX)))
         print(f"{'':>{len(topology) + 2}}{side:<8} {res.throughput(side):8.1f} {res.p50(side) * 1000:8.1f} "
               f"{res.p95(side) * 1000:8.1f}   {ops}")
+    tput, p95, tputs, p95s = _ratios(res)
+    print(f"{'':>{len(topology) + 2}}parta/vanilla (median of the rounds' ratios): throughput {tput:.3f} "
+          f"(goal ≥ 0.95; rounds {min(tputs):.3f}-{max(tputs):.3f}), p95 {p95:.3f} (goal ≤ 1.10; rounds "
+          f"{min(p95s):.3f}-{max(p95s):.3f})", flush=True)
+
+
+def ratios(res: Result) -> tuple[float, float]:
+    """Parta/vanilla: (throughput ratio, p95 ratio)."""
+    return _ratios(res)[:2]
+
+
+def _ratios(res: Result) -> tuple[float, float, list[float], list[float]]:
     # each round's Parta and vanilla phases ran back to back: their ratio cancels the machine's drift
     # (other load comes and goes over minutes); the median over rounds leaves out a round that a
     # burst of other work hit
     pairs = list(zip(res.phases["parta"], res.phases["vanilla"], strict=True))
     tputs = [x.throughput / v.throughput for x, v in pairs]
     p95s = [pct(x.all, 95) / pct(v.all, 95) for x, v in pairs]
-    tput, p95 = statistics.median(tputs), statistics.median(p95s)
-    print(f"{'':>{len(topology) + 2}}parta/vanilla (median of the rounds' ratios): throughput {tput:.3f} "
-          f"(goal ≥ 0.95; rounds {min(tputs):.3f}-{max(tputs):.3f}), p95 {p95:.3f} (goal ≤ 1.10; rounds "
-          f"{min(p95s):.3f}-{max(p95s):.3f})", flush=True)
-    return tput, p95
-
-
-def run_one(topology: str, schools: list[GeneratedSchool], args, tmp: Path, results: dict, ratios: dict) -> None:
-    if topology == "workers" and importlib.util.find_spec("spaces_provisioner.install.workers") is None:
-        print("workers: not available in this checkout (no worker topology); left out", flush=True)
-        return
-    results[topology] = run_topology(topology, schools, args, tmp)
-    ratios[topology] = report(topology, results[topology])
+    return statistics.median(tputs), statistics.median(p95s), tputs, p95s
 
 
 def main() -> None:
@@ -520,15 +539,16 @@ def main() -> None:
           f"{os.cpu_count()} cores", flush=True)
     topologies = ["single", "workers"] if args.topology == "both" else [args.topology]
     tmp = Path(tempfile.mkdtemp(prefix="parta-bench-load-"))
-    ratios: dict[str, tuple[float, float]] = {}
+    if "workers" in topologies and importlib.util.find_spec("spaces_provisioner.install.workers") is None:
+        print("workers: not available in this checkout (no worker topology); left out", flush=True)
+        topologies.remove("workers")
     results: dict[str, Result] = {}
     global PG_ADMIN_DSN
     try:
         stack = contextlib.ExitStack()
         PG_ADMIN_DSN = args.pg or stack.enter_context(own_postgres())
         with stack:
-            for topology in topologies:
-                run_one(topology, schools, args, tmp, results, ratios)
+            results = run_topologies(topologies, schools, args, tmp)
     finally:
         if args.keep:
             print(f"kept: {tmp}")
@@ -540,7 +560,7 @@ def main() -> None:
     if not math.isnan(scaleout):
         print(f"scale-out: Parta {results['single'].throughput('parta'):.1f} req/s on one process, "
               f"{results['workers'].throughput('parta'):.1f} req/s on the worker topology ({scaleout:.2f}x)")
-    s, w = ratios.get("single", nan), ratios.get("workers", nan)
+    s, w = (ratios(results[t]) if t in results else nan for t in ("single", "workers"))
     print(f"single_throughput_ratio={s[0]:.3f} single_p95_ratio={s[1]:.3f} workers_throughput_ratio={w[0]:.3f} "
           f"workers_p95_ratio={w[1]:.3f} scaleout={scaleout:.2f}")
 
