@@ -39,6 +39,7 @@ from synapse.module_api import NOT_SPAM, ModuleApi
 from synapse.module_api.errors import ConfigError
 from synapse.types import RoomAlias, UserProfile
 
+from policies import federation
 from policies.capabilities import Account, Capabilities, Decision, RoomInfo, default_capabilities, deny
 from policies.i18n import N_
 from policies.polls import POLL_RESPONSE_TYPES, Poll, parse_poll
@@ -104,6 +105,10 @@ class PartaModule:
         self.notices: str | None = getattr(getattr(getattr(getattr(api, "_hs", None), "config", None),
                                                    "servernotices", None), "server_notices_mxid", None)
         self.caps = capabilities or default_capabilities()
+        # partner servers (federation_domain_whitelist, parta init --federate-with); none: no federation
+        whitelist = getattr(getattr(getattr(getattr(api, "_hs", None), "config", None), "federation", None),
+                            "federation_domain_whitelist", None)
+        self.partners: frozenset[str] = frozenset(whitelist or ())
         self.look = Lookups(api, config.registry_alias)
         self._find_memo: OrderedDict[tuple[str, str], tuple[Account, Account, tuple, bool]] = OrderedDict()
         self.meter = Meter()
@@ -184,6 +189,9 @@ class PartaModule:
             return NOT_SPAM
         if room is None:
             return NOT_SPAM  # not a Parta room: Synapse's join rules (invite only, see on_create_room)
+        if await self._partner_network_room(room_id, room):
+            self._check(federation.may_take_part_in_partner_room(await self.look.person(user_id)))
+            return NOT_SPAM
         self._check(self.caps.may_join(await self.look.person(user_id), room, is_invited))
         if room.kind in PEOPLE_ROOMS:
             # an invitation is no ticket: the relationship may have ended since (a teacher no longer
@@ -197,8 +205,19 @@ class PartaModule:
             return NOT_SPAM  # the bot is invited into group chats so that chat invite links work
         if inviter == self.bridge:
             self._check(self.caps.bridge_refusal("invite"))
+        if not self.api.is_mine(inviter):
+            # an invitation from another server: Synapse asks here after federated_user_may_invite, which decided
+            return NOT_SPAM
         room = await self.look.room(room_id)
+        if not self.api.is_mine(invitee):
+            # another server's user: network rooms only, partners only (policies.federation)
+            self._check(federation.may_invite_remote(await self.look.person(inviter), invitee, room, self.partners))
+            return NOT_SPAM
         inviter_p, invitee_p = await self.look.person(inviter), await self.look.person(invitee)
+        if room is not None and await self._partner_network_room(room_id, room):
+            self._check(federation.may_take_part_in_partner_room(inviter_p))
+            self._check(federation.may_take_part_in_partner_room(invitee_p))
+            return NOT_SPAM
         members: list[Account] = []
         if room is None or room.kind in PEOPLE_ROOMS:
             members = [await self.look.person(u) for u in await self.look.member_ids(room_id)
@@ -207,9 +226,24 @@ class PartaModule:
         self._check(self.caps.may_invite(inviter_p, invitee_p, room, members, settings))
         return NOT_SPAM
 
+    async def _partner_network_room(self, room_id: str, room: RoomInfo) -> bool:
+        """Whether ``room`` is a network room made on a partner server (its creator is the partner's)."""
+        if room.kind != "network" or not self.partners:
+            return False
+        create = (await self.api.get_room_state(room_id, [("m.room.create", "")])).get(("m.room.create", ""))
+        return create is not None and not self.api.is_mine(create.sender) \
+            and federation.server_of(create.sender) in self.partners
+
     async def federated_user_may_invite(self, event: Any):
-        """Invites from other servers: none (school rooms do not federate)."""
-        self._check(deny("federation_off", N_("Invitations from other servers are not accepted here")))
+        """Invites from other servers: none without partner servers; with them, only into network
+        rooms and only for confirmed staff (``policies.federation.may_receive_remote_invite``, reading
+        the invitation's stripped state, Synapse's ``unsigned.invite_room_state``)."""
+        if not self.partners:
+            self._check(deny("federation_off", N_("Invitations from other servers are not accepted here")))
+        state = (event.unsigned or {}).get("invite_room_state") or []
+        self._check(federation.may_receive_remote_invite(await self.look.person(event.state_key), event.sender,
+                                                         state if isinstance(state, list) else [], self.partners))
+        return NOT_SPAM
 
     async def user_may_send_3pid_invite(self, inviter: str, medium: str, address: str, room_id: str):
         """Invites by e-mail or phone: never (nobody is found by a contact detail)."""
@@ -288,6 +322,9 @@ class PartaModule:
             # Synapse copies the old room's state into the new one without Parta's tag (org.parta.room):
             # an upgraded chat would be out of every rule of people's chats. Only the bot upgrades.
             self._check(deny("no_upgrades", N_("Only Parta upgrades rooms here")))
+        for u in room_config.get("invite") or []:
+            if isinstance(u, str) and not self.api.is_mine(u):  # people's chats are never shared with other servers
+                self._check(federation.may_invite_remote(person, u, None, self.partners))
         invitees = [await self.look.person(u) for u in room_config.get("invite") or []
                     if isinstance(u, str) and u != self.bot]
         settings = await self.look.settings(person, *invitees)

@@ -161,7 +161,8 @@ def cmd_init(args) -> int:
                                      public_baseurl=args.public_baseurl, force=args.force, language=args.lang or "ru",
                                      behind_proxy=args.behind_proxy, clamd=args.clamd,
                                      scan_unavailable=args.scan_unavailable, turn_port=args.turn_port,
-                                     livekit_url=args.livekit_url)
+                                     livekit_url=args.livekit_url,
+                                     federate_with=[n for n in (args.federate_with or "").split(",") if n.strip()])
         if args.workers:
             _write_workers(settings, args)
     except AlreadyInitialized as e:
@@ -499,6 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help=_("coturn's port for 1:1 calls (default: kept, else 3478 when free)"))
     sp.add_argument("--livekit-url", metavar="URL",
                     help=_("the LiveKit SFU of group calls, wss://... (default: kept, else on this server's host)"))
+    sp.add_argument("--federate-with", metavar="SERVER,...",
+                    help=_("partner servers (comma-separated) whose staff may join this server's cross-school "
+                           "network rooms (default: no federation)"))
     sp.add_argument("--workers", action="store_true",
                     help=_("run Synapse as workers behind nginx (needs --postgres and Redis)"))
     sp.add_argument("--redis", metavar="HOST:PORT", default="127.0.0.1:6379",

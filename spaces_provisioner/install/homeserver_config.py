@@ -22,7 +22,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from policies.i18n import N_, translations
-from policies.state_events import REGISTRY_ALIAS_LOCALPART, journal_bridge_user_id
+from policies.state_events import REGISTRY_ALIAS_LOCALPART, PartaEventTypes, journal_bridge_user_id
 
 BOT_LOCALPART = "parta"
 #: Synapse's server-notices user: Parta's system notices to one person (the quiet-hours notice in a
@@ -121,14 +121,16 @@ ADMIN_SOCKET = "synapse-admin.sock"
 MAX_SOCKET_PATH = 107
 
 
-def listeners(port: int, admin_socket: Path, behind_proxy: bool) -> list[dict]:
+def listeners(port: int, admin_socket: Path, behind_proxy: bool, federating: bool = False) -> list[dict]:
     """Synapse's listeners: the one people use, and the bot's Unix socket with the Admin API.
 
     The public listener binds to loopback, serves the client API without federation, trusts
     ``X-Forwarded-For`` only when a reverse proxy is in front (``behind_proxy``; else anyone could
     pick the address Synapse's per-address rate limits count), and answers nothing under
-    ``/_synapse/admin`` (``synapse_module.ClosedAdminApi``). Raises InitError for a socket path
-    longer than the kernel allows.
+    ``/_synapse/admin`` (``synapse_module.ClosedAdminApi``). ``federating`` (partner servers were
+    allow-listed, :func:`federation_settings`): it serves the Server-Server API and the server's keys
+    too (``federation``, ``keys``), for the reverse proxy's TLS port (config/nginx.conf). Raises InitError
+    for a socket path longer than the kernel allows.
     """
     if len(str(admin_socket).encode()) > MAX_SOCKET_PATH:
         raise InitError(f"{admin_socket}: the path is too long for a Unix socket ({MAX_SOCKET_PATH} bytes at most); "
@@ -138,34 +140,76 @@ def listeners(port: int, admin_socket: Path, behind_proxy: bool) -> list[dict]:
          "bind_addresses": ["127.0.0.1"],
          # openid: only /_matrix/federation/v1/openid/userinfo (the group calls' token service checks
          # people's OpenID tokens there); no other federation path is served
-         "resources": [{"names": ["client", "openid"], "compress": False}],
+         "resources": [{"names": ["client", "federation", "keys"] if federating else ["client", "openid"],
+                        "compress": False}],
          "additional_resources": {"/_synapse/admin": {"module": "synapse_module.ClosedAdminApi"}}},
         {"path": str(admin_socket), "mode": 0o600, "type": "http",
          "resources": [{"names": ["client"], "compress": False}]},
     ]
 
 
+def check_partner(server_name: str, partner: str) -> str:
+    """One partner server name as written in ``federation_domain_whitelist``; raises InitError naming
+    the bad name and the fix (Matrix spec, Appendices, "Server Name": ``host[:port]``)."""
+    from synapse.util.stringutils import parse_and_validate_server_name
+
+    name = partner.strip()
+    try:
+        parse_and_validate_server_name(name)
+    except ValueError as e:
+        raise InitError(f"--federate-with {partner!r}: not a Matrix server name ({e}); write it as the partner's "
+                        "users have it after the colon, e.g. school2.example") from e
+    if name == server_name:
+        raise InitError(f"--federate-with {partner!r}: that is this server's own name; list the partner servers")
+    return name
+
+
+def federation_settings(partners: list[str]) -> list[tuple[str, object, str]]:
+    """The settings that open federation to ``partners`` only (Synapse "Configuration Manual":
+    ``federation_domain_whitelist``, ``serve_server_wellknown``, ``room_prejoin_state``, ``trusted_key_servers``).
+
+    Every other server is refused by Synapse before any module sees its request. The invite's stripped
+    state carries Parta's room description (``org.parta.room``), so that the invited person's server
+    admits invitations into network rooms only (``synapse_module``'s ``federated_user_may_invite``).
+    Keys are fetched from each partner directly (no notary: its answer would vouch for servers we do not know).
+    """
+    return [
+        ("federation_domain_whitelist", list(partners),
+         "Parta: federation only with these partner servers (parta init --federate-with); "
+         "only cross-school network rooms federate"),
+        ("serve_server_wellknown", True,
+         "Parta: /.well-known/matrix/server sends partners to port 443 (the reverse proxy, config/nginx.conf)"),
+        ("room_prejoin_state", {"additional_event_types": [PartaEventTypes.ROOM]},
+         "Parta: invitations carry the room's Parta description, which the invited person's server checks"),
+        ("trusted_key_servers", [], "Parta: partners' keys are fetched from the partners themselves"),
+    ]
+
+
 def edit_synapse_config(config_path: Path, *, root: Path, port: int, server_name: str,
                         postgres_dsn: str | None, public_baseurl: str,
                         provisioning_url: str | None = None, nudge_secret: str | None = None,
-                        behind_proxy: bool = False, language: str = "ru") -> None:
+                        behind_proxy: bool = False, language: str = "ru",
+                        federate_with: list[str] | None = None) -> None:
     """Add Parta's settings to a generated homeserver.yaml, in place (comments kept).
 
     Listeners as :func:`listeners` says; the module ``synapse_module.PartaModule`` is configured
     with the bot's user id, the registry alias, and where (and with which secret) to nudge the
     provisioning service; server notices from Parta's system user (:func:`server_notices`, in
-    ``language``). Raises InitError.
+    ``language``). ``federate_with``: partner servers (:func:`federation_settings`; none: no federation).
+    Raises InitError.
     """
+    partners = [check_partner(server_name, p) for p in federate_with or []]
     y = _yaml()
     data: CommentedMap = y.load(config_path.read_text(encoding="utf-8"))
     data["public_baseurl"] = public_baseurl
-    data["listeners"] = listeners(port, root / ADMIN_SOCKET, behind_proxy)
+    data["listeners"] = listeners(port, root / ADMIN_SOCKET, behind_proxy, federating=bool(partners))
     data.yaml_set_comment_before_after_key(
-        "listeners", before="Parta: people's listener on loopback, client API only, no Admin API, no federation "
+        "listeners", before="Parta: people's listener on loopback, client API (and federation only with "
+        "partners, parta init --federate-with), no Admin API "
         "(put a reverse proxy in front for production: parta init --behind-proxy); the Admin API only on the "
         "bot's Unix socket")
     data["database"] = database_section(postgres_dsn, root)
-    for key, value, comment in PARTA_SETTINGS:
+    for key, value, comment in PARTA_SETTINGS + (federation_settings(partners) if partners else []):
         data[key] = copy.deepcopy(value)
         if comment:
             data.yaml_set_comment_before_after_key(key, before=comment)

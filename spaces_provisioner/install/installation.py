@@ -45,7 +45,7 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
                       language: str = "ru", behind_proxy: bool = False,
                       bridge_port: int | None = None, turn_port: int | None = None,
                       livekit_url: str | None = None, clamd: str | None = None,
-                      scan_unavailable: str = "refuse") -> Settings:
+                      scan_unavailable: str = "refuse", federate_with: list[str] | None = None) -> Settings:
     """Create (or with ``force`` regenerate) the installation in ``root``; returns its Settings.
 
     Starts Synapse once to create the Parta bot (server admin, exempt from rate limits)
@@ -58,6 +58,11 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
     keys are written too (``install.turn``, ``install.matrix_rtc``). ``clamd``: the virus scanner's address
     for uploads (``unix:/path`` or ``tcp:host:port``; default: kept from the old configuration, else
     none) and ``scan_unavailable`` (``refuse``/``accept``), with ``max_upload_size`` (``install.uploads``).
+    ``public_baseurl``: where clients reach the homeserver, given to them by ``/.well-known/matrix/client``
+    (Matrix spec, Client-Server API, "Server Discovery"); default ``https://SERVER_NAME/`` behind a
+    proxy (the proxy answers the well-known there, config/nginx.conf), else the loopback listener.
+    ``federate_with``: the partner servers network rooms federate with (default none: no federation;
+    ``homeserver_config.federation_settings``).
     """
     root = Path(root).resolve()
     if (root / SETTINGS_FILE).exists() and not force:
@@ -73,12 +78,14 @@ def init_installation(root: Path, server_name: str, *, postgres_dsn: str | None 
         shutil.move(config_path, root / "homeserver.yaml.bak")
     hc.generate_synapse_config(root, server_name)
     homeserver_url = f"http://127.0.0.1:{port}"
+    if public_baseurl is None:
+        public_baseurl = f"https://{server_name}/" if behind_proxy else homeserver_url + "/"
     provisioning_port = provisioning_port or port + 1
     nudge_secret = (old_settings.nudge_secret if old_settings else None) or secrets.token_urlsafe(32)
     hc.edit_synapse_config(config_path, root=root, port=port, server_name=server_name,
                            postgres_dsn=postgres_dsn, public_baseurl=public_baseurl or homeserver_url + "/",
                            provisioning_url=f"http://127.0.0.1:{provisioning_port}", nudge_secret=nudge_secret,
-                           behind_proxy=behind_proxy, language=language)
+                           behind_proxy=behind_proxy, language=language, federate_with=federate_with)
     if old_secrets:
         y = YAML()
         data = y.load(config_path.read_text(encoding="utf-8"))

@@ -148,7 +148,9 @@ class Organizations:
     async def create_network_room(self, name: str, orgs: list[str], actor: str) -> dict:
         """A cross-school room (methodological association, olympiad) for the confirmed staff of
         ``orgs``: invite-only, staff invite each other, nobody else may enter
-        (docs/ARCHITECTURE.md, "Room kinds"). Returns ``{"room_id", "orgs", "name"}``."""
+        (docs/ARCHITECTURE.md, "Room kinds"). The one kind of room that federates (``m.federate`` true):
+        with partner servers (``parta init --federate-with``) their staff may be invited; without, Synapse
+        talks to no server at all (``policies.federation``). Returns ``{"room_id", "orgs", "name"}``."""
         with self.ctx.store.begin() as tx:
             for org in orgs:
                 self.ctx.org_row(tx, org)
@@ -156,7 +158,7 @@ class Organizations:
         templates = self.ctx.templates
         room_id = await self.ctx.bot.create_room({
             "preset": "private_chat", "visibility": "private", "room_version": templates.room_version,
-            "creation_content": {"m.federate": False},
+            "creation_content": {"m.federate": True},
             "initial_state": [
                 {"type": "m.room.name", "state_key": "", "content": {"name": name}},
                 {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
