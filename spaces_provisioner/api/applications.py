@@ -3,6 +3,7 @@
 - ``GET  /api/v1/applications`` → ``{"applications": [{"id", "status", "full_name", "updated_at"}]}``
 - ``POST /api/v1/applications`` (the application as JSON; see ``policies/data/application.schema.json``)
 - ``POST /api/v1/applications/{id}/approve`` → the organization, its new accounts, the changes
+- ``POST /api/v1/applications/{id}/reject`` (``{"reason"}``) → ``{"id", "status": "rejected", "changes", "details"}``
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from policies.application import load_schema, parse_application
+from policies.i18n import _
 
 from spaces_provisioner.api.auth import require_operator
 from spaces_provisioner.api.body import read_json, reply
 from spaces_provisioner.api.keys import OPS
+from spaces_provisioner.errors import bad_json
 
 routes = web.RouteTableDef()
 
@@ -35,3 +38,12 @@ async def post_application(request: web.Request) -> web.Response:
 async def approve_application(request: web.Request) -> web.Response:
     who = require_operator(request)
     return reply(await request.app[OPS].orgs.approve(request.match_info["id"], who.name))
+
+
+@routes.post("/api/v1/applications/{id}/reject")
+async def reject_application(request: web.Request) -> web.Response:
+    who = require_operator(request)
+    reason = (await read_json(request, required=True)).get("reason")
+    if not isinstance(reason, str):
+        raise bad_json(_("Give 'reason' as text: why the application is refused"))
+    return reply(await request.app[OPS].review.reject(request.match_info["id"], reason, who.name))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from ..helpers import api
 from .console_world import (
     DESKTOP,
     PHONE,
@@ -137,3 +138,27 @@ async def test_sessions_cookie_flags(console):
             await fresh.close()
     finally:
         await c.close()
+
+
+async def test_the_api_refuses_an_application_as_the_console_does(hs, console):
+    """``POST /api/v1/applications/{id}/reject``: the same operation as the console's form."""
+    app_id = await pending_application(hs)
+    base = hs.settings.provisioning_url
+    code, body = await api(console.operator_token, "POST", f"/applications/{app_id}/reject",
+                           {"reason": "  Нет   лицензии "}, base=base)
+    assert code == 200 and body == {"id": app_id, "status": "rejected", "changes": 1,
+                                    "details": [f"application {app_id}: refused"]}, body
+    code, body = await api(console.operator_token, "POST", f"/applications/{app_id}/reject",
+                           {"reason": "Нет лицензии"}, base=base)
+    assert code == 200 and body["changes"] == 0  # the same reason again changes nothing
+    code, body = await api(console.operator_token, "POST", f"/applications/{app_id}/reject", {"reason": " "},
+                           base=base)
+    assert code == 400 and body["errcode"] == "M_BAD_JSON" and "причину" in body["error"], body
+    code, body = await api(console.operator_token, "POST", f"/applications/{console.org}/reject",
+                           {"reason": "поздно"}, base=base)
+    assert code == 403 and body["errcode"] == "M_FORBIDDEN" and "уже одобрена" in body["error"], body
+    admin = await hs.login(console.admin.user_id, console.admin.password)
+    code, body = await api(admin, "POST", f"/applications/{app_id}/reject", {"reason": "x"}, base=base)
+    assert code == 401 and body["errcode"] == "M_UNKNOWN_TOKEN", body
+    listed = {a["id"]: a for a in (await hs.api.list_applications())["applications"]}
+    assert listed[app_id]["status"] == "rejected"
