@@ -46,6 +46,15 @@ MAIN = "main"
 UPSTREAM_HEADER = "X-Parta-Upstream"
 
 
+#: nginx's answer for what it never proxies: Synapse's own answer to an unknown endpoint (the same
+#: body ``synapse_module.ClosedAdminApi`` gives on the single process), so clients see a Matrix error.
+NOT_FOUND = '{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}'
+
+
+#: Each Synapse process's database pool (``database.args.cp_max``; Synapse's default is 5).
+CONNECTIONS_PER_PROCESS = 5
+
+
 class WorkersError(RuntimeError):
     """The installation cannot take the worker topology; the message says how to fix it."""
 
@@ -208,6 +217,10 @@ def write_worker_topology(settings: Settings, *, redis_host: str = "127.0.0.1", 
         for option, shape in (kind.get("duties") or {}).items():
             _set_duty(data, option, kind["name"], shape)
     data["enable_media_repo"] = False  # the media worker serves (and owns) the media repository
+    # every process opens its own pool: 7 processes at parta init's 10 would take 70 of PostgreSQL's
+    # default 100 connections; main keeps CONNECTIONS_PER_PROCESS, each worker its db_pool (data file)
+    data["database"]["args"]["cp_min"] = 1
+    data["database"]["args"]["cp_max"] = CONNECTIONS_PER_PROCESS
     if not with_module:
         data.pop("modules", None)
     data.yaml_set_comment_before_after_key(
@@ -217,7 +230,10 @@ def write_worker_topology(settings: Settings, *, redis_host: str = "127.0.0.1", 
 
     log_template = Path(data["log_config"])
     for kind, proc in zip(kinds, procs[1:], strict=True):
-        _write_worker(proc, kind, log_template, settings.logs_dir, x_forwarded=bool(main_listener.get("x_forwarded")))
+        database = copy.deepcopy(dict(data["database"]))
+        database["args"] = {**dict(database["args"]), "cp_max": int(kind.get("db_pool", CONNECTIONS_PER_PROCESS))}
+        _write_worker(proc, kind, log_template, settings.logs_dir, database,
+                      x_forwarded=bool(main_listener.get("x_forwarded")))
 
     topology = Topology(root, procs, redis_host, redis_port, start_redis,
                         (nginx_port or ports.get("nginx") or (previous.nginx_port if previous else None)
@@ -247,8 +263,10 @@ def _set_duty(data: dict, option: str, worker: str, shape: str) -> None:
         target[last] = worker
 
 
-def _write_worker(proc: Proc, kind: dict, log_template: Path, logs_dir: Path, x_forwarded: bool) -> None:
-    """Write ``workers/NAME.yaml`` and its log config (a copy of main's, writing ``logs/NAME.log``)."""
+def _write_worker(proc: Proc, kind: dict, log_template: Path, logs_dir: Path, database: dict,
+                  x_forwarded: bool) -> None:
+    """Write ``workers/NAME.yaml`` (with its own ``database`` section: its pool size) and its log
+    config (a copy of main's, writing ``logs/NAME.log``)."""
     y = YAML()
     log_config = proc.config.with_suffix(".log.config")
     log_data = y.load(log_template.read_text(encoding="utf-8"))
@@ -263,8 +281,8 @@ def _write_worker(proc: Proc, kind: dict, log_template: Path, logs_dir: Path, x_
     if "client" in kind["resources"]:
         # as on main: nothing under /_synapse/admin on a client listener (synapse_module.ClosedAdminApi)
         listener["additional_resources"] = {"/_synapse/admin": {"module": "synapse_module.ClosedAdminApi"}}
-    worker = {"worker_app": "synapse.app.generic_worker", "worker_name": proc.name,
-              "worker_listeners": [listener], "worker_log_config": str(log_config)}
+    worker = {"worker_app": kind.get("app", "synapse.app.generic_worker"), "worker_name": proc.name,
+              "worker_listeners": [listener], "worker_log_config": str(log_config), "database": database}
     with proc.config.open("w", encoding="utf-8") as f:
         y.dump(copy.deepcopy(worker), f)
 
@@ -294,7 +312,8 @@ def write_nginx_conf(topology: Topology, settings: Settings) -> Path:
     for name, regexes in topology.routes.items():
         for rx in regexes:
             route_lines.append(f'        "~{rx}" {name};')
-    proxy = ("proxy_set_header X-Forwarded-For $remote_addr; proxy_set_header Host $host; "
+    proxy = ("proxy_set_header X-Forwarded-For $remote_addr; proxy_set_header X-Forwarded-Proto $scheme; "
+             "proxy_set_header Host $host; "
              "proxy_http_version 1.1; proxy_read_timeout 120s;")
     provisioning = f"http://127.0.0.1:{settings.provisioning_port}"
     conf = f"""# Written by parta init --workers (spaces_provisioner/install/workers.py).
@@ -306,7 +325,9 @@ pid {base / 'nginx.pid'};
 error_log {base / 'logs' / 'error.log'} warn;
 events {{ worker_connections 1024; }}
 http {{
-    access_log {base / 'logs' / 'access.log'};
+    # which process served each request: the routing's name and the address nginx actually reached
+    log_format parta '$remote_addr [$time_local] "$request" $status $parta_upstream $upstream_addr';
+    access_log {base / 'logs' / 'access.log'} parta;
     client_body_temp_path {base / 'tmp'} 1 2;
     proxy_temp_path {base / 'tmp' / 'proxy'};
     fastcgi_temp_path {base / 'tmp' / 'fastcgi'};
@@ -323,25 +344,23 @@ http {{
         server_name {settings.server_name};
         add_header {UPSTREAM_HEADER} $parta_upstream always;
 
-        # Custom profile fields (MSC4133): only the avatar is writable (as config/nginx.conf)
-        location ~ ^/_matrix/client/(v3|unstable/uk\\.tcpip\\.msc4133)/profile/[^/]+/(?!avatar_url$)[^/]+$ {{
-            limit_except GET {{ deny all; }}
-            proxy_pass http://$parta_upstream; {proxy}
-        }}
+        # Profile writes (display name, avatar, MSC4133 custom fields) reach the client worker, where Parta's
+        # module refuses them with its reason (profile_set_by_school), as on the single process
         location /_matrix/client/ {{ proxy_pass http://$parta_upstream; {proxy} }}
         location /_matrix/media/ {{ proxy_pass http://$parta_upstream; {proxy} }}
         # Parta's module resources stay internal (the bot reaches them on the main process's socket)
-        location /_synapse/client/parta/ {{ return 404; }}
+        location /_synapse/client/parta/ {{ default_type application/json; return 404 '{NOT_FOUND}'; }}
         location /_synapse/client/ {{ proxy_pass http://{MAIN}; {proxy} }}
-        location /_synapse/admin/ {{ return 404; }}
+        # the Admin API: never proxied; answered as Synapse answers an unknown endpoint
+        location /_synapse/admin/ {{ default_type application/json; return 404 '{NOT_FOUND}'; }}
         location = /.well-known/matrix/client {{ proxy_pass http://{MAIN}; {proxy} }}
         location = /health {{ proxy_pass http://{MAIN}; {proxy} }}
 
         location = /register {{ proxy_pass {provisioning}; proxy_set_header X-Forwarded-For $remote_addr; }}
-        location /api/v1/registrations/nudge {{ return 404; }}
+        location /api/v1/registrations/nudge {{ default_type application/json; return 404 '{NOT_FOUND}'; }}
         location /api/v1/ {{ proxy_pass {provisioning}; proxy_set_header X-Forwarded-For $remote_addr; }}
 
-        location / {{ return 404; }}
+        location / {{ default_type application/json; return 404 '{NOT_FOUND}'; }}
     }}
 }}
 """

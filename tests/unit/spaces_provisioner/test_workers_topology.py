@@ -63,13 +63,18 @@ def test_shared_configuration_and_one_file_per_worker(tmp_path):
     assert main["stream_writers"] == {"events": ["event_persister"]}
     assert "event_persister" in main["instance_map"]
     assert main["redis"] == {"enabled": True, "host": "127.0.0.1", "port": 16379}
+    pools = [main["database"]["args"]["cp_max"]] + [load(p.config)["database"]["args"]["cp_max"]
+                                                     for p in topology.workers]
+    assert sum(pools) <= 25  # PostgreSQL allows 100 connections by default, shared with everything else
     assert len(main["worker_replication_secret"]) >= 32
     assert main["enable_media_repo"] is False and main["media_instance_running_background_jobs"] == "media"
     assert main["pusher_instances"] == ["pusher"] and main["run_background_tasks_on"] == "background"
     assert main["modules"][0]["module"] == "synapse_module.PartaModule"
     for proc in topology.workers:
         worker = load(proc.config)
-        assert worker["worker_app"] == "synapse.app.generic_worker" and worker["worker_name"] == proc.name
+        assert worker["worker_app"] == ("synapse.app.media_repository" if proc.name == "media"
+                                        else "synapse.app.generic_worker")
+        assert worker["worker_name"] == proc.name
         assert worker["worker_listeners"][0]["port"] == proc.port
         assert load(Path(worker["worker_log_config"]))["handlers"]["file"]["filename"].endswith(f"{proc.name}.log")
     # parta run finds it again; clients go through nginx from now on
@@ -100,9 +105,8 @@ def test_nginx_routes_and_closes_what_config_nginx_closes(tmp_path):
     conf = topology.nginx_conf.read_text(encoding="utf-8")
     assert '"~^/_matrix/client/(r0|v3)/sync$" client_sync;' in conf
     assert '"~^/_matrix/media/" media;' in conf
-    for closed in ("/_synapse/client/parta/", "/_synapse/admin/", "/api/v1/registrations/nudge"):
-        assert f"location {closed} {{ return 404; }}" in conf
-    assert "location / { return 404; }" in conf
+    for closed in ("/_synapse/client/parta/", "/_synapse/admin/", "/api/v1/registrations/nudge", "/"):
+        assert f"location {closed} {{ default_type application/json; return 404 '{wk.NOT_FOUND}'; }}" in conf
     if wk.nginx_binary() is None:
         pytest.skip("nginx is not installed (the integration test installs it)")
     proc = subprocess.run([str(wk.nginx_binary()), "-t", "-p", str(topology.nginx_conf.parent), "-c",
