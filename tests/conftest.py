@@ -27,6 +27,7 @@ from spaces_provisioner.settings import Settings
 from tests.samples import shared_rosters_dir
 
 from .helpers import Homeserver
+from .passes import pytest_collection_modifyitems, pytest_configure  # noqa: F401 - hooks: the db_free mark
 from .processes import free_port
 from .schools import write_attack_roster
 from .workers_topology import make_workers, workers_wanted
