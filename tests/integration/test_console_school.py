@@ -132,6 +132,10 @@ async def test_reports_audit_and_settings_pages_show_the_school(hs, tmp_path):
         assert status == 200, text
         status, text = await c.get(f"/console/org/{org}/settings")
         assert status == 200 and "students_may_message_classmates" in text and "retention_archived_months" in text
+        assert gettext_("The school's settings", "ru") in text
+        # English is available: the same page after the language switch
+        status, text = await c.post("/console/language", {"lang": "en", "next": f"/console/org/{org}/settings"})
+        assert status == 200 and "The school&#39;s settings" in text, text[:300]
 
 
 async def test_the_administrator_acts_on_a_report_from_the_reports_page(hs, tmp_path):

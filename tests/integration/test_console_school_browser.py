@@ -41,6 +41,7 @@ async def test_the_administrator_confirms_a_teacher_in_the_browser(hs, browser, 
         await page.click(f"a[href='/console/org/{org}/people']")
         await shoot(page, f"school-people-{suffix}")
         if width == PHONE:
+            assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE  # readable at 360 px
             await page.context.close()
             continue
         await page.click("button[aria-label='Подтвердить учителя: Сидорова Анна'] >> nth=0")
@@ -84,6 +85,7 @@ async def test_a_class_link_is_issued_and_the_class_sheet_printed_in_the_browser
     phone = await new_page(browser, PHONE)
     await sign_in_token(phone, base, s["admin"].token)
     await phone.goto(f"{base}org/{org}/links")
+    assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE
     await shoot(phone, "school-links-phone")
     await phone.context.close()
     await page.context.close()
