@@ -45,7 +45,7 @@ class Server:
         return self.settings.server_name
 
 
-def _database(stack: ExitStack) -> str | None:
+def database(stack: ExitStack) -> str | None:
     """A fresh PostgreSQL database when PARTA_TEST_DB=postgres (dropped at the end), else None (SQLite)."""
     if os.environ.get("PARTA_TEST_DB", "sqlite") != "postgres":
         return None
@@ -59,7 +59,7 @@ def make_server(root: Path, ca: trustme.CA, port: int, partners: list[str], stac
     """``parta init`` an installation named ``127.0.0.1:port`` federating with ``partners``, plus the
     test-only TLS federation listener on ``port`` (see the module docstring)."""
     name = f"127.0.0.1:{port}"
-    settings = init_installation(root, name, postgres_dsn=_database(stack), port=free_port(),
+    settings = init_installation(root, name, postgres_dsn=database(stack), port=free_port(),
                                  provisioning_port=free_port(), bridge_port=free_port(), turn_port=free_port(),
                                  federate_with=partners)
     relax_rate_limits(settings.homeserver_config)

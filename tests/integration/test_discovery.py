@@ -14,9 +14,11 @@ certificate from the tests' own CA, ``trustme``), and matrix-nio as the client: 
 
 from __future__ import annotations
 
+import socket
 import ssl
 import subprocess
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import aiohttp
@@ -31,6 +33,7 @@ from ..conftest import relax_rate_limits
 from ..debian import ensure_package
 from ..helpers import Homeserver
 from ..processes import free_port
+from .federation_world import database
 
 pytestmark = pytest.mark.synapse
 REPO = Path(__file__).resolve().parents[2]
@@ -67,25 +70,38 @@ def deployed(tmp_path_factory):
     root = tmp_path_factory.mktemp("discovery")
     port = free_port()
     name = f"127.0.0.1:{port}"
-    settings = init_installation(root / "parta", name, port=free_port(), provisioning_port=free_port(),
-                                 bridge_port=free_port(), turn_port=free_port(), behind_proxy=True)
-    relax_rate_limits(settings.homeserver_config)
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    cert.private_key_pem.write_to_path(str(root / "privkey.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(root / "fullchain.pem"))
-    synapse_port = int(settings.homeserver_url.rsplit(":", 1)[1])
-    conf = nginx_conf(root, port, name, synapse_port, settings.provisioning_port, root / "fullchain.pem",
-                      root / "privkey.pem")
-    subprocess.run([nginx, "-t", "-c", str(conf), "-p", str(root)], check=True, capture_output=True)
-    with running(settings):
+    with ExitStack() as stack:
+        settings = init_installation(root / "parta", name, postgres_dsn=database(stack), port=free_port(),
+                                     provisioning_port=free_port(), bridge_port=free_port(), turn_port=free_port(),
+                                     behind_proxy=True)
+        relax_rate_limits(settings.homeserver_config)
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1")
+        cert.private_key_pem.write_to_path(str(root / "privkey.pem"))
+        cert.cert_chain_pems[0].write_to_path(str(root / "fullchain.pem"))
+        synapse_port = int(settings.homeserver_url.rsplit(":", 1)[1])
+        conf = nginx_conf(root, port, name, synapse_port, settings.provisioning_port, root / "fullchain.pem",
+                          root / "privkey.pem")
+        subprocess.run([nginx, "-t", "-c", str(conf), "-p", str(root)], check=True, capture_output=True)
+        stack.enter_context(running(settings))
         proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(root), "-g", "daemon off;"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stack.callback(proc.wait, timeout=30)
+        stack.callback(proc.terminate)
+        wait_listening(port, proc)
+        yield settings, name, ca
+
+
+def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Until nginx accepts connections on ``port`` (it binds after reading its configuration)."""
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            yield settings, name, ca
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, "nginx did not start (see its error.log)"
+            time.sleep(0.1)
 
 
 def trusting(ca: trustme.CA) -> ssl.SSLContext:
@@ -133,7 +149,7 @@ async def test_a_client_finds_the_homeserver_from_the_user_id_alone(deployed):
     print(f"\ndiscovery: well-known, versions and sign-in through nginx in {time.monotonic() - started:.2f} s")
 
 
-async def test_no_well_known_for_other_hosts_or_paths(deployed):
+async def test_the_proxy_serves_nothing_else(deployed):
     """Next to it: nginx still answers nothing else (the Admin API and unknown paths stay closed)."""
     _settings, name, ca = deployed
     async with aiohttp.ClientSession() as s:
