@@ -31,12 +31,16 @@ demo: $(STAMP)
 	$(BIN)/parta demo $(ARGS)
 
 # the PostgreSQL pass leaves out the tests marked db_free (no database, no Synapse: tests/passes.py);
-# the SQLite pass ran them
+# the SQLite pass ran them. Last, the attack files once more on Synapse's worker topology behind nginx
+# (PostgreSQL and Redis: tests/workers_topology.py; about 11 min on this machine)
+WORKER_TESTS := tests/integration/test_workers.py tests/integration/test_attacks.py \
+                tests/integration/test_lifecycle_attacks.py
 test: $(TESTSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	PARTA_TEST_DB=postgres $(BIN)/python -m pytest -m "not db_free" $(PYTEST_ARGS)
+	PARTA_TEST_TOPOLOGY=workers $(BIN)/python -m pytest $(PYTEST_ARGS) $(WORKER_TESTS)
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache .test-logs build
