@@ -1,0 +1,284 @@
+"""Attacks on the web console's sessions and sign-in found by the console/federation/workers review
+(attacker's notes, /tmp/parta-notes/attacker.md). Each hole is an attack test marked
+``xfail(strict=True, reason="hole: ...")`` that passes once the hole is closed, next to the legitimate
+request that succeeds today.
+
+The console (``spaces_provisioner.console``) runs here as the provisioning service mounts it, in front
+of a small fake homeserver that answers ``/login``, ``/logout`` and ``/account/whoami`` as Synapse 1.163
+does, including Synapse's per-address login rate limit (``rc_login.address``: Synapse's default
+``burst_count: 5``; Synapse reads the address from ``X-Forwarded-For`` on an ``x_forwarded`` listener,
+else the TCP peer). Nothing here needs the database or a real Synapse: the holes are in how the
+console keeps sessions and talks to the homeserver.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from types import SimpleNamespace
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from policies.capabilities import Account
+
+from spaces_provisioner.api.keys import OPS, SETTINGS
+from spaces_provisioner.console.app import add_console
+from spaces_provisioner.console.keys import SESSIONS
+from spaces_provisioner.console.session import COOKIE, IDLE
+
+PASSWORDS = {"teacher": "right-password", "admin": "admin-password"}
+#: Synapse 1.163's default rc_login.address burst (docs: config_documentation.md, rc_login)
+LOGIN_BURST = 5
+
+
+class FakeHomeserver:
+    """``/login`` (password), ``/logout``, ``/account/whoami``, with Synapse's per-address login limit."""
+
+    def __init__(self):
+        self.tokens: dict[str, str] = {}
+        self.logged_out: list[str] = []
+        self.attempts: dict[str, int] = {}
+        self.app = web.Application()
+        self.app.router.add_post("/_matrix/client/v3/login", self.login)
+        self.app.router.add_post("/_matrix/client/v3/logout", self.logout)
+        self.app.router.add_get("/_matrix/client/v3/account/whoami", self.whoami)
+
+    async def login(self, request: web.Request) -> web.Response:
+        address = request.headers.get("X-Forwarded-For", request.remote or "")
+        self.attempts[address] = self.attempts.get(address, 0) + 1
+        if self.attempts[address] > LOGIN_BURST:
+            return web.json_response({"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests",
+                                      "retry_after_ms": 300000}, status=429)
+        body = await request.json()
+        user = body["identifier"]["user"]
+        if PASSWORDS.get(user) != body.get("password"):
+            return web.json_response({"errcode": "M_FORBIDDEN", "error": "Invalid username or password"}, status=403)
+        token = "syt_" + secrets.token_hex(8)
+        self.tokens[token] = f"@{user}:school.test"
+        return web.json_response({"user_id": self.tokens[token], "access_token": token, "device_id": "CONSOLE"})
+
+    async def logout(self, request: web.Request) -> web.Response:
+        token = request.headers.get("Authorization", "")[7:]
+        if self.tokens.pop(token, None) is not None:
+            self.logged_out.append(token)
+        return web.json_response({})
+
+    async def whoami(self, request: web.Request) -> web.Response:
+        user = self.tokens.get(request.headers.get("Authorization", "")[7:])
+        if user is None:
+            return web.json_response({"errcode": "M_UNKNOWN_TOKEN", "error": "Unknown token"}, status=401)
+        return web.json_response({"user_id": user})
+
+
+class World:
+    """The console (as mounted by the provisioning service) in front of :class:`FakeHomeserver`."""
+
+    def __init__(self):
+        self.hs = FakeHomeserver()
+        self.console = web.Application()
+        add_console(self.console)
+
+    async def __aenter__(self) -> World:
+        self.hs_client = TestClient(TestServer(self.hs.app))
+        await self.hs_client.start_server()
+        self.console[SETTINGS] = SimpleNamespace(  # what the console reads of Settings
+            homeserver_url=str(self.hs_client.make_url("")).rstrip("/"), operator_token="operator-" + "x" * 32)
+        # the registry's answer for an account (outsider: no memberships); the pages here read nothing else
+        self.console[OPS] = SimpleNamespace(people=SimpleNamespace(account=Account))
+        self.server = TestServer(self.console)
+        await self.server.start_server()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.server.close()
+        await self.hs_client.close()
+
+    def browser(self, address: str = "198.51.100.10") -> Browser:
+        """A browser behind nginx (which sets X-Forwarded-For to the browser's address)."""
+        return Browser(str(self.server.make_url("")).rstrip("/"), address)
+
+
+class Browser:
+    """One browser's cookies and CSRF token."""
+
+    def __init__(self, base: str, address: str):
+        self.base, self.address = base, address
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                             headers={"X-Forwarded-For": address})
+        self.csrf = ""
+        self.last_headers: dict[str, str] = {}
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with self.session.get(self.base + path, allow_redirects=False) as r:
+            text = await r.text()
+            self.last_headers = dict(r.headers)
+        if 'name="csrf" value="' in text:
+            self.csrf = text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        return r.status, text
+
+    async def sign_in(self, login: str, password: str) -> tuple[int, str]:
+        """The sign-in form as a browser sends it; (status, Location or page text) without following."""
+        await self.get("/console/login")
+        async with self.session.post(self.base + "/console/login", allow_redirects=False,
+                                     data={"login": login, "password": password, "csrf": self.csrf}) as r:
+            text = await r.text()
+            self.last_headers = dict(r.headers)
+            return r.status, r.headers.get("Location", text)
+
+    def cookie(self) -> str | None:
+        for c in self.session.cookie_jar:
+            if c.key == COOKIE:
+                return c.value
+        return None
+
+
+async def test_a_teacher_signs_in_to_the_console_with_the_right_password():
+    """Legitimate: the teacher's password sign-in ends on the console's home (303 to /console/)."""
+    async with World() as w:
+        teacher = w.browser()
+        try:
+            status, where = await teacher.sign_in("teacher", PASSWORDS["teacher"])
+            assert status == 303 and where == "/console/", where
+            status, where = await teacher.get("/console/login")
+            assert status == 303, "a signed-in person is sent on from the sign-in form"
+        finally:
+            await teacher.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: every console sign-in reaches the homeserver from the provisioning service's own address "
+    "(no X-Forwarded-For), so Synapse's per-address login limit (rc_login.address, burst 5) is one "
+    "bucket for the whole school: an outsider's wrong passwords lock every teacher out of the console"))
+async def test_an_outsiders_wrong_passwords_do_not_lock_the_school_out_of_the_console():
+    """Attack: someone with no account sends 5 wrong passwords to the console's sign-in form from
+    their own address; then a teacher (another address) signs in with the right password.
+    Today the teacher gets 429 "Too many sign-in attempts from here" (Synapse counted both as the
+    service's address). Rule that closes it: the console passes the browser's address to the
+    homeserver (X-Forwarded-For on a listener that trusts only the service) or the service's address
+    is exempt from rc_login.address and the console rate-limits by the browser's address itself."""
+    async with World() as w:
+        outsider, teacher = w.browser("203.0.113.66"), w.browser("198.51.100.10")
+        try:
+            for _ in range(LOGIN_BURST):
+                status, _page = await outsider.sign_in("admin", "guess-" + secrets.token_hex(2))
+                assert status == 403
+            status, where = await teacher.sign_in("teacher", PASSWORDS["teacher"])
+            assert status == 303 and where == "/console/", (status, where[:300])
+        finally:
+            await outsider.close()
+            await teacher.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: the session store evicts the least recently used session of all, signed-in ones included, "
+    "so a stream of anonymous visits (each GET /console/login without a cookie makes a session) signs "
+    "every administrator out"))
+async def test_anonymous_visits_do_not_sign_out_an_administrator():
+    """Attack: with no account, request /console/login without cookies ``max_sessions`` times (the
+    store's size, 20 000 in production; 20 here). The administrator who signed in before is signed
+    out (their next page is the sign-in form). Rule: anonymous sessions are capped apart from
+    signed-in ones (or not stored before the first POST), so a flood evicts only anonymous ones."""
+    async with World() as w:
+        w.console[SESSIONS].max_sessions = 20
+        admin = w.browser()
+        try:
+            status, where = await admin.sign_in("admin", PASSWORDS["admin"])
+            assert status == 303, where
+            async with aiohttp.ClientSession() as anonymous:  # no cookie jar kept between requests
+                for _ in range(20):
+                    async with anonymous.get(admin.base + "/console/login",
+                                             headers={"Cookie": ""}) as r:
+                        assert r.status == 200
+                    anonymous.cookie_jar.clear()
+            status, _text = await admin.get("/console/login")
+            assert status == 303, "the administrator is still signed in"
+        finally:
+            await admin.close()
+
+
+async def test_a_few_anonymous_visits_leave_the_administrator_signed_in():
+    """Legitimate: visits below the store's size leave a signed-in session alone."""
+    async with World() as w:
+        w.console[SESSIONS].max_sessions = 20
+        admin = w.browser()
+        try:
+            status, where = await admin.sign_in("admin", PASSWORDS["admin"])
+            assert status == 303, where
+            async with aiohttp.ClientSession() as anonymous:
+                for _ in range(5):
+                    async with anonymous.get(admin.base + "/console/login") as r:
+                        assert r.status == 200
+                    anonymous.cookie_jar.clear()
+            status, _text = await admin.get("/console/login")
+            assert status == 303
+        finally:
+            await admin.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: a console session that ends by idle expiry (or eviction, or a service restart) forgets "
+    "its Matrix access token without POST /logout: the 'Parta console' device and its token stay "
+    "valid on the homeserver for ever"))
+async def test_an_expired_console_session_logs_its_matrix_token_out():
+    """Attack surface: an administrator signs in with the password (the console makes a new Matrix
+    device), walks away; the session expires after IDLE. The token the console made is still
+    valid on the homeserver (whoami answers), unknown to anyone who could end it but the
+    person's device list. Rule: ending a console session for any reason logs out the token the
+    console created (sign-in with a pasted token: leave it), at least on expiry and eviction."""
+    async with World() as w:
+        admin = w.browser()
+        try:
+            status, _where = await admin.sign_in("admin", PASSWORDS["admin"])
+            assert status == 303
+            session = w.console[SESSIONS].get(admin.cookie())
+            assert session is not None and session.token is not None
+            token = session.token
+            session.used_at = time.monotonic() - IDLE - 1  # a school day later
+            status, _text = await admin.get("/console/login")
+            assert status == 200, "the session has ended: the sign-in form again"
+            assert token in w.hs.logged_out, "the console's own Matrix token was logged out"
+        finally:
+            await admin.close()
+
+
+async def test_signing_out_of_the_console_logs_the_matrix_token_out():
+    """Legitimate: the sign-out button ends the console's Matrix device (POST /logout)."""
+    async with World() as w:
+        admin = w.browser()
+        try:
+            status, _where = await admin.sign_in("admin", PASSWORDS["admin"])
+            assert status == 303
+            session = w.console[SESSIONS].get(admin.cookie())
+            assert session is not None
+            token = session.token  # the page's form carries this session's CSRF token
+            async with admin.session.post(admin.base + "/console/logout", allow_redirects=False,
+                                          data={"csrf": session.csrf}) as r:
+                assert r.status == 303 and r.headers["Location"] == "/console/login", r.status
+            assert token in w.hs.logged_out
+        finally:
+            await admin.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: the console's session cookie is persistent (Max-Age 12 h): on a shared school computer "
+    "closing the browser does not end the administrator's session; the next person opens /console/ "
+    "signed in as them"))
+async def test_the_console_cookie_ends_with_the_browser():
+    """Attack: on the staff-room computer an administrator signs in and closes the browser; a pupil
+    opens the browser again: the persistent cookie is still there. Rule: a session cookie (no
+    Max-Age/Expires); the 12 h idle limit stays on the server."""
+    async with World() as w:
+        admin = w.browser()
+        try:
+            await admin.sign_in("admin", PASSWORDS["admin"])
+            cookie = admin.last_headers.get("Set-Cookie", "")
+            assert COOKIE in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+            assert "Max-Age" not in cookie and "expires" not in cookie.lower(), cookie
+        finally:
+            await admin.close()
