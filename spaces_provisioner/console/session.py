@@ -24,7 +24,8 @@ COOKIE = "parta_console"
 #: Seconds a session lives unused (signed in: a school day; anonymous: one hour).
 IDLE = 12 * 3600
 ANONYMOUS_IDLE = 3600
-#: Sessions kept at most; the least recently used go first (a flood of anonymous visits cannot fill memory).
+#: Sessions kept at most; the least recently used anonymous ones go first, so a flood of anonymous
+#: visits cannot fill memory nor push a signed-in person out (signed-in ones go only when all are).
 MAX_SESSIONS = 20000
 
 
@@ -46,6 +47,8 @@ class Session:
     language: str | None = None
     checked_at: float = 0.0
     used_at: float = field(default_factory=time.monotonic)
+    #: the console made ``token`` by a password sign-in, so ending the session logs it out
+    owns_token: bool = False
     #: one message shown on the next page (after a redirect): ``(kind, text)``, kind ``ok``/``error``
     flash: tuple[str, str] | None = None
 
@@ -60,13 +63,17 @@ class SessionStore:
     def __init__(self, max_sessions: int = MAX_SESSIONS):
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self.max_sessions = max_sessions
+        #: Matrix tokens the console made whose sessions ended unseen (expiry, eviction): the page
+        #: wrapper logs them out (:func:`spaces_provisioner.console.pages.page`)
+        self.to_log_out: list[str] = []
 
     def new(self, language: str | None = None) -> Session:
-        """A fresh anonymous session."""
+        """A fresh anonymous session (the oldest anonymous one goes when the store is full)."""
         s = Session(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), language=language)
         self._sessions[s.id] = s
-        while len(self._sessions) > self.max_sessions:
-            self._sessions.popitem(last=False)
+        if len(self._sessions) > self.max_sessions:
+            victim = next((sid for sid, old in self._sessions.items() if not old.signed_in and sid != s.id), None)
+            self.drop(victim if victim is not None else next(iter(self._sessions)), log_out=True)
         return s
 
     def get(self, session_id: str | None) -> Session | None:
@@ -76,15 +83,18 @@ class SessionStore:
             return None
         now = time.monotonic()
         if now - s.used_at > (IDLE if s.signed_in else ANONYMOUS_IDLE):
-            self.drop(s.id)
+            self.drop(s.id, log_out=True)
             return None
         s.used_at = now
         self._sessions.move_to_end(s.id)
         return s
 
-    def drop(self, session_id: str) -> None:
-        """Forget a session (sign-out, revoked token)."""
-        self._sessions.pop(session_id, None)
+    def drop(self, session_id: str, log_out: bool = False) -> None:
+        """Forget a session (sign-out, revoked token); ``log_out``: also queue the Matrix token the
+        console made for it for ``POST /logout`` (expiry, eviction)."""
+        s = self._sessions.pop(session_id, None)
+        if log_out and s is not None and s.owns_token and s.token is not None:
+            self.to_log_out.append(s.token)
 
     def drop_token(self, token: str) -> None:
         """Forget every session holding ``token`` (the homeserver refused it)."""
@@ -99,8 +109,10 @@ def is_tls(request: web.Request) -> bool:
 
 def set_cookie(request: web.Request, response: web.StreamResponse, session: Session) -> None:
     """Put the session's id into the response's cookie with the safe flags."""
+    # a browser-session cookie (no Max-Age): closing the browser on a shared computer ends it;
+    # the idle limit is kept on the server
     response.set_cookie(COOKIE, session.id, path="/console/", httponly=True, samesite="Strict",
-                        secure=is_tls(request), max_age=IDLE)
+                        secure=is_tls(request))
 
 
 def clear_cookie(response: web.StreamResponse) -> None:

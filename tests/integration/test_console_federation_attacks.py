@@ -175,10 +175,6 @@ async def test_an_outsiders_wrong_passwords_do_not_lock_the_school_out_of_the_co
             await teacher.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: the session store evicts the least recently used session of all, signed-in ones included, "
-    "so a stream of anonymous visits (each GET /console/login without a cookie makes a session) signs "
-    "every administrator out"))
 async def test_anonymous_visits_do_not_sign_out_an_administrator():
     """Attack: with no account, request /console/login without cookies ``max_sessions`` times (the
     store's size, 20 000 in production; 20 here). The administrator who signed in before is signed
@@ -221,10 +217,6 @@ async def test_a_few_anonymous_visits_leave_the_administrator_signed_in():
             await admin.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: a console session that ends by idle expiry (or eviction, or a service restart) forgets "
-    "its Matrix access token without POST /logout: the 'Parta console' device and its token stay "
-    "valid on the homeserver for ever"))
 async def test_an_expired_console_session_logs_its_matrix_token_out():
     """Attack surface: an administrator signs in with the password (the console makes a new Matrix
     device), walks away; the session expires after IDLE. The token the console made is still
@@ -265,10 +257,6 @@ async def test_signing_out_of_the_console_logs_the_matrix_token_out():
             await admin.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: the console's session cookie is persistent (Max-Age 12 h): on a shared school computer "
-    "closing the browser does not end the administrator's session; the next person opens /console/ "
-    "signed in as them"))
 async def test_the_console_cookie_ends_with_the_browser():
     """Attack: on the staff-room computer an administrator signs in and closes the browser; a pupil
     opens the browser again: the persistent cookie is still there. Rule: a session cookie (no

@@ -23,6 +23,7 @@ Adding a page (the whole contract):
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -31,16 +32,19 @@ from aiohttp import web
 
 from policies.i18n import _, set_language
 
+from spaces_provisioner.api.keys import SETTINGS
 from spaces_provisioner.console import csrf
 from spaces_provisioner.console.auth import SignInNeeded, Viewer, viewer
 from spaces_provisioner.console.keys import SESSIONS
 from spaces_provisioner.console.render import SESSION, VIEWER, api_error, error_page, session_of
 from spaces_provisioner.console.session import COOKIE, set_cookie
 from spaces_provisioner.errors import Errcode, ProvisioningError
+from spaces_provisioner.homeserver import user as hs_user
 
 Handler = Callable[[web.Request, Viewer], Awaitable[web.StreamResponse]]
 FORM: web.RequestKey[dict[str, str]] = web.RequestKey("parta_console_form", dict)
 SIGN_IN = "/console/login"
+log = logging.getLogger("parta.console")
 
 #: Headers on every console page: no caching of personal pages, no framing, scripts and styles
 #: only from the console's own files.
@@ -67,6 +71,17 @@ async def form(request: web.Request) -> dict[str, str]:
                                     _("The form could not be read; please fill it in again")) from None
         request[FORM] = fields
     return request[FORM]
+
+
+async def _log_out_ended(request: web.Request) -> None:
+    """``POST /logout`` for the Matrix tokens of console sessions that ended unseen (expired, evicted)."""
+    store = request.app[SESSIONS]
+    while store.to_log_out:
+        token = store.to_log_out.pop()
+        try:
+            await hs_user.sign_out(request.app[SETTINGS].homeserver_url, token)
+        except (aiohttp.ClientError, OSError):
+            log.warning("could not log out an ended console session's token; the person's device list still has it")
 
 
 def page(public: bool = False) -> Callable[[Callable], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
@@ -104,6 +119,7 @@ def page(public: bool = False) -> Callable[[Callable], Callable[[web.Request], A
                 if err is None:
                     raise
                 response = error_page(request, err)
+            await _log_out_ended(request)
             if session_of(request).id != cookie:
                 set_cookie(request, response, session_of(request))
             response.headers.update(SAFE_HEADERS)
