@@ -26,8 +26,12 @@ interpreter lock), so its own non-hashing work must also fit in 1.5 × hash CPU 
 Last line: ``bcrypt_cpu_s=… budget_cpu_s=… vanilla_register_cpu_s=… vanilla_join30_cpu_s=…
 vanilla_join60_cpu_s=… parta_person_cpu_s=… parta_join_cpu_s=… module_share=…``.
 
-Run: ``.venv/bin/python bench/join_floor.py [--joins 200] [--concurrency 8] [--size small]
-[--profile] [--skip-parta]`` (py-spy: ``pip install py-spy``; about 10 minutes here).
+Run: ``.venv/bin/python bench/join_floor.py [--joins 200] [--concurrency 8] [--size classes4]
+[--profile] [--skip-parta] [--skip-vanilla]`` (py-spy: ``pip install py-spy``; the CPU figures do not
+depend on other load, the wall time does: about 10 minutes on an idle 2-core machine, 40 on a busy one).
+With ``--profile`` on the Parta side, samples with a module callback anywhere on the stack count as
+"Parta callbacks", so they include the Synapse work those callbacks call (the module's own meter
+counts only its code).
 """
 
 from __future__ import annotations
