@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from policies.capabilities import Account, Membership, RoomInfo
-from policies.federation import (may_invite_remote, may_receive_remote_invite, may_take_part_in_partner_room,
-                                 server_of)
+from policies.federation import may_invite_remote, may_receive_remote_invite, may_take_part_in_partner_room, server_of
 from policies.model import Role
 
 PARTNERS = ["school2.example"]
