@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import secrets
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from mautrix.api import Method
 
 from policies.capabilities import Account
 
@@ -28,6 +30,11 @@ from spaces_provisioner.api.keys import OPS, SETTINGS
 from spaces_provisioner.console.app import add_console
 from spaces_provisioner.console.keys import SESSIONS
 from spaces_provisioner.console.session import COOKIE, IDLE
+from spaces_provisioner.install import workers as wk
+
+from ..helpers import api, ok, q
+from ..unit.spaces_provisioner.test_workers_topology import PG, installation
+from .console_school_world import Console, console_school
 
 PASSWORDS = {"teacher": "right-password", "admin": "admin-password"}
 #: Synapse 1.163's default rc_login.address burst (docs: config_documentation.md, rc_login)
@@ -270,3 +277,106 @@ async def test_the_console_cookie_ends_with_the_browser():
             assert "Max-Age" not in cookie and "expires" not in cookie.lower(), cookie
         finally:
             await admin.close()
+
+
+# -- cross-school network rooms: leaving the school does not leave them (real Synapse) -------------------
+
+V = "/_matrix/client/v3"
+
+
+async def _network_room_of_two_teachers(hs, tmp_path):
+    """A school (tests/integration/console_school_world.py) whose teachers t1 and t2 are confirmed, and a
+    cross-school network room of that school where t1 (brought in by the bot) invited t2."""
+    s = await console_school(hs, tmp_path)
+    org, base = s["org"], hs.settings.provisioning_url
+    for t in ("t1", "t2"):
+        ok(await api(s["admin"], "PATCH", f"/organizations/{org}/people/{q(s[t].user_id)}", {"confirmed": True}, base))
+    room = (await hs.api.call("POST", "/network-rooms", json={"name": "Методобъединение словесников",
+                                                                "orgs": [org]}))["room_id"]
+    await hs.bot.request(Method.POST, f"/_synapse/admin/v1/join/{q(room)}", {"user_id": s["t1"].user_id})
+    ok(await s["t1"].attempt("POST", f"{V}/rooms/{q(room)}/invite", {"user_id": s["t2"].user_id}))
+    ok(await s["t2"].attempt("POST", f"{V}/join/{q(room)}", {}))
+    return s, room
+
+
+async def _post(user, room: str, body: str) -> dict:
+    return ok(await user.attempt("PUT", f"{V}/rooms/{q(room)}/send/m.room.message/{secrets.token_hex(6)}",
+                                 {"msgtype": "m.text", "body": body}))
+
+
+async def _read(user, room: str) -> tuple[int, dict]:
+    return await user.attempt("GET", f"{V}/rooms/{q(room)}/messages", query={"dir": "b", "limit": "5"})
+
+
+@pytest.mark.synapse
+async def test_staff_of_the_school_read_its_network_room(hs, tmp_path):
+    """Legitimate: a confirmed teacher in the school's cross-school room reads what a colleague posts."""
+    s, room = await _network_room_of_two_teachers(hs, tmp_path)
+    event = await _post(s["t1"], room, "Заседание МО в четверг")
+    status, body = await _read(s["t2"], room)
+    assert status == 200 and event["event_id"] in [e["event_id"] for e in body["chunk"]], body
+
+
+@pytest.mark.synapse
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: removing a teacher from the school (console people/change action=remove) takes them out of "
+    "the school's rooms but not out of its cross-school network rooms (no reconciler manages network "
+    "room members): the suspended account keeps reading the staff's cross-school room, badge included"))
+async def test_a_teacher_removed_from_the_school_no_longer_reads_its_network_room(hs, tmp_path):
+    """Attack: teacher t2 is removed from the school by its administrator in the console; colleagues
+    keep writing in the school's network room (methodological association); t2 reads on with their
+    old access token (a suspended account still reads in Synapse). Rule that closes it: removing a
+    person, or changing them to a role that is not confirmed staff, makes them leave every network room
+    of their organizations (the reconciler's snapshot lists network rooms with the orgs in their
+    ``org.parta.room`` tag; the bot kicks with the reason), and the refusal to read is 403 M_FORBIDDEN."""
+    s, room = await _network_room_of_two_teachers(hs, tmp_path)
+    async with Console(hs.settings.provisioning_url) as c:
+        await c.sign_in(s["admin"].token)
+        status, text = await c.post(f"/console/org/{s['org']}/people/change",
+                                    {"person": "t2", "action": "remove", "sure": "yes"})
+        assert status == 200, text[:500]
+    event = await _post(s["t1"], room, "Протокол заседания МО (только для учителей)")
+    status, body = await _read(s["t2"], room)
+    assert status == 403, [e.get("content") for e in body.get("chunk", []) if e["event_id"] == event["event_id"]]
+
+
+@pytest.mark.synapse
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: a teacher whose role the administration changes to parent stays a member of the school's "
+    "cross-school network room, reads and posts there, and their member event there keeps the "
+    "confirmed teacher's badge (the display name is corrected everywhere else)"))
+async def test_a_teacher_made_a_parent_leaves_the_network_room_and_its_badge(hs, tmp_path):
+    """Attack: the administration changes teacher t2's role to parent in the console (left the job,
+    still a pupil's parent). t2 is no longer staff, yet posts in the staff-only network room under
+    the name with the teacher's badge ✓. Rule: as above (leave the network rooms when no longer
+    confirmed staff of one of the room's organizations); the display name follows in every room."""
+    s, room = await _network_room_of_two_teachers(hs, tmp_path)
+    async with Console(hs.settings.provisioning_url) as c:
+        await c.sign_in(s["admin"].token)
+        status, text = await c.post(f"/console/org/{s['org']}/people/change",
+                                    {"person": "t2", "action": "update", "role": "parent", "sure": "yes"})
+        assert status == 200, text[:500]
+    status, member = await s["t1"].attempt("GET", f"{V}/rooms/{q(room)}/state/m.room.member/{q(s['t2'].user_id)}")
+    assert status == 200 and not member.get("displayname", "").endswith("✓"), member
+    assert member.get("membership") != "join", member
+    status, _body = await s["t2"].attempt(
+        "PUT", f"{V}/rooms/{q(room)}/send/m.room.message/{secrets.token_hex(6)}",
+        {"msgtype": "m.text", "body": "я всё ещё здесь"})
+    assert status == 403
+
+
+# -- the worker topology's nginx (parta init --workers) --------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: the worker topology's nginx (install/workers.py write_nginx_conf) has no /console/ location, "
+    "so the console is unreachable there; an operator adding one by hand easily forgets "
+    "X-Forwarded-Proto, and the session cookie then loses Secure behind TLS"))
+def test_the_worker_topologys_nginx_serves_the_console_as_config_nginx_does(tmp_path):
+    """Both proxies must expose the same paths (write_nginx_conf's docstring says so): config/nginx.conf
+    passes /console/ with X-Forwarded-Proto (the console's cookie gets Secure behind TLS); the worker
+    topology's file sends /console/ to its catch-all 404. Rule: the same /console/ location in both."""
+    single = (Path(__file__).parents[2] / "config" / "nginx.conf").read_text(encoding="utf-8")
+    assert "location /console/ {" in single and "X-Forwarded-Proto" in single.split("location /console/", 1)[1]
+    conf = wk.write_worker_topology(installation(tmp_path, PG), nginx_port=18443).nginx_conf.read_text(encoding="utf-8")
+    console = conf.split("location /console/", 1)
+    assert len(console) == 2 and "X-Forwarded-Proto" in console[1].split("}", 1)[0], "no /console/ location"
