@@ -36,7 +36,7 @@ from ..helpers import api, ok, q
 from ..unit.spaces_provisioner.test_workers_topology import PG, installation
 from .console_school_world import Console, console_school
 
-PASSWORDS = {"teacher": "right-password", "admin": "admin-password"}
+PASSWORDS = {"teacher": "right-password", "admin": "admin-password", "outsider": "outsider-password"}
 #: Synapse 1.163's default rc_login.address burst (docs: config_documentation.md, rc_login)
 LOGIN_BURST = 5
 
@@ -203,6 +203,42 @@ async def test_anonymous_visits_do_not_sign_out_an_administrator():
             assert status == 303, "the administrator is still signed in"
         finally:
             await admin.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: an outsider with any account signs in max_sessions times with their own access token "
+    "(the sign-in form's token field: no new device, no rate limit) and the signed-in sessions they "
+    "make evict the administrator's (anonymous sessions go first, but then the oldest signed-in one)"))
+async def test_an_outsiders_own_sign_ins_do_not_sign_out_an_administrator():
+    """Attack: someone with an account of no school pastes their own Matrix access token into the
+    sign-in form from ``max_sessions`` fresh browsers (20 000 in production; 20 here). The
+    administrator who signed in before is signed out. Rule: a person has at most a few console
+    sessions (their oldest goes first), so nobody's sign-ins push out another person's session."""
+    async with World() as w:
+        w.console[SESSIONS].max_sessions = 20
+        admin, outsider = w.browser(), w.browser("203.0.113.66")
+        try:
+            status, where = await admin.sign_in("admin", PASSWORDS["admin"])
+            assert status == 303, where
+            # the outsider's own token, from their Matrix client (Element), not from the console
+            async with outsider.session.post(w.console[SETTINGS].homeserver_url + "/_matrix/client/v3/login", json={
+                    "type": "m.login.password", "identifier": {"type": "m.id.user", "user": "outsider"},
+                    "password": PASSWORDS["outsider"]}) as r:
+                token = (await r.json())["access_token"]
+            for _ in range(20):
+                fresh = w.browser("203.0.113.66")
+                try:
+                    await fresh.get("/console/login")
+                    async with fresh.session.post(fresh.base + "/console/login", allow_redirects=False,
+                                                  data={"token": token, "csrf": fresh.csrf}) as r:
+                        assert r.status == 303
+                finally:
+                    await fresh.close()
+            status, _text = await admin.get("/console/login")
+            assert status == 303, "the administrator is still signed in"
+        finally:
+            await admin.close()
+            await outsider.close()
 
 
 async def test_a_few_anonymous_visits_leave_the_administrator_signed_in():
