@@ -1,0 +1,85 @@
+"""Federation attack found by the console/federation review (attacker's notes, /tmp/parta-notes/attacker.md):
+a teacher their school removed stays in a partner server's cross-school network room.
+
+Two real Parta installations A and B, each the other's partner (tests/integration/federation_world.py).
+A's teacher invites B's confirmed teacher into A's network room (the legitimate request). Then B's
+school removes its teacher; A cannot know (A trusts B to vouch for B's staff:
+``policies.federation.may_take_part_in_partner_room`` is checked only when joining), and B's server
+does not make its former staff leave partner rooms. The hole is marked ``xfail(strict=True)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+
+from ..helpers import Homeserver, eventually, q
+from ..schools import write_attack_roster
+from .federation_world import federated_servers
+from .test_federation import Fed, _side, invite, join, members, messages, network_room, ok
+
+pytestmark = pytest.mark.synapse
+V = "/_matrix/client/v3"
+_n = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def two_servers(tmp_path_factory):
+    with federated_servers(tmp_path_factory.mktemp("federation-leaving")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def fed2(two_servers, tmp_path_factory):
+    handles = [Homeserver(s.settings) for s in two_servers]
+    for h in handles:
+        await h.open()
+    try:
+        sides = [await _side(h, write_attack_roster(tmp_path_factory.mktemp(f"roster-leaving{i}")))
+                 for i, h in enumerate(handles)]
+        yield Fed(a=sides[0], b=sides[1], c=sides[1], network_room=await network_room(sides[0]),
+                  started=time.monotonic())
+    finally:
+        for h in handles:
+            await h.close()
+
+
+async def _partner_teacher_in(fed) -> str:
+    """A new network room of A with B's teacher joined; returns its id."""
+    room = await network_room(fed.a)
+    ok(await invite(fed.a.teacher, room, fed.b.teacher.user_id))
+    ok(await join(fed.b.teacher, room, via=fed.a.hs.server_name))
+    return room
+
+
+async def test_a_partners_teacher_reads_the_network_room(fed2):
+    """Legitimate: B's confirmed teacher in A's network room reads what A's teacher writes."""
+    room = await _partner_teacher_in(fed2)
+    text = f"Олимпиада: задания {next(_n)}"
+    await fed2.a.teacher.send_text(room, text)
+
+    async def seen() -> bool:
+        return text in await messages(fed2.b.teacher, room)
+
+    assert await eventually(seen, timeout=60)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: a teacher removed from their school (server B) stays joined to partner A's cross-school "
+    "network room and keeps reading it: B does not make its former staff leave partner network rooms, "
+    "and A checks the partner's staff only at join"))
+async def test_a_teacher_removed_by_the_partner_school_leaves_the_partners_network_room(fed2):
+    """Attack: B's school removes its teacher (the provisioning API's DELETE, as the console's remove);
+    the former teacher's account (suspended on B, which still lets it read) stays in A's network room.
+    Rule that closes it: when a person stops being confirmed staff, their own server makes them leave
+    every network room they are in, local or a partner's (the bot, a server admin, through Synapse's
+    Admin API on their behalf), so the partner sees the leave; the refusal is then 403 on /messages."""
+    room = await _partner_teacher_in(fed2)
+    await fed2.b.hs.api.call("DELETE", f"/organizations/{fed2.b.org}/people/{q(fed2.b.teacher.user_id)}")
+
+    async def gone() -> bool:
+        return fed2.b.teacher.user_id not in await members(fed2.a.teacher, room)
+
+    assert await eventually(gone, timeout=45), "B's former teacher is still a member of A's network room"
