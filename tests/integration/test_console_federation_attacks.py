@@ -445,3 +445,50 @@ def test_the_worker_topologys_nginx_serves_the_console_as_config_nginx_does(tmp_
     conf = wk.write_worker_topology(installation(tmp_path, PG), nginx_port=18443).nginx_conf.read_text(encoding="utf-8")
     console = conf.split("location /console/", 1)
     assert len(console) == 2 and "X-Forwarded-Proto" in console[1].split("}", 1)[0], "no /console/ location"
+
+
+# -- a removed teacher's registration links keep working (real Synapse) -----------------------------------
+
+async def _token_valid(hs, code: str) -> bool:
+    async with aiohttp.ClientSession() as s, s.get(
+            f"{hs.settings.homeserver_url}/_matrix/client/v1/register/m.login.registration_token/validity",
+            params={"token": code}) as r:
+        return bool((await r.json())["valid"])
+
+
+async def _teachers_class_link(hs, tmp_path) -> tuple[dict, str]:
+    """console_school's teacher t1 (5А), confirmed, and a student link for 5А that t1 created."""
+    s = await console_school(hs, tmp_path)
+    org, base = s["org"], hs.settings.provisioning_url
+    ok(await api(s["admin"], "PATCH", f"/organizations/{org}/people/{q(s['t1'].user_id)}", {"confirmed": True}, base))
+    link = ok(await api(s["t1"], "POST", f"/organizations/{org}/links", {"role": "student", "class_id": "c5a",
+                                                                          "uses_allowed": 30}, base), status=201)
+    return s, link["code"]
+
+
+@pytest.mark.synapse
+async def test_a_teachers_class_link_registers_pupils(hs, tmp_path):
+    """Legitimate: the class teacher's student link for 5А is a valid registration token."""
+    _s, code = await _teachers_class_link(hs, tmp_path)
+    assert await _token_valid(hs, code)
+
+
+@pytest.mark.synapse
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: removing a teacher from the school leaves the registration links they created valid: the "
+    "former teacher registers a new account with their own 5А student link and is placed in the "
+    "children's class chat (checked on the demo: joined '5А · класс')"))
+async def test_a_removed_teachers_links_stop_registering(hs, tmp_path):
+    """Attack: a teacher makes a 5А student link (30 uses), is removed from the school by the
+    administrator in the console, then registers a fresh account with the link: the account becomes a
+    pupil of 5А, in the class chat with the children. Rule that closes it: removing a person (or taking
+    away the role or confirmation that let them issue a link) revokes their links (the Synapse
+    registration tokens deleted), or redemption checks that the link's creator may still issue it;
+    Synapse then answers the token's validity false and registration 401."""
+    s, code = await _teachers_class_link(hs, tmp_path)
+    async with Console(hs.settings.provisioning_url) as c:
+        await c.sign_in(s["admin"].token)
+        status, text = await c.post(f"/console/org/{s['org']}/people/change",
+                                    {"person": "t1", "action": "remove", "sure": "yes"})
+        assert status == 200, text[:500]
+    assert not await _token_valid(hs, code), "the removed teacher's class link still registers pupils"
