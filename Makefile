@@ -32,9 +32,10 @@ demo: $(STAMP)
 
 # the PostgreSQL pass leaves out the tests marked db_free (no database, no Synapse: tests/passes.py);
 # the SQLite pass ran them. Last, the attack files once more on Synapse's worker topology behind nginx
-# (PostgreSQL and Redis: tests/workers_topology.py; about 11 min on this machine)
+# (PostgreSQL and Redis: tests/workers_topology.py; 7 to 11 min on this machine, by its load)
 WORKER_TESTS := tests/integration/test_workers.py tests/integration/test_attacks.py \
-                tests/integration/test_lifecycle_attacks.py
+                tests/integration/test_lifecycle_attacks.py tests/integration/test_media_attacks.py \
+                tests/integration/test_quiet_hours_attacks.py
 test: $(TESTSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
