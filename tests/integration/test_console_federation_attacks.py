@@ -32,7 +32,7 @@ from spaces_provisioner.console.keys import SESSIONS
 from spaces_provisioner.console.session import COOKIE, IDLE
 from spaces_provisioner.install import workers as wk
 
-from ..helpers import api, ok, q
+from ..helpers import SCHOOL_B_APPLICATION, SCHOOL_B_ROSTER, User, api, ok, q
 from ..unit.spaces_provisioner.test_workers_topology import PG, installation
 from .console_school_world import Console, console_school
 
@@ -492,3 +492,52 @@ async def test_a_removed_teachers_links_stop_registering(hs, tmp_path):
                                     {"person": "t1", "action": "remove", "sure": "yes"})
         assert status == 200, text[:500]
     assert not await _token_valid(hs, code), "the removed teacher's class link still registers pupils"
+
+
+# -- moderation in a shared network room (real Synapse) ---------------------------------------------------
+
+async def _shared_network_room(hs, tmp_path) -> tuple[dict, dict, User, str]:
+    """School A (console_school, t1 confirmed) and school B (its teacher b-usr-001 confirmed) in one
+    network room of both: A's t1 brought in by the bot, B's teacher invited by t1 and joined."""
+    s = await console_school(hs, tmp_path)
+    org, base = s["org"], hs.settings.provisioning_url
+    ok(await api(s["admin"], "PATCH", f"/organizations/{org}/people/{q(s['t1'].user_id)}", {"confirmed": True}, base))
+    b = await hs.new_school(roster=SCHOOL_B_ROSTER, application=SCHOOL_B_APPLICATION)
+    teacher_b = await hs.person(b["org"], "b-usr-001", confirmed=True)
+    room = (await hs.api.call("POST", "/network-rooms", json={"name": "Олимпиада двух школ",
+                                                                "orgs": [org, b["org"]]}))["room_id"]
+    await hs.bot.request(Method.POST, f"/_synapse/admin/v1/join/{q(room)}", {"user_id": s["t1"].user_id})
+    ok(await s["t1"].attempt("POST", f"{V}/rooms/{q(room)}/invite", {"user_id": teacher_b.user_id}))
+    ok(await teacher_b.attempt("POST", f"{V}/join/{q(room)}", {}))
+    return s, b, teacher_b, room
+
+
+@pytest.mark.synapse
+async def test_a_school_takes_its_own_teacher_out_of_a_shared_network_room(hs, tmp_path):
+    """Legitimate: in the network room two schools share, school A's administrator kicks A's own teacher."""
+    s, _b, _teacher_b, room = await _shared_network_room(hs, tmp_path)
+    status, body = await api(s["admin"], "POST", f"/organizations/{s['org']}/moderation",
+                             {"action": "kick", "room_id": room, "user_id": s["t1"].user_id},
+                             hs.settings.provisioning_url)
+    assert status == 200 and body["done"], body
+
+
+@pytest.mark.synapse
+@pytest.mark.xfail(strict=True, reason=(
+    "hole: in a network room shared by two schools, one school's administrator bans the other school's "
+    "teacher (moderation API or console, no report needed, not even in the room), and nothing offers "
+    "the other school a way back (no unban): ops.moderation.act only checks that the room lists the org"))
+async def test_a_school_cannot_ban_another_schools_teacher_from_a_shared_network_room(hs, tmp_path):
+    """Attack: school A's administrator sends ``POST /api/v1/organizations/{A}/moderation
+    {"action": "ban", "room_id": <the shared room>, "user_id": <B's teacher>}`` → today 200 ``done``, B's
+    teacher is banned. Legitimate next to it: A's administrator takes A's own teacher out of the room
+    (kick) → 200 (``test_a_school_takes_its_own_teacher_out_of_a_shared_network_room``). Rule: in a room
+    of several organizations, a school's administration kicks, bans and
+    redacts only its own people (the target a member of ``org``); the others' staff go through their
+    own school or the operator; refusal 403 ``M_FORBIDDEN``."""
+    s, _b, teacher_b, room = await _shared_network_room(hs, tmp_path)
+    org, base = s["org"], hs.settings.provisioning_url
+    status, body = await api(s["admin"], "POST", f"/organizations/{org}/moderation",
+                             {"action": "ban", "room_id": room, "user_id": teacher_b.user_id,
+                              "reason": "не из нашей школы"}, base)
+    assert status == 403, body
