@@ -422,6 +422,7 @@ async def measure(urls: dict[str, str], people: dict[str, list[Account]], args) 
     """Warm both sides, then ``args.rounds`` rounds alternating the order (ABAB...)."""
     for name in urls:  # every account's initial sync (not measured), then a short warm-up
         await gather_limited((request_once(urls[name], a) for a in people[name]), 8)
+        await directory_ready(urls[name], people[name])
         await drive(urls[name], people[name], args.clients, min(5.0, args.duration))
     phases: dict[str, list[Phase]] = {name: [] for name in urls}
     for r in range(args.rounds):
@@ -436,6 +437,28 @@ async def measure(urls: dict[str, str], people: dict[str, list[Account]], args) 
             if phase.errors > max(3, total // 100):
                 raise RuntimeError(f"{name}: {phase.errors} of {total} requests failed")
     return Result(phases)
+
+
+async def directory_ready(url: str, accounts: list[Account], timeout: float = 1800.0) -> None:
+    """Until every account's directory search finds its classmate: Synapse fills the user directory
+    in the background after the joins, and with 2,000 joins on a busy machine it lags setup by minutes."""
+    deadline = time.monotonic() + timeout
+    left = list(accounts)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
+        while left:
+            async def finds(a: Account) -> bool:
+                try:
+                    await request(session, url, a, "search")
+                except RuntimeError:
+                    return False
+                return True
+            found = await gather_limited((finds(a) for a in left), 8)
+            left = [a for a, ok in zip(left, found, strict=True) if not ok]
+            if left:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{len(left)} accounts still find nobody in the user directory")
+                print(f"    waiting for the user directory: {len(left)} searches find nobody yet", flush=True)
+                await asyncio.sleep(10)
 
 
 async def request_once(url: str, account: Account) -> None:
