@@ -73,6 +73,7 @@ from policies.capabilities import Decision
 from policies.media_access import OPAQUE_TYPE, may_download, may_share, media_ids
 
 from .pinned import check_callers, check_method
+from .schema import ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -144,10 +145,7 @@ class MediaAccess:
     # -- the table --------------------------------------------------------------------
     async def _db(self, desc: str, sql: str, args: tuple = ()) -> list[tuple]:
         if not self._schema_ready:
-            def schema(txn: Any) -> None:
-                for stmt in SCHEMA:
-                    txn.execute(stmt)
-            await self.api.run_db_interaction("parta_media_schema", schema)
+            await ensure_schema(self.api, "parta_media_schema", SCHEMA)
             self._schema_ready = True
 
         def run(txn: Any) -> list[tuple]:

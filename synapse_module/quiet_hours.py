@@ -60,6 +60,7 @@ from policies.state_events import PartaEventTypes, user_state_key
 
 from .lookups import Lookups
 from .pinned import check_method
+from .schema import ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -284,10 +285,7 @@ class QuietHours:
     async def _first_notice(self, room_id: str, user_id: str, start: dt.datetime, event_id: str) -> bool:
         """Record the notice of (room, teacher, window); False when one was already sent."""
         if not self._schema_ready:
-            def schema(txn: Any) -> None:
-                for stmt in SCHEMA:
-                    txn.execute(stmt)
-            await self.api.run_db_interaction("parta_quiet_schema", schema)
+            await ensure_schema(self.api, "parta_quiet_schema", SCHEMA)
             self._schema_ready = True
         key = int(start.timestamp() * 1000)
 

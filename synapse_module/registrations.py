@@ -31,6 +31,8 @@ from synapse.module_api import ModuleApi
 
 from policies import names
 
+from .schema import ensure_schema
+
 log = logging.getLogger(__name__)
 
 SCHEMA = [
@@ -62,10 +64,7 @@ class Registrations:
 
     async def _db(self, desc: str, sql: str, args: tuple = ()) -> list[tuple]:
         if not self._schema_ready:
-            def schema(txn):
-                for stmt in SCHEMA:
-                    txn.execute(stmt)
-            await self.api.run_db_interaction("parta_schema", schema)
+            await ensure_schema(self.api, "parta_schema", SCHEMA)
             self._schema_ready = True
 
         def run(txn):
