@@ -165,6 +165,12 @@ def cmd_init(args) -> int:
                                      federate_with=[n for n in (args.federate_with or "").split(",") if n.strip()])
         if args.workers:
             _write_workers(settings, args)
+        else:
+            from spaces_provisioner.install.workers import remove_worker_topology
+
+            if remove_worker_topology(settings):
+                print(_("The worker topology of the earlier initialization was removed: this installation now "
+                        "runs as one process (add --workers to keep the workers)"))
     except AlreadyInitialized as e:
         print(_("{dir} already holds a Parta installation; nothing was changed (use --force to regenerate "
                 "its configuration, keeping its data)").format(dir=e))

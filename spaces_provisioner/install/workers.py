@@ -138,6 +138,20 @@ class Topology:
             YAML().dump(data, f)
 
 
+def remove_worker_topology(settings: Settings) -> bool:
+    """Forget an earlier ``parta init --workers`` of this installation: ``parta init --force`` without
+    ``--workers`` rewrites ``homeserver.yaml`` for one process, so the old ``DIR/workers/`` and
+    ``DIR/nginx/`` must not make ``parta run`` start workers against it. True when something was removed.
+    """
+    removed = False
+    for name in (WORKERS_DIR, NGINX_DIR):
+        path = settings.root / name
+        if path.is_dir():
+            shutil.rmtree(path)
+            removed = True
+    return removed
+
+
 def worker_kinds() -> list[dict]:
     """The data file's worker entries (``install/data/workers.yaml``), in order."""
     text = resources.files("spaces_provisioner.install").joinpath("data/workers.yaml").read_text(encoding="utf-8")

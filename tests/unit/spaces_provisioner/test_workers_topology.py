@@ -113,3 +113,15 @@ def test_nginx_routes_and_closes_what_config_nginx_closes(tmp_path):
                            str(topology.nginx_conf), "-e", str(topology.nginx_conf.parent / "logs" / "error.log")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_init_without_workers_forgets_the_topology(tmp_path):
+    """``parta init --force`` without ``--workers`` rewrites homeserver.yaml for one process: the old
+    topology must go, or ``parta run`` would start workers against a main without replication."""
+    settings = installation(tmp_path, PG)
+    wk.write_worker_topology(settings, redis_port=16379, nginx_port=18443)
+    assert wk.Topology.load(tmp_path) is not None
+    assert wk.remove_worker_topology(settings) is True
+    assert wk.Topology.load(tmp_path) is None
+    assert not (tmp_path / wk.WORKERS_DIR).exists() and not (tmp_path / wk.NGINX_DIR).exists()
+    assert wk.remove_worker_topology(settings) is False  # re-running is safe
