@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .capabilities import ALLOW, Account, Decision, RoomInfo, deny
+from .capabilities import ALLOW, Account, Decision, RoomInfo, default_capabilities, deny
 from .i18n import N_
 from .state_events import PartaEventTypes
 
@@ -93,3 +93,17 @@ def may_take_part_in_partner_room(person: Account) -> Decision:
         return ALLOW
     return deny(REMOTE_INVITE, N_("Only the confirmed staff of a school take part in cross-school rooms of "
                                   "partner servers"))
+
+
+def may_stay_in_network_room(person: Account, room: RoomInfo, partners_room: bool) -> Decision:
+    """May local ``person``, joined to network room ``room``, stay there (the reconciler's check after a
+    removal or a role change)?
+
+    A network room follows the person's current role like every school room: in a room of this server,
+    confirmed staff of one of its organizations (``Capabilities.may_join``); in a partner's room
+    (``partners_room``: its ``m.room.create`` sender is on another server), confirmed staff of any school
+    here (``may_take_part_in_partner_room``), since each server vouches for its own people.
+    """
+    if partners_room:
+        return may_take_part_in_partner_room(person)
+    return default_capabilities().may_join(person, room, is_invited=True)

@@ -215,13 +215,17 @@ class BotClient:
         r = await self.request(Method.GET, f"/_synapse/admin/v1/users/{_q(user_id)}/joined_rooms")
         return list(r.get("joined_rooms") or [])
 
-    async def leave_as(self, user_id: str, room_id: str, reason: str) -> None:
+    async def leave_as(self, user_id: str, room_id: str, reason: str, forget: bool = False) -> None:
         """Make ``user_id`` leave ``room_id`` (a people's chat the bot is not in): a short session
-        through the Admin API's login-as, ``POST /rooms/{id}/leave``, then ``/logout``."""
+        through the Admin API's login-as, ``POST /rooms/{id}/leave``, then ``/logout``. ``forget``: also
+        ``POST /rooms/{id}/forget`` (Matrix spec, Client-Server API), after which Synapse refuses the
+        user the room's history (403 ``M_NOT_JOINED`` on ``/messages``) instead of serving it up to the leave."""
         token = await self.login_as(user_id)
         api = _api(self._base_url, token, self._unix_socket)
         try:
             await api.request(Method.POST, f"/_matrix/client/v3/rooms/{_q(room_id)}/leave", {"reason": reason})
+            if forget:
+                await api.request(Method.POST, f"/_matrix/client/v3/rooms/{_q(room_id)}/forget", {})
             await api.request(Method.POST, "/_matrix/client/v3/logout", {})
         finally:
             if api.session is not None:

@@ -31,7 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from policies import names
-from policies.capabilities import RoomInfo, default_capabilities
+from policies.capabilities import Account, RoomInfo, default_capabilities
+from policies.federation import may_stay_in_network_room, server_of
 from policies.model import FullName, Role
 from policies.placement import OrgPeople
 from policies.state_events import PartaEventTypes, user_state_key
@@ -332,6 +333,9 @@ class Reconciler:
                 events = await self.bot.room_events_as_admin(room_id)
                 state = {(e["type"], str(e.get("state_key", ""))): e.get("content") or {} for e in events}
                 info = RoomInfo.from_state(state.get((PartaEventTypes.ROOM, "")))
+                if info is not None and info.kind == "network":
+                    await self._leave_network_room_if_not_staff(me, room_id, info, events, changes)
+                    continue
                 if info is None or info.kind not in ("dm", "chat"):
                     continue
                 others = [k for (t, k), c in state.items() if t == "m.room.member" and c.get("membership") == "join"
@@ -343,6 +347,20 @@ class Reconciler:
                 if any(not caps.may_contact(me, other, settings) for other in accounts):
                     await self.bot.leave_as(user_id, room_id, "no longer a participant of this chat")
                     changes.add(f"{user_id}: left chat {room_id} (no longer allowed with its members)")
+
+    async def _leave_network_room_if_not_staff(self, me: Account, room_id: str, info: RoomInfo,
+                                               events: list[dict], changes: Changes) -> None:
+        """``me`` leaves (and forgets, so its history stops being readable) the network room ``room_id``,
+        this server's or a partner's, when no longer allowed there
+        (``policies.federation.may_stay_in_network_room``): a network room follows the person's current
+        role like every school room, and a partner learns of this server's ex-staff from the leave."""
+        create = next((e for e in events if e.get("type") == "m.room.create"), {})
+        partners = server_of(str(create.get("sender", ""))) not in ("", self.server_name)
+        if may_stay_in_network_room(me, info, partners):
+            return
+        await self.bot.leave_as(me.user_id, room_id, "no longer staff of this cross-school room's schools",
+                                forget=True)
+        changes.add(f"{me.user_id}: left network room {room_id} (no longer confirmed staff)")
 
     @staticmethod
     def _related(snap: OrgSnapshot, users: set[str]) -> set[str]:

@@ -205,10 +205,6 @@ async def test_anonymous_visits_do_not_sign_out_an_administrator():
             await admin.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: an outsider with any account signs in max_sessions times with their own access token "
-    "(the sign-in form's token field: no new device, no rate limit) and the signed-in sessions they "
-    "make evict the administrator's (anonymous sessions go first, but then the oldest signed-in one)"))
 async def test_an_outsiders_own_sign_ins_do_not_sign_out_an_administrator():
     """Attack: someone with an account of no school pastes their own Matrix access token into the
     sign-in form from ``max_sessions`` fresh browsers (20 000 in production; 20 here). The
@@ -282,11 +278,6 @@ async def test_an_expired_console_session_logs_its_matrix_token_out():
             await admin.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: an expired console session's Matrix token is logged out only when the same browser comes "
-    "back with its cookie (or the store is full); with a browser-session cookie nobody comes back, so "
-    "the token the console made stays valid on the homeserver until the service restarts, and then "
-    "for ever"))
 async def test_an_expired_session_nobody_comes_back_to_is_logged_out():
     """Attack surface: an administrator signs in with the password and closes the browser (the cookie
     is gone with it); a school day later other people use the console. The 'Parta console' token of
@@ -383,10 +374,6 @@ async def test_staff_of_the_school_read_its_network_room(hs, tmp_path):
 
 
 @pytest.mark.synapse
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: removing a teacher from the school (console people/change action=remove) takes them out of "
-    "the school's rooms but not out of its cross-school network rooms (no reconciler manages network "
-    "room members): the suspended account keeps reading the staff's cross-school room, badge included"))
 async def test_a_teacher_removed_from_the_school_no_longer_reads_its_network_room(hs, tmp_path):
     """Attack: teacher t2 is removed from the school by its administrator in the console; colleagues
     keep writing in the school's network room (methodological association); t2 reads on with their
@@ -406,10 +393,6 @@ async def test_a_teacher_removed_from_the_school_no_longer_reads_its_network_roo
 
 
 @pytest.mark.synapse
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: a teacher whose role the administration changes to parent stays a member of the school's "
-    "cross-school network room, reads and posts there, and their member event there keeps the "
-    "confirmed teacher's badge (the display name is corrected everywhere else)"))
 async def test_a_teacher_made_a_parent_leaves_the_network_room_and_its_badge(hs, tmp_path):
     """Attack: the administration changes teacher t2's role to parent in the console (left the job,
     still a pupil's parent). t2 is no longer staff, yet posts in the staff-only network room under

@@ -66,10 +66,6 @@ async def test_a_partners_teacher_reads_the_network_room(fed2):
     assert await eventually(seen, timeout=60)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: a teacher removed from their school (server B) stays joined to partner A's cross-school "
-    "network room and keeps reading it: B does not make its former staff leave partner network rooms, "
-    "and A checks the partner's staff only at join"))
 async def test_a_teacher_removed_by_the_partner_school_leaves_the_partners_network_room(fed2):
     """Attack: B's school removes its teacher (the provisioning API's DELETE, as the console's remove);
     the former teacher's account (suspended on B, which still lets it read) stays in A's network room.
