@@ -6,8 +6,12 @@ page module needs no edit here.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
+import logging
 import pkgutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
 
@@ -15,7 +19,10 @@ from aiohttp import web
 
 from spaces_provisioner.console import pages
 from spaces_provisioner.console.keys import SESSIONS
-from spaces_provisioner.console.session import SessionStore
+from spaces_provisioner.console.pages import log_out_ended
+from spaces_provisioner.console.session import SWEEP_EVERY, SessionStore
+
+log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -33,6 +40,26 @@ def page_modules() -> list[ModuleType]:
 def add_console(app: web.Application) -> None:
     """Add the console's routes (``/console/...``), its static files and its session store to ``app``."""
     app[SESSIONS] = SessionStore()
+    app.cleanup_ctx.append(_sweeper)
     for module in page_modules():
         app.add_routes(module.routes)
     app.router.add_static("/console/static/", STATIC, name="console_static", append_version=False)
+
+
+async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Every :data:`SWEEP_EVERY` seconds drop expired console sessions and log out the Matrix tokens
+    the console made for them, also when nobody uses the console (a closed browser never returns)."""
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            try:
+                app[SESSIONS].sweep()
+                await log_out_ended(app)
+            except Exception:  # the next round tries again; the sweeper must not die
+                log.exception("console session sweep failed")
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

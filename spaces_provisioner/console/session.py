@@ -27,6 +27,11 @@ ANONYMOUS_IDLE = 3600
 #: Sessions kept at most; the least recently used anonymous ones go first, so a flood of anonymous
 #: visits cannot fill memory nor push a signed-in person out (signed-in ones go only when all are).
 MAX_SESSIONS = 20000
+#: Signed-in sessions one person keeps at most (their least recently used goes first): one person's
+#: sign-ins, however many browsers, never push another person's session out of the store.
+MAX_PER_USER = 5
+#: Seconds between full sweeps of expired sessions (their console-made tokens are logged out then).
+SWEEP_EVERY = 60.0
 
 
 @dataclass
@@ -60,21 +65,59 @@ class Session:
 class SessionStore:
     """The sessions of this service process (a restart signs everyone out)."""
 
-    def __init__(self, max_sessions: int = MAX_SESSIONS):
+    def __init__(self, max_sessions: int = MAX_SESSIONS, max_per_user: int = MAX_PER_USER):
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self.max_sessions = max_sessions
+        self.max_per_user = max_per_user
+        self._swept_at = float("-inf")
         #: Matrix tokens the console made whose sessions ended unseen (expiry, eviction): the page
         #: wrapper logs them out (:func:`spaces_provisioner.console.pages.page`)
         self.to_log_out: list[str] = []
 
     def new(self, language: str | None = None) -> Session:
         """A fresh anonymous session (the oldest anonymous one goes when the store is full)."""
+        self.sweep(full=False)
         s = Session(id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), language=language)
         self._sessions[s.id] = s
         if len(self._sessions) > self.max_sessions:
             victim = next((sid for sid, old in self._sessions.items() if not old.signed_in and sid != s.id), None)
             self.drop(victim if victim is not None else next(iter(self._sessions)), log_out=True)
         return s
+
+    def _expired(self, s: Session, now: float) -> bool:
+        return now - s.used_at > (IDLE if s.signed_in else ANONYMOUS_IDLE)
+
+    def sweep(self, full: bool = True) -> int:
+        """Drop expired sessions, queueing the Matrix tokens the console made for ``POST /logout``
+        (a closed browser never brings its cookie back, so :meth:`get` alone would keep them).
+
+        ``full=False``: only the least recently used end of the store up to the first live session
+        (cheap, on every new session), plus a full pass when the last one is :data:`SWEEP_EVERY`
+        seconds old. Returns how many sessions were dropped.
+        """
+        now = time.monotonic()
+        if not full and now - self._swept_at >= SWEEP_EVERY:
+            full = True
+        if full:
+            self._swept_at = now
+            expired = [sid for sid, s in self._sessions.items() if self._expired(s, now)]
+        else:
+            expired = []
+            for sid, s in self._sessions.items():
+                if not self._expired(s, now):
+                    break
+                expired.append(sid)
+        for sid in expired:
+            self.drop(sid, log_out=True)
+        return len(expired)
+
+    def signed_in(self, session: Session) -> None:
+        """``session`` has just been signed in: the same person's least recently used sessions
+        beyond :attr:`max_per_user` end (their console-made tokens logged out)."""
+        mine = [sid for sid, s in self._sessions.items() if s.user_id == session.user_id and s.signed_in]
+        for sid in mine[:max(0, len(mine) - self.max_per_user)]:
+            if sid != session.id:
+                self.drop(sid, log_out=True)
 
     def get(self, session_id: str | None) -> Session | None:
         """The live session with this id, or None (unknown or expired)."""

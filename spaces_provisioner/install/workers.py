@@ -373,6 +373,11 @@ http {{
         location = /register {{ proxy_pass {provisioning}; proxy_set_header X-Forwarded-For $remote_addr; }}
         location /api/v1/registrations/nudge {{ default_type application/json; return 404 '{NOT_FOUND}'; }}
         location /api/v1/ {{ proxy_pass {provisioning}; proxy_set_header X-Forwarded-For $remote_addr; }}
+        # the web console, as config/nginx.conf serves it (the session cookie gets Secure when the browser
+        # came by TLS, which X-Forwarded-Proto tells the service)
+        location = /console {{ return 301 /console/; }}
+        location /console/ {{ proxy_pass {provisioning}; proxy_set_header X-Forwarded-For $remote_addr;
+                             proxy_set_header X-Forwarded-Proto $scheme; }}
 
         location / {{ default_type application/json; return 404 '{NOT_FOUND}'; }}
     }}

@@ -415,10 +415,6 @@ async def test_a_teacher_made_a_parent_leaves_the_network_room_and_its_badge(hs,
 
 # -- the worker topology's nginx (parta init --workers) --------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: the worker topology's nginx (install/workers.py write_nginx_conf) has no /console/ location, "
-    "so the console is unreachable there; an operator adding one by hand easily forgets "
-    "X-Forwarded-Proto, and the session cookie then loses Secure behind TLS"))
 def test_the_worker_topologys_nginx_serves_the_console_as_config_nginx_does(tmp_path):
     """Both proxies must expose the same paths (write_nginx_conf's docstring says so): config/nginx.conf
     passes /console/ with X-Forwarded-Proto (the console's cookie gets Secure behind TLS); the worker

@@ -75,11 +75,17 @@ async def form(request: web.Request) -> dict[str, str]:
 
 async def _log_out_ended(request: web.Request) -> None:
     """``POST /logout`` for the Matrix tokens of console sessions that ended unseen (expired, evicted)."""
-    store = request.app[SESSIONS]
+    await log_out_ended(request.app)
+
+
+async def log_out_ended(app: web.Application) -> None:
+    """``POST /logout`` for the tokens queued in ``app``'s session store (also run by the periodic
+    sweep, :func:`spaces_provisioner.console.app.add_console`)."""
+    store = app[SESSIONS]
     while store.to_log_out:
         token = store.to_log_out.pop()
         try:
-            await hs_user.sign_out(request.app[SETTINGS].homeserver_url, token)
+            await hs_user.sign_out(app[SETTINGS].homeserver_url, token)
         except (aiohttp.ClientError, OSError):
             log.warning("could not log out an ended console session's token; the person's device list still has it")
 

@@ -67,6 +67,7 @@ async def login_post(request: web.Request, _v: Viewer | None) -> web.Response:
     new = store.new(old.language)  # a fresh id: a session id planted before sign-in is worthless
     new.token, new.user_id, new.operator, new.checked_at = token, user_id, operator, time.monotonic()
     new.owns_token = not fields.get("token", "").strip()  # made here by the password sign-in
+    store.signed_in(new)  # one person's many sign-ins evict only their own oldest sessions
     request[SESSION] = new
     redirect(request, "/console/")
 
