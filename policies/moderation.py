@@ -53,6 +53,20 @@ def may_moderate(caps: Capabilities, by: Account | None, org: str) -> Decision:
     return deny("may_not_moderate", N_("Only the school's administrator and head act on reports"))
 
 
+def may_remove_from_shared_room(target: Account, org: str, room_orgs: tuple[str, ...]) -> Decision:
+    """May ``org``'s administration kick or ban ``target`` from a network room of ``room_orgs``?
+
+    In a room several schools share, each school takes out only its own people: a person of another
+    of the room's schools (and of none of ``org``) goes through their own school or the operator, so
+    one school cannot shut another's teacher out (issue: bans in shared network rooms). Users of no
+    school listed (a partner server's staff) stay the room's schools' to moderate.
+    """
+    if org in target.memberships or not any(o in target.memberships for o in room_orgs if o != org):
+        return ALLOW
+    return deny("not_own_person", N_("{user} belongs to another school of this shared room; only their own "
+                                     "school or the operator can take them out"), user=target.user_id)
+
+
 def may_read_audit(caps: Capabilities, by: Account | None, org: str) -> Decision:
     """May ``by`` (None: the operator) read ``org``'s audit log?"""
     if by is None or caps.can(by.memberships.get(org), "read_audit"):

@@ -300,6 +300,10 @@ class Moderation:
             if tag is None or (tag.org != org and org not in tag.orgs):
                 raise Refused(deny("room_not_of_organization", N_(
                     "This room is not a room of {org}; its administration acts only in its own rooms"), org=org))
+            if action != "redact" and tag.orgs:
+                with self.ctx.store.begin() as tx:
+                    target = account_from_db(tx, str(user_id))
+                check(policy.may_remove_from_shared_room(target, org, tag.orgs))
             bot = self.ctx.bot
             if action == "redact":
                 path = f"/_matrix/client/v3/rooms/{_q(room_id)}/redact/{_q(str(event_id))}/parta-{st.now_ms()}"

@@ -502,10 +502,6 @@ async def test_a_school_takes_its_own_teacher_out_of_a_shared_network_room(hs, t
 
 
 @pytest.mark.synapse
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: in a network room shared by two schools, one school's administrator bans the other school's "
-    "teacher (moderation API or console, no report needed, not even in the room), and nothing offers "
-    "the other school a way back (no unban): ops.moderation.act only checks that the room lists the org"))
 async def test_a_school_cannot_ban_another_schools_teacher_from_a_shared_network_room(hs, tmp_path):
     """Attack: school A's administrator sends ``POST /api/v1/organizations/{A}/moderation
     {"action": "ban", "room_id": <the shared room>, "user_id": <B's teacher>}`` → today 200 ``done``, B's
