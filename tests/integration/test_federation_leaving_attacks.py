@@ -4,8 +4,9 @@ a teacher their school removed stays in a partner server's cross-school network 
 Two real Parta installations A and B, each the other's partner (tests/integration/federation_world.py).
 A's teacher invites B's confirmed teacher into A's network room (the legitimate request). Then B's
 school removes its teacher; A cannot know (A trusts B to vouch for B's staff:
-``policies.federation.may_take_part_in_partner_room`` is checked only when joining), and B's server
-does not make its former staff leave partner rooms. The hole is marked ``xfail(strict=True)``.
+``policies.federation.may_take_part_in_partner_room`` is checked only when joining). Closed on B's
+side: B's reconciler makes a person no longer confirmed staff leave (and forget) every network room,
+its own or a partner's (``policies.federation.may_stay_in_network_room``), so A sees the leave.
 """
 
 from __future__ import annotations
