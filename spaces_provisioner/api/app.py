@@ -35,6 +35,7 @@ from spaces_provisioner.api import (
     metrics,
     moderation,
     office_hours,
+    org_settings,
     organizations,
     people,
     polls,
@@ -100,9 +101,11 @@ def build_app(settings: Settings) -> web.Application:
     for module_routes in (routes, applications.routes, organizations.routes, links.routes, people.routes,
                           registrations.routes, journal.routes, polls.routes, calls.routes, scheduled.routes,
                           records.routes, office_hours.routes, moderation.routes, register.routes,
-                          metrics.routes):
+                          metrics.routes, org_settings.routes):
         app.add_routes(module_routes)
-    add_console(app)  # the web console at /console/ (spaces_provisioner/console)
+    # the web console at /console/ (spaces_provisioner/console); the browser's address from nginx's
+    # X-Forwarded-For only behind a proxy, as the audit log decides
+    add_console(app, trust_forwarded=moderation.behind_proxy(settings))
     app.on_response_prepare.append(calls.add_cors)
     return app
 
