@@ -533,6 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = with_dir(org.add_parser("approve", help=_("approve an application and build the organization")))
     sp.add_argument("id")
     sp.set_defaults(func=cmd_org_approve)
+    from spaces_provisioner.cli import org_settings
+
+    org_settings.add_parser(org, with_dir)
 
     roster = sub.add_parser("roster", help=_("rosters")).add_subparsers(dest="roster_command", required=True)
     sp = with_dir(roster.add_parser("import", help=_("import a roster: OneRoster, School Data Sync or class lists")))

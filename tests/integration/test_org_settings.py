@@ -4,6 +4,9 @@ setting named and nothing changed. The world is ``reports_world`` (schools A and
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 
 from policies.templates import RoomRef, default_templates
@@ -72,3 +75,20 @@ async def test_the_change_is_audited(w, hs):
     assert code == 200, body
     line = next(e for e in body["entries"] if e["action"] == "org.settings")
     assert line["actor"] == w.admin.user_id and line["detail"]["new"] == {"retention_direct_chats_months": 24}, line
+
+
+async def test_the_command_line_shows_and_changes_the_settings(w, hs, capsys):
+    from spaces_provisioner.cli.main import main
+
+    root = str(hs.settings.root)
+    rc = await asyncio.to_thread(main, ["org", "settings", w.org, "--set", "retention_archived_months=36",
+                                        "--set", 'office_hours={days: [1, 2, 3, 4, 5], from: "08:00", to: "18:00"}',
+                                        "--json", "-d", root])
+    body = json.loads(capsys.readouterr().out)
+    assert rc == 0 and body["changed"] == ["office_hours", "retention_archived_months"], body
+    view = await settings(w, w.admin)
+    assert view["retention_archived_months"]["value"] == 36 and view["retention_archived_months"]["default"] == 12
+    assert view["office_hours"]["value"] == {"days": [1, 2, 3, 4, 5], "from": "08:00", "to": "18:00"}
+    rc = await asyncio.to_thread(main, ["org", "settings", w.org, "-d", root])
+    out = capsys.readouterr().out
+    assert rc == 0 and "retention_archived_months: 36" in out and "timezone: " in out, out
