@@ -18,9 +18,10 @@ from types import ModuleType
 from aiohttp import web
 
 from spaces_provisioner.console import pages
-from spaces_provisioner.console.keys import SESSIONS
+from spaces_provisioner.console.keys import FAILED_SIGN_INS, SESSIONS, TRUST_FORWARDED
 from spaces_provisioner.console.pages import log_out_ended
 from spaces_provisioner.console.session import SWEEP_EVERY, SessionStore
+from spaces_provisioner.console.signin_limit import FailedSignIns
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,15 @@ def page_modules() -> list[ModuleType]:
     return found
 
 
-def add_console(app: web.Application) -> None:
-    """Add the console's routes (``/console/...``), its static files and its session store to ``app``."""
+def add_console(app: web.Application, trust_forwarded: bool = False) -> None:
+    """Add the console's routes (``/console/...``), its static files and its session store to ``app``.
+
+    ``trust_forwarded``: a reverse proxy stands in front (``parta init --behind-proxy``), so the
+    browser's address is the last ``X-Forwarded-For`` entry (never trusted otherwise: anyone could set it).
+    """
     app[SESSIONS] = SessionStore()
+    app[FAILED_SIGN_INS] = FailedSignIns()
+    app[TRUST_FORWARDED] = trust_forwarded
     app.cleanup_ctx.append(_sweeper)
     for module in page_modules():
         app.add_routes(module.routes)

@@ -68,12 +68,18 @@ def _explain(data: dict) -> str:
     return data.get("error") or _("The homeserver refused the registration; try again")
 
 
-async def sign_in(homeserver_url: str, user: str, password: str, device_name: str = "Parta link") -> tuple[str, str]:
+async def sign_in(homeserver_url: str, user: str, password: str, device_name: str = "Parta link",
+                  client_address: str | None = None) -> tuple[str, str]:
     """``POST /login`` (``m.login.password``) for a session of the page or the console
     (``device_name`` is what the person sees in their sessions list); returns
-    ``(user_id, access_token)``. Raises :class:`SignInRefused`. End it with :func:`sign_out`."""
+    ``(user_id, access_token)``. Raises :class:`SignInRefused`. End it with :func:`sign_out`.
+
+    ``client_address``: the browser's address, sent as ``X-Forwarded-For`` so that a homeserver
+    listener with ``x_forwarded: true`` applies its per-address login limit to the browser, not to
+    this service (a listener without it ignores the header)."""
+    headers = {"X-Forwarded-For": client_address} if client_address else {}
     async with aiohttp.ClientSession() as s:
-        async with s.post(f"{homeserver_url}/_matrix/client/v3/login", json={
+        async with s.post(f"{homeserver_url}/_matrix/client/v3/login", headers=headers, json={
                 "type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
                 "password": password, "initial_device_display_name": device_name}) as r:
             body = await r.json(content_type=None)

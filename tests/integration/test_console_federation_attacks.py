@@ -86,7 +86,7 @@ class World:
     def __init__(self):
         self.hs = FakeHomeserver()
         self.console = web.Application()
-        add_console(self.console)
+        add_console(self.console, trust_forwarded=True)  # behind nginx (Browser sets X-Forwarded-For)
 
     async def __aenter__(self) -> World:
         self.hs_client = TestClient(TestServer(self.hs.app))
@@ -158,10 +158,6 @@ async def test_a_teacher_signs_in_to_the_console_with_the_right_password():
             await teacher.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: every console sign-in reaches the homeserver from the provisioning service's own address "
-    "(no X-Forwarded-For), so Synapse's per-address login limit (rc_login.address, burst 5) is one "
-    "bucket for the whole school: an outsider's wrong passwords lock every teacher out of the console"))
 async def test_an_outsiders_wrong_passwords_do_not_lock_the_school_out_of_the_console():
     """Attack: someone with no account sends 5 wrong passwords to the console's sign-in form from
     their own address; then a teacher (another address) signs in with the right password.
@@ -175,6 +171,9 @@ async def test_an_outsiders_wrong_passwords_do_not_lock_the_school_out_of_the_co
             for _ in range(LOGIN_BURST):
                 status, _page = await outsider.sign_in("admin", "guess-" + secrets.token_hex(2))
                 assert status == 403
+            # the console's own limit per browser address refuses the outsider's next try
+            status, text = await outsider.sign_in("admin", "guess-" + secrets.token_hex(2))
+            assert status == 429 and "Слишком много неудачных попыток входа" in text, (status, text[:300])
             status, where = await teacher.sign_in("teacher", PASSWORDS["teacher"])
             assert status == 303 and where == "/console/", (status, where[:300])
         finally:

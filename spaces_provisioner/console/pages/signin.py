@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from aiohttp import web
@@ -19,8 +20,9 @@ from policies.i18n import LANGUAGES, _, set_language
 
 from spaces_provisioner.api.auth import _is_operator_token
 from spaces_provisioner.api.keys import SETTINGS
+from spaces_provisioner.api.moderation import client_address
 from spaces_provisioner.console.auth import Viewer
-from spaces_provisioner.console.keys import SESSIONS
+from spaces_provisioner.console.keys import FAILED_SIGN_INS, SESSIONS, TRUST_FORWARDED
 from spaces_provisioner.console.pages import form, page
 from spaces_provisioner.console.render import SESSION, redirect, render, session_of
 from spaces_provisioner.homeserver import user as hs_user
@@ -47,16 +49,29 @@ async def login_post(request: web.Request, _v: Viewer | None) -> web.Response:
     login = fields.get("login", "").strip()
     token = fields.get("token", "").strip()
     operator = False
+    # failed sign-ins are limited per browser address here: the homeserver sees them all coming from
+    # this service, so its own per-address limit alone would lock the whole school out (signin_limit)
+    address = client_address(request, request.app[TRUST_FORWARDED]) or ""
+    limit = request.app[FAILED_SIGN_INS]
+    wait = limit.retry_after(address)
+    if wait > 0:
+        return render(request, "login.html", 429, title=_("Sign in to the console"), login=login,
+                      error=_("Too many failed sign-ins from your address; try again in {minutes} min").format(
+                          minutes=max(1, math.ceil(wait / 60))))
     if token:
         operator = _is_operator_token(request, token)
         user_id = None if operator else await hs_user.whoami(hs, token)
         if not operator and user_id is None:
+            limit.failed(address)
             return render(request, "login.html", 403, title=_("Sign in to the console"), login=login,
                           error=_("The homeserver does not know this access token; sign in again"))
     else:
         try:
-            user_id, token = await hs_user.sign_in(hs, login, fields.get("password", ""), DEVICE_NAME)
+            user_id, token = await hs_user.sign_in(hs, login, fields.get("password", ""), DEVICE_NAME,
+                                                   client_address=address or None)
         except hs_user.SignInRefused as e:
+            if not e.rate_limited:
+                limit.failed(address)
             message = (_("Too many sign-in attempts from here; wait a few minutes and try again") if e.rate_limited
                        else _("Wrong login name or password"))
             return render(request, "login.html", 429 if e.rate_limited else 403,
