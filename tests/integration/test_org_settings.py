@@ -92,3 +92,19 @@ async def test_the_command_line_shows_and_changes_the_settings(w, hs, capsys):
     rc = await asyncio.to_thread(main, ["org", "settings", w.org, "-d", root])
     out = capsys.readouterr().out
     assert rc == 0 and "retention_archived_months: 36" in out and "timezone: " in out, out
+
+
+async def test_the_console_settings_form_saves_and_explains_a_bad_value(w, hs):
+    from .console_school_world import Console
+
+    async with Console(w.base) as c:
+        await c.sign_in(w.admin.token)
+        status, text = await c.get(f"/console/org/{q(w.org)}/settings")
+        assert status == 200 and 'name="max_guardians_per_child"' in text and 'name="csrf"' in text.lower(), text
+        status, text = await c.post(f"/console/org/{q(w.org)}/settings",
+                                    {"max_guardians_per_child": "4", "timezone": '"Europe/Moscow"'})
+        assert status == 200 and "Сохранено: max_guardians_per_child" in text, text
+        assert (await settings(w, w.admin))["max_guardians_per_child"]["value"] == 4
+        status, text = await c.post(f"/console/org/{q(w.org)}/settings", {"max_guardians_per_child": "99"})
+        assert status == 200 and "max_guardians_per_child: должно быть целым числом от 1 до 10" in text, text
+        assert (await settings(w, w.admin))["max_guardians_per_child"]["value"] == 4
