@@ -20,6 +20,7 @@ from spaces_provisioner.db import schema as st
 from spaces_provisioner.db.queries import account_from_db
 from spaces_provisioner.errors import bad_json, check, not_found
 from spaces_provisioner.ops.context import Context
+from spaces_provisioner.ops.stale_links import revoke_links_of_former_issuers
 
 
 class People:
@@ -141,9 +142,15 @@ class People:
                 if changes.count:
                     st.audit(tx, actor, "person.update", org=org_id, person=person_id, confirmed=confirmed,
                              role=role, classes=classes)
+            await self._revoke_stale_links(org_id, actor, changes)
             rchanges, _ids = await self.ctx.reconciler().reconcile(org_id)
             changes.extend(rchanges)
             return {"person_id": person_id, **changes.to_json()}
+
+    async def _revoke_stale_links(self, org_id: str, actor: str, changes: Changes) -> None:
+        """The links of people who may no longer issue them stop working (:mod:`.stale_links`)."""
+        for code in await revoke_links_of_former_issuers(self.ctx, org_id, actor):
+            changes.add(f"{org_id}: link {code} revoked (its creator may no longer issue it)")
 
     async def remove(self, org_id: str, person_id: str, actor: str, by: Account | None = None) -> dict:
         """Remove a person from the organization: out of its rooms; the account is suspended
@@ -158,6 +165,7 @@ class People:
                                                         st.people.c.person_id == person_id).values(status="removed"))
                     changes.add(f"{org_id}/{person_id}: removed")
                     st.audit(tx, actor, "person.remove", org=org_id, person=person_id)
+            await self._revoke_stale_links(org_id, actor, changes)
             rchanges, _ids = await self.ctx.reconciler().reconcile(org_id)
             changes.extend(rchanges)
             return {"person_id": person_id, **changes.to_json()}

@@ -24,6 +24,7 @@ from spaces_provisioner.errors import Errcode, ProvisioningError
 from spaces_provisioner.faults import crash_point
 from spaces_provisioner.ops.context import Context
 from spaces_provisioner.ops.roster_diff import RosterDiff, diff, merge_delta
+from spaces_provisioner.ops.stale_links import revoke_links_of_former_issuers
 
 
 def _json(value: Any) -> str:
@@ -74,6 +75,9 @@ class Rosters:
         changes = d.count
         if not dry_run:
             crash_point("roster.applied")
+            revoked = await revoke_links_of_former_issuers(self.ctx, org_id, actor)
+            details += [f"{org_id}: link {code} revoked (its creator may no longer issue it)" for code in revoked]
+            changes += len(revoked)
             rchanges, _ids = await self.ctx.reconciler().reconcile(org_id)
             details += rchanges.lines
             changes += rchanges.count

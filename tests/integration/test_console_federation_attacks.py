@@ -452,10 +452,6 @@ async def test_a_teachers_class_link_registers_pupils(hs, tmp_path):
 
 
 @pytest.mark.synapse
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: removing a teacher from the school leaves the registration links they created valid: the "
-    "former teacher registers a new account with their own 5А student link and is placed in the "
-    "children's class chat (checked on the demo: joined '5А · класс')"))
 async def test_a_removed_teachers_links_stop_registering(hs, tmp_path):
     """Attack: a teacher makes a 5А student link (30 uses), is removed from the school by the
     administrator in the console, then registers a fresh account with the link: the account becomes a
