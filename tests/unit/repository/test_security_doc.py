@@ -3,7 +3,8 @@ test_lifecycle_attacks.py, test_journal_rooms.py, test_call_attacks.py, test_upl
 test_media_attacks.py, test_materials_polls_attacks.py and issue 12's test_quiet_hours_attacks.py,
 test_reports_audit_attacks.py, test_records_attacks.py and test_scheduled_attacks.py, issue 14's
 test_console_attacks.py and test_console_school_attacks.py, issue 13's test_federation.py, and the review's test_console_federation_attacks.py and
-test_federation_leaving_attacks.py, test_roster_rights_attacks.py), and nothing else.
+test_federation_leaving_attacks.py, test_roster_rights_attacks.py and
+test_org_settings_attacks.py), and nothing else.
 
 The attack suite is parsed (``ast``), not imported, so this runs without Synapse.
 """
@@ -23,7 +24,7 @@ ATTACK_FILES = [REPO / "tests" / "integration" / name
                              "test_scheduled_attacks.py", "test_console_attacks.py",
                              "test_console_school_attacks.py", "test_federation.py",
                              "test_console_federation_attacks.py", "test_federation_leaving_attacks.py",
-                             "test_roster_rights_attacks.py")]
+                             "test_roster_rights_attacks.py", "test_org_settings_attacks.py")]
 DOC = REPO / "docs" / "security.md"
 MIN_ATTACKS = 40  # issue 3: at least 40 distinct attacks
 
