@@ -23,6 +23,7 @@ Sources: Synapse 1.163 docs/workers.md ("Shared configuration", "Available worke
 from __future__ import annotations
 
 import copy
+import json
 import secrets
 import shutil
 import socket
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from spaces_provisioner.errors import Errcode
 from spaces_provisioner.homeserver.config_file import read_synapse_config
 from spaces_provisioner.settings import Settings
 
@@ -48,7 +50,7 @@ UPSTREAM_HEADER = "X-Parta-Upstream"
 
 #: nginx's answer for what it never proxies: Synapse's own answer to an unknown endpoint (the same
 #: body ``synapse_module.ClosedAdminApi`` gives on the single process), so clients see a Matrix error.
-NOT_FOUND = '{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}'
+NOT_FOUND = json.dumps({"errcode": Errcode.UNRECOGNIZED.value, "error": "Unrecognized request"}, separators=(",", ":"))
 
 
 #: Each Synapse process's database pool (``database.args.cp_max``; Synapse's default is 5).
