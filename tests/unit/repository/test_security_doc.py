@@ -2,9 +2,9 @@
 test_lifecycle_attacks.py, test_journal_rooms.py, test_call_attacks.py, test_uploads.py,
 test_media_attacks.py, test_materials_polls_attacks.py and issue 12's test_quiet_hours_attacks.py,
 test_reports_audit_attacks.py, test_records_attacks.py and test_scheduled_attacks.py, issue 14's
-test_console_attacks.py and test_console_school_attacks.py, issue 13's test_federation.py, and the review's test_console_federation_attacks.py and
-test_federation_leaving_attacks.py, test_roster_rights_attacks.py and
-test_org_settings_attacks.py), and nothing else.
+test_console_attacks.py and test_console_school_attacks.py, issue 13's test_federation.py, and
+the review's test_console_federation_attacks.py and test_federation_leaving_attacks.py,
+test_roster_rights_attacks.py and test_org_settings_attacks.py), and nothing else.
 
 The attack suite is parsed (``ast``), not imported, so this runs without Synapse.
 """
