@@ -1,7 +1,8 @@
 # Parta: the two commands of the README.
 #   make demo   - a homeserver with Parta and demo schools, ready for a Matrix client (Ctrl-C stops it)
-#   make test   - lint (ruff) and types (mypy), then the whole suite on SQLite and then again on PostgreSQL
-#                 (all but the tests marked db_free, which use neither a database nor Synapse)
+#   make test   - lint (ruff) and types (mypy), then the whole suite on SQLite, then again on PostgreSQL
+#                 (all but the tests marked db_free, which use neither a database nor Synapse), then the
+#                 attack files on Synapse's worker topology behind nginx (PostgreSQL, Redis)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
