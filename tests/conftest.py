@@ -46,6 +46,8 @@ RATE_LIMITS = {
     "rc_invites": {"per_room": RELAXED, "per_user": RELAXED, "per_issuer": RELAXED},
     "rc_3pid_validation": RELAXED, "rc_admin_redaction": RELAXED, "rc_presence": {"per_user": RELAXED},
     "rc_delayed_event_mgmt": RELAXED, "rc_reports": RELAXED, "rc_room_directory": RELAXED,
+    # the links' tests ask the token validity endpoint (Synapse: 0.1/s, burst 5, per address) many times
+    "rc_registration_token_validity": RELAXED,
 }
 
 
