@@ -41,3 +41,15 @@ def role_noun(role: str, language: str | None = None) -> str:
     """The role as named inside a sentence, in ``language``; unknown roles as they are."""
     label = ROLE_NOUNS.get(role)
     return gettext_(label, language) if label else role
+
+
+#: How the kinds of a roster import's summary are named (English msgids): the
+#: command line's summary and the console's say the same words.
+ROSTER_KINDS = {
+    "classes_added": N_("classes added"), "classes_changed": N_("classes renamed or changed"),
+    "people_added": N_("people added"), "people_changed": N_("people changed"),
+    "people_removed": N_("people removed from the school"),
+    "enrollments_added": N_("enrollments added"), "enrollments_changed": N_("enrollments changed"),
+    "enrollments_removed": N_("enrollments ended"), "guardianships_added": N_("guardians linked"),
+    "guardianships_changed": N_("guardians changed"), "guardianships_removed": N_("guardians unlinked"),
+}

@@ -37,8 +37,8 @@ import sys
 from pathlib import Path
 
 from policies.application import ApplicationError
-from policies.i18n import N_, _, set_language
-from policies.labels import role_title
+from policies.i18n import _, set_language
+from policies.labels import ROSTER_KINDS, role_title
 
 from spaces_provisioner.api.client import ApiClient, ApiError
 from spaces_provisioner.cli import moderation
@@ -357,15 +357,6 @@ class _nothing:
         return False
 
 
-#: How the kinds of a roster import's summary are named (English msgids).
-ROSTER_KINDS = {
-    "classes_added": N_("classes added"), "classes_changed": N_("classes renamed or changed"),
-    "people_added": N_("people added"), "people_changed": N_("people changed"),
-    "people_removed": N_("people removed from the school"),
-    "enrollments_added": N_("enrollments added"), "enrollments_changed": N_("enrollments changed"),
-    "enrollments_removed": N_("enrollments ended"), "guardianships_added": N_("guardians linked"),
-    "guardianships_changed": N_("guardians changed"), "guardianships_removed": N_("guardians unlinked"),
-}
 
 
 def _print_roster_summary(result: dict, verbose: bool) -> None:

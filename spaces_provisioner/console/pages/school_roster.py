@@ -30,7 +30,8 @@ from typing import Any
 
 from aiohttp import web
 
-from policies.i18n import N_, _, current_language, set_language
+from policies.i18n import _, current_language, set_language
+from policies.labels import ROSTER_KINDS
 from policies.model import Roster
 
 from spaces_provisioner.api.keys import OPS
@@ -48,15 +49,6 @@ MAX_JOBS = 200
 #: The status page reloads itself this often (seconds) while the import runs.
 REFRESH_S = 2
 
-#: How the kinds of the import's summary are named (the same words as ``parta roster import``).
-ROSTER_KINDS = {
-    "classes_added": N_("classes added"), "classes_changed": N_("classes renamed or changed"),
-    "people_added": N_("people added"), "people_changed": N_("people changed"),
-    "people_removed": N_("people removed from the school"),
-    "enrollments_added": N_("enrollments added"), "enrollments_changed": N_("enrollments changed"),
-    "enrollments_removed": N_("enrollments ended"), "guardianships_added": N_("guardians linked"),
-    "guardianships_changed": N_("guardians changed"), "guardianships_removed": N_("guardians unlinked"),
-}
 
 
 @dataclass
