@@ -217,7 +217,7 @@ class RosterWatch:
         return Cycle(IMPORTED, self._summary(snap.roster, answer, len(problems)), answer=answer, problems=problems)
 
     def _summary(self, roster: Roster, answer: dict, skipped: int) -> str:
-        from spaces_provisioner.cli.main import ROSTER_KINDS
+        from policies.labels import ROSTER_KINDS
 
         parts = [f"{_(ROSTER_KINDS.get(kind, kind))} {n}" for kind, n in (answer.get("summary") or {}).items() if n]
         if answer.get("moves"):
