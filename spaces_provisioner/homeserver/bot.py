@@ -11,6 +11,7 @@ Sources: Matrix Client-Server API v1.x (``/createRoom``, ``/rooms/{id}/state``,
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -312,8 +313,24 @@ class BotClient:
         return list(r.get("registrations") or [])
 
     async def set_displayname(self, user_id: str, name: str) -> None:
-        """Set a user's display name as server admin (``enable_set_displayname: false`` does not apply)."""
-        await self.put_user(user_id, {"displayname": name})
+        """Set a user's display name as server admin (``enable_set_displayname: false`` does not apply).
+
+        Retried for up to about 8 s on a 500: on Synapse's worker topology, a change made while the
+        previous change's room update is still being cancelled (the cancellation travels to the
+        background worker over replication) trips an assertion in Synapse 1.163's
+        ``ProfileHandler._update_join_states`` ("Expected at most one task to cancel"). The name is
+        stored by then and setting it again is harmless; once the background worker has caught up
+        the retry goes through. Raises ``MatrixRequestError`` for anything else, or when it lasts.
+        """
+        for delay in (0.25, 0.5, 1.0, 2.0, 4.0, None):
+            try:
+                await self.put_user(user_id, {"displayname": name})
+                return
+            except MatrixRequestError as e:
+                if e.http_status != 500 or delay is None:
+                    raise
+                log.warning("setting %s's display name met a 500 (%s); again in %.2f s", user_id, e, delay)
+                await asyncio.sleep(delay)
 
 
 async def register_with_shared_secret(base_url: str, shared_secret: str, localpart: str,

@@ -390,6 +390,11 @@ class Reconciler:
                 person = account_from_db(tx, user_id)
                 last = tx.execute(sa.select(st.people.c.display_name_set).where(
                     st.people.c.org_id == snap.org_id, st.people.c.user_id == user_id)).scalar()
+                if last is None:
+                    # new in this organization: the name another organization set is what Synapse
+                    # has (every row is updated together), so an unchanged name is not set again
+                    last = tx.execute(sa.select(st.people.c.display_name_set).where(
+                        st.people.c.user_id == user_id, st.people.c.display_name_set.is_not(None))).scalar()
             confirmed = any(m.cap_role == "teacher" for m in person.memberships.values())
             wanted = server_display_name(name, self.badge if confirmed else None, self.badge,
                                          user_id.split(":", 1)[0].lstrip("@"))
