@@ -67,6 +67,19 @@ def may_remove_from_shared_room(target: Account, org: str, room_orgs: tuple[str,
                                      "school or the operator can take them out"), user=target.user_id)
 
 
+def may_redact_in_shared_room(author: Account, org: str, room_orgs: tuple[str, ...]) -> Decision:
+    """May ``org``'s administration redact a message ``author`` sent in a network room of ``room_orgs``?
+
+    The same rule as :func:`may_remove_from_shared_room`, for messages: in a room several schools
+    share, a school removes only its own people's messages (and those of users of no listed school);
+    another school's teacher's message goes through their own school or the operator.
+    """
+    if org in author.memberships or not any(o in author.memberships for o in room_orgs if o != org):
+        return ALLOW
+    return deny("not_own_person", N_("{user} belongs to another school of this shared room; only their own "
+                                     "school or the operator can remove their messages"), user=author.user_id)
+
+
 def may_read_audit(caps: Capabilities, by: Account | None, org: str) -> Decision:
     """May ``by`` (None: the operator) read ``org``'s audit log?"""
     if by is None or caps.can(by.memberships.get(org), "read_audit"):

@@ -304,6 +304,11 @@ class Moderation:
                 with self.ctx.store.begin() as tx:
                     target = account_from_db(tx, str(user_id))
                 check(policy.may_remove_from_shared_room(target, org, tag.orgs))
+            if action == "redact" and tag.orgs:
+                author = await self._author(room_id, str(event_id))
+                with self.ctx.store.begin() as tx:
+                    target = account_from_db(tx, author)
+                check(policy.may_redact_in_shared_room(target, org, tag.orgs))
             bot = self.ctx.bot
             if action == "redact":
                 path = f"/_matrix/client/v3/rooms/{_q(room_id)}/redact/{_q(str(event_id))}/parta-{st.now_ms()}"
@@ -320,6 +325,18 @@ class Moderation:
         await self._tell_moderators(org, action, actor, report, user_id)
         return {"action": action, "room_id": room_id, "event_id": event_id, "user_id": user_id, "report": report,
                 "done": True}
+
+    async def _author(self, room_id: str, event_id: str) -> str:
+        """The sender of ``event_id`` in ``room_id``, read as the bot (``GET /rooms/{room}/event/{event}``,
+        Client-Server API "Getting events for a room"); raises 404 when the room has no such event."""
+        try:
+            event = await self.ctx.bot.request(
+                Method.GET, f"/_matrix/client/v3/rooms/{_q(room_id)}/event/{_q(event_id)}")
+        except MatrixRequestError as e:
+            if e.http_status == 404:
+                raise not_found(_("The room has no message {id}").format(id=event_id)) from e
+            raise
+        return str(event.get("sender") or "")
 
     async def _tell_moderators(self, org: str, action: str, actor: str, report: str | None,
                                user_id: str | None) -> None:

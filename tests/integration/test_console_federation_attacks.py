@@ -511,3 +511,34 @@ async def test_a_school_cannot_ban_another_schools_teacher_from_a_shared_network
                              {"action": "ban", "room_id": room, "user_id": teacher_b.user_id,
                               "reason": "не из нашей школы"}, base)
     assert status == 403, body
+
+
+@pytest.mark.synapse
+async def test_a_school_cannot_redact_another_schools_teachers_message_in_a_shared_network_room(hs, tmp_path):
+    """Attack: school A's administrator sends ``POST /api/v1/organizations/{A}/moderation {"action":
+    "redact", "room_id": <the shared room>, "event_id": <B's teacher's message>}``: the bot (the room's
+    only moderator) would remove B's teacher's words. Rule: in a room of several organizations a school
+    redacts only its own people's messages (``policies.moderation.may_redact_in_shared_room``); refusal
+    403 ``M_FORBIDDEN``, ``not_own_person``, and the message stays. Legitimate next to it: A's
+    administrator removes A's own teacher's message in the same room (200)."""
+    s, _b, teacher_b, room = await _shared_network_room(hs, tmp_path)
+    org, base = s["org"], hs.settings.provisioning_url
+    theirs = ok(await teacher_b.attempt("PUT", f"{V}/rooms/{q(room)}/send/m.room.message/b-{secrets.token_hex(4)}",
+                                        {"msgtype": "m.text", "body": "Протокол олимпиады от школы Б"}))["event_id"]
+    status, body = await api(s["admin"], "POST", f"/organizations/{org}/moderation",
+                             {"action": "redact", "room_id": room, "event_id": theirs}, base)
+    assert (status, body.get("org.parta.reason")) == (403, "not_own_person"), body
+    assert body["errcode"] == "M_FORBIDDEN"
+    kept = await hs.bot.request(Method.GET, f"{V}/rooms/{q(room)}/event/{q(theirs)}")
+    assert kept["content"].get("body") == "Протокол олимпиады от школы Б"
+    # an event id the room does not have: 404, nothing done
+    status, body = await api(s["admin"], "POST", f"/organizations/{org}/moderation",
+                             {"action": "redact", "room_id": room, "event_id": "$nothing-here"}, base)
+    assert status == 404, body
+    # the twin: A's own teacher's message in the same room
+    ours = ok(await s["t1"].attempt("PUT", f"{V}/rooms/{q(room)}/send/m.room.message/a-{secrets.token_hex(4)}",
+                                    {"msgtype": "m.text", "body": "Черновик, удалите"}))["event_id"]
+    ok(await api(s["admin"], "POST", f"/organizations/{org}/moderation",
+                 {"action": "redact", "room_id": room, "event_id": ours}, base))
+    gone = await hs.bot.request(Method.GET, f"{V}/rooms/{q(room)}/event/{q(ours)}")
+    assert "body" not in gone["content"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from policies.capabilities import Account, Membership, RoomInfo
 from policies.federation import may_stay_in_network_room
 from policies.model import Role
-from policies.moderation import may_remove_from_shared_room
+from policies.moderation import may_redact_in_shared_room, may_remove_from_shared_room
 
 NETWORK = RoomInfo(kind="network", orgs=("a", "b"))
 
@@ -35,3 +35,10 @@ def test_a_school_takes_only_its_own_people_out_of_a_shared_room():
     assert may_remove_from_shared_room(person(Role.TEACHER, org="a"), "a", NETWORK.orgs)
     assert may_remove_from_shared_room(person(None), "a", NETWORK.orgs)  # a partner server's user
     assert may_remove_from_shared_room(person(Role.TEACHER, org="b"), "a", NETWORK.orgs).reason == "not_own_person"
+
+
+def test_a_school_removes_only_its_own_peoples_messages_in_a_shared_room():
+    assert may_redact_in_shared_room(person(Role.TEACHER, org="a"), "a", NETWORK.orgs)
+    assert may_redact_in_shared_room(person(None), "a", NETWORK.orgs)  # a partner server's user
+    refused = may_redact_in_shared_room(person(Role.TEACHER, org="b"), "a", NETWORK.orgs)
+    assert refused.reason == "not_own_person" and "messages" in refused.message("en")
