@@ -25,7 +25,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from ..helpers import API, User, q
+from ..helpers import API, SCHOOL_B_APPLICATION, SCHOOL_B_ROSTER, User, q
 from ..schools import write_attack_roster
 from .quiet_world import Gateway, Quiet, V, hours_around, office_hours, send, sent
 from .quiet_world import build as build_quiet
@@ -247,3 +247,42 @@ async def test_pupil_starts_a_lesson_later_through_a_delayed_call_membership(qui
     finally:
         for who, key in ((w.student, skey), (w.teacher, tkey)):
             await who.attempt("PUT", f"{state}/{q(key)}", {})
+
+
+# --- quiet hours: a direct chat tagged with the creator's other school -------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="hole: a people's chat is tagged with the creator's first staff "
+                                       "organization; quiet hours look only there, so a parent of school A who "
+                                       "teaches in school B notifies A's teacher at night")
+async def test_parent_who_teaches_elsewhere_writes_to_the_teacher_at_night(hs, quiet, gateway):
+    """Attack: a parent of school A who is also a confirmed teacher of school B opens a direct chat with
+    the child's class teacher (of school A only) and writes in it outside the teacher's office hours →
+    must not be pushed (quiet hours: a parent's message waits; this school holds back parents). The chat
+    is tagged ``org.parta.room`` with school B (``on_create_room``: the first organization where the
+    creator is staff), and ``QuietHours.quiet_for`` asks only the room's organization, where the teacher
+    is nobody. Legitimate twin: the same parent's message in the class's parents' room is held back."""
+    w = quiet
+    b = await hs.new_school(roster=SCHOOL_B_ROSTER, application=SCHOOL_B_APPLICATION)
+    link = await hs.api.create_link(b["org"], {"role": "teacher"})
+    async with aiohttp.ClientSession() as s, s.post(
+            f"{hs.settings.provisioning_url}{API}/links/{link['code']}/redeem", json={},
+            headers={"Authorization": f"Bearer {w.parent.token}"}) as r:
+        assert r.status == 200, await r.text()
+    await hs.api.update_person(b["org"], w.parent.user_id, {"confirmed": True})
+    code, body = await office_hours(hs, w.teacher, w.teacher.user_id, hours_around(inside=False))
+    assert code == 200, body
+    code, created = await w.parent.attempt("POST", f"{V}/createRoom", {
+        "preset": "trusted_private_chat", "is_direct": True, "invite": [w.teacher.user_id]})
+    assert code == 200, created
+    dm = created["room_id"]
+    await w.teacher.join(dm)
+    code, tag = await w.teacher.attempt("GET", f"{V}/rooms/{q(dm)}/state/org.parta.room/")
+    first = sent(await send(w.parent, dm, "Добрый вечер! Почему сыну поставили двойку?"))
+    twin = sent(await send(w.parent, w.rooms["class_parents"], "И ещё вопрос про экскурсию"))
+    urgent = sent(await send(w.admin, w.rooms["announcements"], "Срочно: завтра уроки с 10:00",
+                             **{"org.parta.urgent": True}))
+    await gateway.wait_for(urgent)
+    pushed = gateway.event_ids()
+    print("tag:", code, tag, "pushed:", {"dm": first in pushed, "parents_room": twin in pushed})
+    assert twin not in pushed  # the twin: in school A's own room the parent's message waits
+    assert first not in pushed, "the parent's direct message notified the teacher in quiet hours"
