@@ -1,8 +1,9 @@
 """Federation between school servers: who of another server may be in which room (issue 13).
 
 Pure: decisions from the room's Parta description, the people and the operator's partner list
-(Synapse's ``federation_domain_whitelist``, written by ``parta init --federate-with``); the module
-(``synapse_module.module``) reads them from Synapse. The rules (docs/ARCHITECTURE.md, "Federation"):
+(:class:`FederationConfig`, the ``federation`` section of the module's own config, written by
+``parta init --federate-with`` together with Synapse's ``federation_domain_whitelist``); the module
+(``synapse_module.module``) applies them. The rules (docs/ARCHITECTURE.md, "Federation"):
 
 - Only cross-school network rooms (kind ``network``) are shared with other servers; every other
   Parta room is created with ``m.federate: false`` and people's chats are rewritten to it, so Synapse
@@ -18,6 +19,7 @@ Pure: decisions from the room's Parta description, the people and the operator's
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from .capabilities import ALLOW, Account, Decision, RoomInfo, default_capabilities, deny
 from .i18n import N_
@@ -29,6 +31,58 @@ REMOTE_OUTSIDER = "remote_user_outsider"
 NOT_A_PARTNER = "federation_not_partner"
 #: An invitation from another server into anything but a network room, or to a non-staff person.
 REMOTE_INVITE = "federation_invite_refused"
+
+
+#: The key of the module's config section (``modules[].config.federation``).
+CONFIG_KEY = "federation"
+
+
+@dataclass(frozen=True)
+class FederationConfig:
+    """The ``federation`` section of Parta's module config: the partner servers, e.g.::
+
+        modules:
+          - module: synapse_module.PartaModule
+            config:
+              federation:
+                partners: [school2.example, "127.0.0.1:8448"]
+
+    ``parta init --federate-with`` writes the same list here and into Synapse's
+    ``federation_domain_whitelist`` (Synapse refuses every other server before the module is asked;
+    the module's rules need the list too). Fails closed: a module config without the section
+    (an installation initialised before the section existed: re-run ``parta init --force`` with its
+    ``--federate-with``), or with an empty list, means no partners, so federation is off for the
+    module (every federated invitation refused with ``federation_off``, no remote invitee admitted)
+    whatever Synapse's list says.
+    """
+
+    partners: frozenset[str] = frozenset()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any server is a partner."""
+        return bool(self.partners)
+
+    @staticmethod
+    def parse(section: object) -> FederationConfig:
+        """Validate the section (None, i.e. absent: no federation). Raises ValueError naming the bad
+        setting: a section that is not a mapping, an unknown key, ``partners`` not a list of non-empty
+        strings without spaces. Whether each is a valid server name (Matrix spec, Appendices, "Server
+        Name") is checked by the module with Synapse's own parser."""
+        if section is None:
+            return FederationConfig()
+        if not isinstance(section, Mapping):
+            raise ValueError("federation must be a mapping with partners: [SERVER, ...]")
+        unknown = set(section) - {"partners"}
+        if unknown:
+            raise ValueError(f"unknown federation settings {sorted(unknown)}")
+        partners = section.get("partners")
+        if partners is None:
+            return FederationConfig()
+        if not isinstance(partners, list) or not all(
+                isinstance(p, str) and p and p == p.strip() and " " not in p for p in partners):
+            raise ValueError("federation.partners must be a list of server names (host[:port])")
+        return FederationConfig(frozenset(partners))
 
 
 def server_of(user_id: str) -> str:

@@ -30,6 +30,7 @@ It invites, kicks, bans, creates rooms, sends state and searches the directory n
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +39,11 @@ from synapse.api.errors import Codes, SynapseError
 from synapse.module_api import NOT_SPAM, ModuleApi
 from synapse.module_api.errors import ConfigError
 from synapse.types import RoomAlias, UserProfile
+from synapse.util.stringutils import parse_and_validate_server_name
 
 from policies import federation
 from policies.capabilities import Account, Capabilities, Decision, RoomInfo, default_capabilities, deny
+from policies.federation import FederationConfig
 from policies.i18n import N_
 from policies.polls import POLL_RESPONSE_TYPES, Poll, parse_poll
 from policies.quiet_hours import URGENT_KEY
@@ -62,12 +65,15 @@ BRIDGE_NOT_SERVED = deny("bridge_room_not_served", N_("The journal bridge does n
 #: Directory decisions kept per process (requester, result) with the inputs they were made from.
 MAX_FIND_MEMO = 20_000
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ModuleConfig:
     """The module's ``config`` section: the bot's user id, the registry alias, the language; the
     journal bridge's user id (``journal_bridge_user_id``; default ``@parta_journal`` on the bot's
-    server, as parta.yaml's default)."""
+    server, as parta.yaml's default); the partner servers (``federation``: :class:`FederationConfig`;
+    absent: no federation)."""
 
     bot_user_id: str
     registry_alias: str
@@ -76,6 +82,7 @@ class ModuleConfig:
     nudge_secret: str | None = None
     journal_bridge_user_id: str | None = None
     media: UploadConfig = UploadConfig()  # uploads: clamd, scan_unavailable (synapse_module.media_upload)
+    federation: FederationConfig = FederationConfig()  # partner servers (policies.federation); none: off
 
     @property
     def bridge(self) -> str:
@@ -92,6 +99,23 @@ class Refusal(SynapseError):
         count_refusal(decision.reason)  # every refusal is made here just before it is raised
 
 
+def _parse_federation(config: dict) -> FederationConfig:
+    """The ``federation`` section (``policies.federation.FederationConfig``), each partner checked with
+    Synapse's own server-name parser; raises ConfigError naming the bad setting."""
+    if federation.CONFIG_KEY not in config:
+        # an installation initialised before the section existed: Synapse's federation_domain_whitelist
+        # may still list partners, but the module no longer reads Synapse's private config (fail closed)
+        logger.warning("synapse_module.PartaModule: no federation section in the module config: federation "
+                       "is off for Parta's rules; re-run parta init --force (with --federate-with) to write it")
+    try:
+        parsed = FederationConfig.parse(config.get(federation.CONFIG_KEY))
+        for partner in parsed.partners:
+            parse_and_validate_server_name(partner)
+    except ValueError as e:
+        raise ConfigError(f"synapse_module.PartaModule: {federation.CONFIG_KEY}: {e}") from e
+    return parsed
+
+
 class PartaModule:
     """Registers Parta's callbacks with Synapse (Synapse module API, "Writing a module")."""
 
@@ -105,10 +129,8 @@ class PartaModule:
         self.notices: str | None = getattr(getattr(getattr(getattr(api, "_hs", None), "config", None),
                                                    "servernotices", None), "server_notices_mxid", None)
         self.caps = capabilities or default_capabilities()
-        # partner servers (federation_domain_whitelist, parta init --federate-with); none: no federation
-        whitelist = getattr(getattr(getattr(getattr(api, "_hs", None), "config", None), "federation", None),
-                            "federation_domain_whitelist", None)
-        self.partners: frozenset[str] = frozenset(whitelist or ())
+        # partner servers (the module's federation section, parta init --federate-with); none: no federation
+        self.partners: frozenset[str] = config.federation.partners
         self.look = Lookups(api, config.registry_alias)
         self._find_memo: OrderedDict[tuple[str, str], tuple[Account, Account, tuple, bool]] = OrderedDict()
         self.meter = Meter()
@@ -149,14 +171,17 @@ class PartaModule:
 
     @staticmethod
     def parse_config(config: dict) -> ModuleConfig:
-        """Validate the ``config`` mapping; raises ConfigError naming the missing key."""
+        """Validate the ``config`` mapping; raises ConfigError naming the missing key, or the bad
+        ``federation`` setting (a partner that is no server name: Matrix spec, Appendices, "Server Name").
+        Without a ``federation`` section federation is off (fail closed; logged once per process)."""
         try:
             return ModuleConfig(bot_user_id=config["bot_user_id"], registry_alias=config["registry_alias"],
                                 language=config.get("language", "ru"),
                                 provisioning_url=config.get("provisioning_url"),
                                 nudge_secret=config.get("nudge_secret"),
                                 journal_bridge_user_id=config.get("journal_bridge_user_id"),
-                                media=UploadConfig.parse(config.get("media")))
+                                media=UploadConfig.parse(config.get("media")),
+                                federation=_parse_federation(config))
         except (KeyError, TypeError) as e:
             raise ConfigError(f"synapse_module.PartaModule: missing setting {e}") from e
 

@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from policies import federation
 from policies.i18n import N_, translations
 from policies.state_events import REGISTRY_ALIAS_LOCALPART, PartaEventTypes, journal_bridge_user_id
 
@@ -185,6 +186,14 @@ def federation_settings(partners: list[str]) -> list[tuple[str, object, str]]:
     ]
 
 
+def module_federation(partners: list[str]) -> dict:
+    """The module's ``federation`` section (``policies.federation.FederationConfig``): the same partner
+    list as Synapse's ``federation_domain_whitelist`` (:func:`federation_settings`), written by the same
+    ``parta init`` from the same checked list, so the two never disagree. Written also when empty: the
+    module then refuses federation explicitly (and without the section it fails closed too)."""
+    return {"partners": list(partners)}
+
+
 def edit_synapse_config(config_path: Path, *, root: Path, port: int, server_name: str,
                         postgres_dsn: str | None, public_baseurl: str,
                         provisioning_url: str | None = None, nudge_secret: str | None = None,
@@ -195,8 +204,10 @@ def edit_synapse_config(config_path: Path, *, root: Path, port: int, server_name
     Listeners as :func:`listeners` says; the module ``synapse_module.PartaModule`` is configured
     with the bot's user id, the registry alias, and where (and with which secret) to nudge the
     provisioning service; server notices from Parta's system user (:func:`server_notices`, in
-    ``language``). ``federate_with``: partner servers (:func:`federation_settings`; none: no federation).
-    Raises InitError.
+    ``language``). ``federate_with``: partner servers, written into Synapse's settings
+    (:func:`federation_settings`) and the module's ``federation`` section (:func:`module_federation`);
+    none: no federation. The module's config is written whole each time (``--force`` included), so an
+    earlier installation gets the section and both lists match. Raises InitError.
     """
     partners = [check_partner(server_name, p) for p in federate_with or []]
     y = _yaml()
@@ -224,6 +235,7 @@ def edit_synapse_config(config_path: Path, *, root: Path, port: int, server_name
             "journal_bridge_user_id": journal_bridge_user_id(server_name),
             **({"provisioning_url": provisioning_url} if provisioning_url else {}),
             **({"nudge_secret": nudge_secret} if nudge_secret else {}),
+            federation.CONFIG_KEY: module_federation(partners),
         },
     }]
     data.yaml_set_comment_before_after_key(
