@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 from pathlib import Path
 from urllib.parse import quote
@@ -215,6 +216,35 @@ class BotClient:
         """Admin API ``GET /_synapse/admin/v1/users/{id}/joined_rooms``."""
         r = await self.request(Method.GET, f"/_synapse/admin/v1/users/{_q(user_id)}/joined_rooms")
         return list(r.get("joined_rooms") or [])
+
+    async def memberships_of(self, user_id: str) -> dict[str, str]:
+        """Admin API ``GET /_synapse/admin/v1/users/{id}/memberships``: ``{room id: membership}``
+        (``join``, ``invite``, ``leave``, ...) in the rooms this server takes part in. An invitation
+        from another server into a room this server is not in is not there (``invitations_of``)."""
+        r = await self.request(Method.GET, f"/_synapse/admin/v1/users/{_q(user_id)}/memberships")
+        return {str(k): str(v) for k, v in (r.get("memberships") or {}).items()}
+
+    async def invitations_of(self, user_id: str) -> dict[str, list[dict]]:
+        """The user's pending invitations as their client sees them, those from other servers
+        included: ``{room id: stripped state events}`` (Matrix spec, Client-Server API, ``GET /sync``:
+        ``rooms.invite``, ``invite_state``). A short session (Admin API login-as, one ``/sync`` that
+        carries no timeline, ``/logout``)."""
+        token = await self.login_as(user_id)
+        api = _api(self._base_url, token, self._unix_socket)
+        nothing: dict = {"types": []}
+        sync_filter = {"presence": nothing, "account_data": nothing,
+                       "room": {"timeline": {"limit": 1, "types": []}, "state": nothing, "ephemeral": nothing,
+                                "account_data": nothing}}
+        try:
+            r = await api.request(Method.GET, "/_matrix/client/v3/sync",
+                                  query_params={"filter": json.dumps(sync_filter), "timeout": "0"})
+            await api.request(Method.POST, "/_matrix/client/v3/logout", {})
+        finally:
+            if api.session is not None:
+                await api.session.close()
+        invites = ((r.get("rooms") or {}).get("invite") or {})
+        return {str(room_id): list(((room or {}).get("invite_state") or {}).get("events") or [])
+                for room_id, room in invites.items()}
 
     async def leave_as(self, user_id: str, room_id: str, reason: str, forget: bool = False) -> None:
         """Make ``user_id`` leave ``room_id`` (a people's chat the bot is not in): a short session

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from policies import names
 from policies.capabilities import Account, RoomInfo, default_capabilities
-from policies.federation import may_stay_in_network_room, server_of
+from policies.federation import is_confirmed_staff, may_stay_in_network_room, may_take_part_in_partner_room, server_of
 from policies.model import FullName, Role
 from policies.placement import OrgPeople
 from policies.state_events import PartaEventTypes, user_state_key
@@ -176,6 +176,7 @@ class Reconciler:
         self.badge = badge
         self._stale_roles: dict[str, list[str]] = {}
         self._touched: set[str] = set()  # accounts whose registry entry the last reconcile wrote
+        self._was_staff: set[str] = set()  # of those, the ones confirmed staff before it (partner invitations)
 
     async def reconcile(self, org_id: str, only_users: set[str] | None = None) -> tuple[Changes, dict[str, str]]:
         """Reconcile ``org_id``; returns (changes, {room key: room id}).
@@ -227,12 +228,15 @@ class Reconciler:
         else:
             self._stale_roles[org_id] = []
         banned: dict[str, set[str]] = {}
+        invited: dict[str, set[str]] = {}
         bridge_membership: dict[str, str | None] = {}
         for ref in sync:
             desired = self._desired_state(ref, snap, room_ids, children.get(ref.key, []), placements)
             current = await self.bot.room_state(room_ids[ref.key])
             banned[ref.key] = {k for (t, k), c in current.items() if t == "m.room.member"
                                and c.get("membership") == "ban"}
+            invited[ref.key] = {k for (t, k), c in current.items() if t == "m.room.member"
+                                and c.get("membership") == "invite"}
             if self.bridge is not None:
                 bridge_membership[ref.key] = (current.get(("m.room.member", self.bridge)) or {}).get("membership")
             await self._write_state(room_ids[ref.key], ref.key, desired, current, changes)
@@ -252,6 +256,11 @@ class Reconciler:
                 if not self._may_stay(snap, ref, user_id):
                     await self.bot.kick(room_ids[ref.key], user_id, "no longer a participant of this room")
                     changes.add(f"{ref.key}: removed {user_id}")
+            # an invitation someone sent (a teacher's into a class chat) is withdrawn like a membership
+            # once its invitee may no longer join: a kick of an invited user (Matrix spec, "Room membership")
+            for user_id in sorted(invited.get(ref.key, set()) - members - {self.bot.user_id, self.bridge}):
+                if not self._may_stay(snap, ref, user_id):
+                    await self._withdraw_invitation(user_id, room_ids[ref.key], ref.key, kick=True, changes=changes)
         await each(sorted(missing), lambda u: self._join(u, missing[u], room_ids, changes))
         # relationships that ended end the people's chats they made (before a suspension, which
         # would keep the account from leaving)
@@ -317,24 +326,33 @@ class Reconciler:
     async def _leave_chats_no_longer_allowed(self, users: set[str], changes: Changes) -> None:
         """Each of ``users`` leaves the people's chats (direct and group) where someone joined is
         no longer someone they may be with (``Capabilities.may_contact``): a teacher no longer
-        confirmed, a person removed from the school, a pupil moved to another class."""
+        confirmed, a person removed from the school, a pupil moved to another class. Their pending
+        invitations into such chats, and into network rooms they may no longer enter, are withdrawn
+        the same way (an invitation shows the room's name and the inviter, and is one click from a join).
+        Re-run, it finds nothing left to do (a withdrawn invitation is a ``leave``)."""
         if not users:
             return
         caps = default_capabilities()
         with self.store.begin() as tx:  # organizations' own rooms are never people's chats
             school_rooms = {r.room_id for r in tx.execute(sa.select(st.rooms.c.room_id))}
         for user_id in sorted(users):
-            rooms = [r for r in await self.bot.joined_rooms_of(user_id) if r not in school_rooms]
-            if not rooms:
-                continue  # a newcomer: only the school's rooms, no room state read
+            rooms = {r: m for r, m in (await self.bot.memberships_of(user_id)).items()
+                     if m in ("join", "invite") and r not in school_rooms}
             with self.store.begin() as tx:
                 me = account_from_db(tx, user_id)
-            for room_id in rooms:
+            if user_id in self._was_staff and not may_take_part_in_partner_room(me):
+                # invitations from partner servers into rooms this server is not in yet: only the
+                # invitee's own view lists them (one /sync), and only former staff can hold them
+                await self._withdraw_partner_invitations(me, set(rooms), changes)
+            if not rooms:
+                continue  # a newcomer: only the school's rooms, no room state read
+            for room_id, membership in sorted(rooms.items()):
+                invited = membership == "invite"
                 events = await self.bot.room_events_as_admin(room_id)
                 state = {(e["type"], str(e.get("state_key", ""))): e.get("content") or {} for e in events}
                 info = RoomInfo.from_state(state.get((PartaEventTypes.ROOM, "")))
                 if info is not None and info.kind == "network":
-                    await self._leave_network_room_if_not_staff(me, room_id, info, events, changes)
+                    await self._leave_network_room_if_not_staff(me, room_id, info, events, changes, invited)
                     continue
                 if info is None or info.kind not in ("dm", "chat"):
                     continue
@@ -345,22 +363,76 @@ class Reconciler:
                     orgs = {o for a in (me, *accounts) for o in a.memberships}
                     settings = {o: org_own_settings(tx, o) for o in orgs}
                 if any(not caps.may_contact(me, other, settings) for other in accounts):
+                    if invited:  # the bot holds no power in people's chats: the invitee declines
+                        await self._withdraw_invitation(user_id, room_id, f"chat {room_id}", kick=False,
+                                                        changes=changes)
+                        continue
                     await self.bot.leave_as(user_id, room_id, "no longer a participant of this chat")
                     changes.add(f"{user_id}: left chat {room_id} (no longer allowed with its members)")
 
     async def _leave_network_room_if_not_staff(self, me: Account, room_id: str, info: RoomInfo,
-                                               events: list[dict], changes: Changes) -> None:
+                                               events: list[dict], changes: Changes, invited: bool = False) -> None:
         """``me`` leaves (and forgets, so its history stops being readable) the network room ``room_id``,
         this server's or a partner's, when no longer allowed there
         (``policies.federation.may_stay_in_network_room``): a network room follows the person's current
-        role like every school room, and a partner learns of this server's ex-staff from the leave."""
+        role like every school room, and a partner learns of this server's ex-staff from the leave.
+        ``invited``: ``me`` is only invited; the invitation is withdrawn instead (by the bot, who made
+        this server's network rooms; declined for a partner's room)."""
         create = next((e for e in events if e.get("type") == "m.room.create"), {})
         partners = server_of(str(create.get("sender", ""))) not in ("", self.server_name)
         if may_stay_in_network_room(me, info, partners):
             return
+        if invited:
+            await self._withdraw_invitation(me.user_id, room_id, f"network room {room_id}", kick=not partners,
+                                            changes=changes)
+            return
         await self.bot.leave_as(me.user_id, room_id, "no longer staff of this cross-school room's schools",
                                 forget=True)
         changes.add(f"{me.user_id}: left network room {room_id} (no longer confirmed staff)")
+
+    async def _withdraw_partner_invitations(self, me: Account, known: set[str], changes: Changes) -> None:
+        """Decline ``me``'s pending invitations into partner servers' network rooms that this server
+        is not in (so ``memberships_of`` does not list them; ``known`` are those it did). Only for
+        someone no longer confirmed staff here (``may_take_part_in_partner_room``, as the module's join
+        check): the partner sees the invitation declined (Server-Server API, "Leaving rooms
+        (rejecting invites)")."""
+        try:
+            invitations = await self.bot.invitations_of(me.user_id)
+        except MatrixRequestError as e:  # e.g. a deactivated account: nothing it could accept either
+            log.warning("could not read the invitations of %s: %s %s", me.user_id, e.errcode, e.message)
+            return
+        for room_id, stripped in sorted(invitations.items()):
+            if room_id in known:
+                continue
+            state = {(e.get("type"), e.get("state_key", "")): e for e in stripped if isinstance(e, dict)}
+            info = RoomInfo.from_state((state.get((PartaEventTypes.ROOM, "")) or {}).get("content"))
+            creator = str((state.get(("m.room.create", "")) or {}).get("sender") or "")
+            if info is None or info.kind != "network" or server_of(creator) in ("", self.server_name):
+                continue
+            await self._withdraw_invitation(me.user_id, room_id, f"network room {room_id}", kick=False,
+                                            changes=changes)
+
+    async def _withdraw_invitation(self, user_id: str, room_id: str, where: str, *, kick: bool,
+                                   changes: Changes) -> None:
+        """Withdraw ``user_id``'s pending invitation into ``room_id``: a kick by the bot where it holds
+        the power (``kick``: the school's rooms, this server's network rooms), which the Matrix spec
+        ("Room membership") defines as revoking an invitation; else declined on the invitee's behalf
+        and forgotten (``leave_as``: ``POST /rooms/{id}/leave`` rejects an invitation). Either way the
+        membership becomes ``leave``. One person's failure is logged, never the school's."""
+        reason = "no longer allowed in this room: invitation withdrawn"
+        try:
+            if kick:
+                try:
+                    await self.bot.kick(room_id, user_id, reason)
+                    changes.add(f"{where}: invitation of {user_id} withdrawn")
+                    return
+                except MatrixRequestError as e:  # the bot not in the room, or without the power
+                    log.info("%s: could not withdraw the invitation of %s (%s); declining it instead",
+                             where, user_id, e.errcode)
+            await self.bot.leave_as(user_id, room_id, reason, forget=True)
+            changes.add(f"{where}: invitation of {user_id} declined (no longer allowed)")
+        except MatrixRequestError as e:
+            log.warning("%s: could not withdraw the invitation of %s: %s %s", where, user_id, e.errcode, e.message)
 
     @staticmethod
     def _related(snap: OrgSnapshot, users: set[str]) -> set[str]:
@@ -519,7 +591,7 @@ class Reconciler:
             await each([(PartaEventTypes.ORG, snap.org_id)] + [
                 (PartaEventTypes.PERSON, user_state_key(u)) for u in sorted(only)], lambda key: read(*key))
         gone: set[str] = set()
-        self._touched = set()
+        self._touched, self._was_staff = set(), set()
         for (etype, skey), content in current.items() if only is None else ():
             if etype != PartaEventTypes.PERSON or snap.org_id not in (content.get("orgs") or {}):
                 continue
@@ -529,6 +601,8 @@ class Reconciler:
                 await self.bot.send_state(self.registry_id, PartaEventTypes.PERSON, skey, {"orgs": orgs})
                 changes.add(f"registry: {user_id} left {snap.org_id}")
                 self._touched.add(user_id)
+                if is_confirmed_staff(Account.from_registry(user_id, content)):
+                    self._was_staff.add(user_id)
                 if not orgs:
                     gone.add(user_id)
         org_entry = {"space": space_id, "name": snap.name, "settings": snap.settings}
@@ -551,6 +625,8 @@ class Reconciler:
                 await self.bot.send_state(self.registry_id, PartaEventTypes.PERSON, user_state_key(user_id), new)
                 changes.add(f"registry: {user_id} in {snap.org_id}")
                 self._touched.add(user_id)
+                if is_confirmed_staff(Account.from_registry(user_id, old)):
+                    self._was_staff.add(user_id)
                 if (PartaEventTypes.PERSON, user_state_key(user_id)) in current and not old.get("orgs"):
                     await self.bot.suspend(user_id, False)  # back in an organization
 
