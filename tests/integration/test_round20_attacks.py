@@ -286,3 +286,45 @@ async def test_parent_who_teaches_elsewhere_writes_to_the_teacher_at_night(hs, q
     print("tag:", code, tag, "pushed:", {"dm": first in pushed, "parents_room": twin in pushed})
     assert twin not in pushed  # the twin: in school A's own room the parent's message waits
     assert first not in pushed, "the parent's direct message notified the teacher in quiet hours"
+
+
+# --- records: a child's direct chat exported by the parent's other school ----------------------------------
+
+@pytest.mark.xfail(strict=True, reason="hole: a direct chat is tagged with the creator's first staff organization: "
+                                       "school B's administration exports school A's pupil's chat with her parent "
+                                       "(a teacher of B); A's administration cannot")
+async def test_another_schools_administration_exports_a_pupils_chat_with_her_parent(hs, quiet):
+    """Attack: a parent of school A who is a confirmed teacher of school B opens a direct chat with the
+    child (a pupil of A only) and they write in it; B's administrator, holding the chat's room id, exports it
+    (``GET /organizations/{B}/rooms/{dm}/export``) → must be 404 ``room_not_in_organization`` (only a
+    school's own administration exports its rooms; the pupil belongs to A alone). The chat is tagged
+    ``org.parta.room`` with B (``on_create_room``: the creator's first staff organization). Legitimate
+    twin: school A's administrator exports the chat of A's pupil (refused today: not A's room)."""
+    w = quiet
+    b = await hs.new_school(roster=SCHOOL_B_ROSTER, application=SCHOOL_B_APPLICATION)
+    acc_b = {x["role"]: x for x in b["approve"]["accounts"]}
+    admin_b = await hs.login(acc_b["admin"]["user_id"], acc_b["admin"]["password"])
+    link = await hs.api.create_link(b["org"], {"role": "teacher"})
+    dual, child = w.parent, w.student
+    async with aiohttp.ClientSession() as s, s.post(
+            f"{hs.settings.provisioning_url}{API}/links/{link['code']}/redeem", json={},
+            headers={"Authorization": f"Bearer {dual.token}"}) as r:
+        assert r.status == 200, await r.text()
+    await hs.api.update_person(b["org"], dual.user_id, {"confirmed": True})
+    code, created = await dual.attempt("POST", f"{V}/createRoom", {
+        "preset": "trusted_private_chat", "is_direct": True, "invite": [child.user_id]})
+    assert code == 200, created
+    dm = created["room_id"]
+    await child.join(dm)
+    sent(await send(child, dm, "Мама, у меня проблемы с Петровым, только никому не говори"))
+    base = hs.settings.provisioning_url
+    async with aiohttp.ClientSession() as s:
+        headers = {"Authorization": f"Bearer {admin_b.token}"}
+        async with s.get(f"{base}{API}/organizations/{q(b['org'])}/rooms/{q(dm)}/export", headers=headers) as r:
+            status, body = r.status, await r.json(content_type=None)
+        print("export:", status,
+              [e.get("text") for e in body.get("events", []) if e.get("line") == "message"])
+        assert status == 404 and body.get("org.parta.reason") == "room_not_in_organization", body
+        async with s.get(f"{base}{API}/organizations/{q(w.org)}/rooms/{q(dm)}/export",
+                         headers={"Authorization": f"Bearer {w.admin.token}"}) as r:
+            assert r.status == 200, await r.text()
