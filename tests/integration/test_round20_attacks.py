@@ -8,7 +8,12 @@ A school's head imports the school's roster through the API (``POST /api/v1/orga
 open to the administration since issue 14). ``PATCH /people/{person}`` and ``DELETE`` pass through
 ``policies.administration.may_change_person`` (row 90: nobody changes their own role, only an
 administrator makes or unmakes an administrator), the roster import does not: the roster's roles are
-written as they are. Each test asserts the secure behaviour and the legitimate twin next to it.
+written as they are.
+
+A delayed state event (MSC4140) passes ``user_may_send_state_event`` when it is scheduled, not when the
+homeserver sends it (only ``check_event_for_spam`` runs then). A people's chat is tagged with the
+creator's first staff organization (``on_create_room``), which quiet hours, urgent marks, export and
+retention trust. Each test asserts the secure behaviour and the legitimate twin next to it.
 """
 
 from __future__ import annotations
