@@ -46,6 +46,7 @@ def test_homeserver_config_is_synapses_own_with_partas_settings(installation):
     assert c["registration_requires_token"] is True
     # no federation
     assert c["federation_domain_whitelist"] == []
+    assert modules_config(c)["federation"] == {"partners": []}  # the module's own list says the same
     assert c["trusted_key_servers"] == []
     # (the test installation adds Synapse's metrics listener, tests/conftest.py: not parta init's)
     listeners = [listener for listener in c["listeners"] if listener.get("type") != "metrics"]
