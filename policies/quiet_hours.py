@@ -10,12 +10,19 @@ Outside them is the teacher's **quiet window**. A teacher's own office hours (bo
 organization's default (the ``office_hours`` setting, ``null`` by default: no quiet hours until a
 school or a teacher sets them).
 
-During the window, a message in one of the school's rooms from a sender whose role is in the
+During the window, an event in one of the school's rooms from a sender whose role is in the
 organization's ``quiet_hours_silence`` (default ``[student, parent]``) does not notify the teacher
 (no push, no notification count), unless it is an **urgent** message: ``org.parta.urgent: true`` in
 its content, which only the organization's administration (``send_urgent`` in capabilities.yaml)
-may send; the module refuses it from anyone else (``urgent_admin_only``). The sender, when a pupil
-or a parent, gets one notice per chat per window from the Parta bot with the teacher's office hours.
+may send; the module refuses it from anyone else (``urgent_admin_only``). The decision is the
+sender's, the room's and the window's, never the event's type (:func:`silences`): Synapse's default
+push rules notify of far more than messages (``.m.rule.call`` rings for an ``m.call.invite``,
+``.m.rule.is_user_mention`` and ``.m.rule.roomnotif`` match any event with ``m.mentions``,
+``.m.rule.invite_for_me`` an invite, MSC3930 rules poll starts, MSC4075 rules call notifications),
+and a teacher's own rules may notify of anything, so a list of held types always misses one. The
+sender, when a pupil or a parent, gets one notice per chat per window from the Parta bot with the
+teacher's office hours, for what reads as an attempt to reach the teacher (:data:`NOTICE_TYPES`);
+a reaction, an invite or a poll answer is held back without one (:func:`notice_due`).
 
 Content shape of ``org.parta.office_hours`` (and of the ``office_hours`` setting)::
 
@@ -35,6 +42,7 @@ from zoneinfo import ZoneInfo
 from policies.capabilities import ALLOW, Account, Capabilities, Decision, deny
 from policies.i18n import N_, translations
 from policies.org_settings import effective
+from policies.polls import POLL_START_TYPES
 
 #: Content key marking a message urgent (the administration's only; the module refuses it from others).
 URGENT_KEY = "org.parta.urgent"
@@ -42,6 +50,17 @@ URGENT_KEY = "org.parta.urgent"
 QUIET_RECIPIENTS = frozenset({"teacher", "teacher_unconfirmed"})
 #: Roles whose messages get the office-hours notice (the people quiet hours are about).
 NOTICE_SENDERS = frozenset({"student", "parent"})
+#: Event types whose sender gets the office-hours notice: what asks for the teacher's attention.
+#: Messages and stickers (Client-Server API "Instant Messaging"), encrypted events (their real type
+#: is hidden: most are messages), a direct call's invite ("Voice over IP", ``.m.rule.call`` rings),
+#: a group call's notification (MSC4075: the unstable names Element Call and Synapse 1.163 use, and
+#: the stable ones), a poll's start (MSC3381, both names: ``policies.polls.POLL_START_TYPES``).
+#: Everything else a pupil or a parent sends (reactions, edits, poll answers, invites, state) is held
+#: back just the same, silently: a notice replying to each reaction would be noise.
+NOTICE_TYPES = frozenset({
+    "m.room.message", "m.room.encrypted", "m.sticker", "m.call.invite",
+    "org.matrix.msc4075.rtc.notification", "org.matrix.msc4075.call.notify", "m.rtc.notification",
+    "m.call.notify", *POLL_START_TYPES})
 #: Room kinds where quiet hours apply: people's chats (direct, group) and the school's rooms where a
 #: pupil or a parent can write to a teacher. Not the journal's rooms (the bridge's own posts).
 QUIET_ROOM_KINDS = frozenset({"dm", "chat", "class_chat", "class_parents", "class_announcements",
@@ -166,7 +185,8 @@ def hours_of(own: Mapping[str, Any] | None, org_settings: Mapping[str, Any] | No
 
 def silences(recipient_role: str | None, sender_role: str | None, room_kind: str | None,
              org_settings: Mapping[str, Any] | None, urgent: bool) -> bool:
-    """Whether a message is one quiet hours hold back from this recipient (their window aside).
+    """Whether an event is one quiet hours hold back from this recipient (their window aside), of
+    whatever type it is (see the module docstring).
 
     ``recipient_role``/``sender_role``: capability roles in the room's organization (None: not in
     it); ``room_kind``: the room's ``org.parta.room`` kind; ``urgent``: an urgent message (already
@@ -175,6 +195,23 @@ def silences(recipient_role: str | None, sender_role: str | None, room_kind: str
     if urgent or recipient_role not in QUIET_RECIPIENTS or room_kind not in QUIET_ROOM_KINDS:
         return False
     return sender_held(sender_role, org_settings)
+
+
+def is_urgent(content: Mapping[str, Any] | None, is_state: bool) -> bool:
+    """Whether an event is an urgent message (``org.parta.urgent: true`` in its content).
+
+    Only a non-state event counts: those all pass the module's ``check_event_for_spam``, which
+    refuses the mark from anyone without ``send_urgent`` (``_check_urgent``). Synapse never passes
+    membership events to it (an invite's content is the inviter's to fill), so a mark on state
+    would be anyone's word; urgent messages are messages anyway.
+    """
+    return not is_state and isinstance(content, Mapping) and content.get(URGENT_KEY) is True
+
+
+def notice_due(event_type: str, is_state: bool) -> bool:
+    """Whether a held-back event earns its sender the office-hours notice (:data:`NOTICE_TYPES`;
+    never a state event). Whether it is held back does not depend on this."""
+    return not is_state and event_type in NOTICE_TYPES
 
 
 def sender_held(sender_role: str | None, org_settings: Mapping[str, Any] | None) -> bool:

@@ -1,5 +1,6 @@
-"""Quiet hours in Synapse: a teacher outside office hours is not notified of messages from pupils
-and parents, and the sender gets one notice per chat per window (rules: ``policies.quiet_hours``).
+"""Quiet hours in Synapse: a teacher outside office hours is not notified of pupils' and parents'
+events (messages, calls, mentions, reactions, invites: any type), and the sender of a message or a
+call gets one notice per chat per window (rules: ``policies.quiet_hours``).
 
 **Mechanism: the push actions Synapse computes for each event.** Synapse 1.163 offers modules no
 hook on notifications. ``BulkPushRuleEvaluator._action_for_event_by_user`` evaluates every local
@@ -13,7 +14,9 @@ user's actions are dropped before they are staged. So inside the window the teac
 no push, no client counts the message as a notification or highlight (it is still unread by the
 read marker: the room shows new messages), and nothing needs undoing when the window ends: the
 next message is evaluated afresh. Urgent messages (``org.parta.urgent``, the administration's only)
-are never held back.
+are never held back. The event's type plays no part in the holding back: Synapse's default rules
+ring for a call invite and notify of any event whose ``m.mentions`` names the teacher, an invite,
+a poll start, so a list of held types would always leave a way to wake the teacher.
 
 Why not the alternatives the design lists:
 - ``ModuleApi.set_push_rule_action`` changes the actions of existing rules only, only on the
@@ -27,7 +30,8 @@ Why not the alternatives the design lists:
   (clients choose it) and cannot change the counts clients show: the badge would still grow.
 
 The notice: the staging wrap remembers (in this process, by event id) which quiet teachers a
-pupil's or parent's message reached; the module's ``on_new_event`` (run after the event is
+pupil's or parent's message, call or poll reached (``policies.quiet_hours.notice_due``; reactions,
+invites and the like are held back without a notice); the module's ``on_new_event`` (run after the event is
 persisted, on every process, so the notice follows the message) picks it up on the same process and
 sends, as the Parta bot, an ``m.notice`` replying to the message with the teacher's office hours,
 where the bot is joined (school rooms, group chats); in a direct chat, which the bot never joins,
@@ -53,6 +57,7 @@ from typing import Any
 
 from synapse.module_api import ModuleApi
 
+from policies import people_chats
 from policies import quiet_hours as qh
 from policies.capabilities import Capabilities
 from policies.org_settings import effective
@@ -161,25 +166,29 @@ class QuietHours:
                 kept[user_id] = []
             else:
                 kept.pop(user_id, None)
-        self._pending[event_id] = quiet
-        if len(self._pending) > MAX_PENDING:
-            self._pending.popitem(last=False)
+        if qh.notice_due(event.type, event.is_state()):  # a reaction or an invite is held back silently
+            self._pending[event_id] = quiet
+            if len(self._pending) > MAX_PENDING:
+                self._pending.popitem(last=False)
         return kept
 
     async def quiet_for(self, event: Any, recipients: list[str]) -> list[tuple[str, dt.datetime, qh.OfficeHours]]:
         """Of ``recipients``, those quiet hours hold ``event`` back from, each with the start of
-        their window and their office hours. Early exits keep the common event to two cached reads."""
-        if event.type not in ("m.room.message", "m.room.encrypted", "m.sticker") or event.sender == self.bot:
+        their window and their office hours. Any type of event (``policies.quiet_hours``: the
+        sender, the room and the window decide). Early exits keep the common event to two cached
+        reads."""
+        if event.sender == self.bot or not recipients:
+            return []
+        urgent = qh.is_urgent(event.content, event.is_state())
+        if urgent:
             return []
         room = await self.look.room(event.room_id)
         if room is None or room.kind not in qh.QUIET_ROOM_KINDS:
             return []
         sender = await self.look.person(event.sender)
-        orgs = [room.org] if room.org else sorted(sender.memberships)
-        content = event.content or {}
-        urgent = content.get(qh.URGENT_KEY) is True
-        if urgent:
-            return []
+        # a people's chat: every organization the sender shares with a recipient (below), never its tag
+        # alone (a parent of A who teaches in B writes to A's teacher as A's parent: policies.people_chats)
+        orgs = people_chats.rule_orgs(room, sender)
         settings_of: dict[str, Mapping] = {}
         for org in orgs:  # the organizations whose settings hold this sender back
             m = sender.memberships.get(org)
@@ -216,15 +225,22 @@ class QuietHours:
                                       lambda c: dict(c or {}))
 
     # -- the notice ---------------------------------------------------------------------
+    def awaits_notice(self, event_id: str) -> bool:
+        """Whether this process held back the event's push actions and owes its notice (so that
+        ``on_new_event`` reads no other event: ``new_events.NewEvents``)."""
+        return event_id in self._pending
+
     async def on_new_event(self, event: Any, _state_events: Any = None) -> None:
-        """After a held-back message is persisted (this process staged it): the office-hours notice,
-        once per (room, teacher, window), from a pupil's or a parent's message only."""
+        """After a held-back message, call or poll is persisted (this process staged it,
+        ``policies.quiet_hours.notice_due``): the office-hours notice, once per (room, teacher,
+        window), from a pupil's or a parent's only."""
         quiet = self._pending.pop(event.event_id, None)
         if not quiet:
             return
         room = await self.look.room(event.room_id)
         sender = await self.look.person(event.sender)
-        org = room.org if room is not None else None
+        # a people's chat: the sender's roles in every organization (held back there as a pupil or parent)
+        org = room.org if room is not None and not people_chats.is_people_chat(room) else None
         roles = {m.cap_role for o, m in sender.memberships.items() if org is None or o == org}
         if not roles & qh.NOTICE_SENDERS:
             return
