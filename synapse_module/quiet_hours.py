@@ -57,7 +57,6 @@ from typing import Any
 
 from synapse.module_api import ModuleApi
 
-from policies import people_chats
 from policies import quiet_hours as qh
 from policies.capabilities import Capabilities
 from policies.org_settings import effective
@@ -186,9 +185,7 @@ class QuietHours:
         if room is None or room.kind not in qh.QUIET_ROOM_KINDS:
             return []
         sender = await self.look.person(event.sender)
-        # a people's chat: every organization the sender shares with a recipient (below), never its tag
-        # alone (a parent of A who teaches in B writes to A's teacher as A's parent: policies.people_chats)
-        orgs = people_chats.rule_orgs(room, sender)
+        orgs = [room.org] if room.org else sorted(sender.memberships)
         settings_of: dict[str, Mapping] = {}
         for org in orgs:  # the organizations whose settings hold this sender back
             m = sender.memberships.get(org)
@@ -225,11 +222,6 @@ class QuietHours:
                                       lambda c: dict(c or {}))
 
     # -- the notice ---------------------------------------------------------------------
-    def awaits_notice(self, event_id: str) -> bool:
-        """Whether this process held back the event's push actions and owes its notice (so that
-        ``on_new_event`` reads no other event: ``new_events.NewEvents``)."""
-        return event_id in self._pending
-
     async def on_new_event(self, event: Any, _state_events: Any = None) -> None:
         """After a held-back message, call or poll is persisted (this process staged it,
         ``policies.quiet_hours.notice_due``): the office-hours notice, once per (room, teacher,
@@ -239,8 +231,7 @@ class QuietHours:
             return
         room = await self.look.room(event.room_id)
         sender = await self.look.person(event.sender)
-        # a people's chat: the sender's roles in every organization (held back there as a pupil or parent)
-        org = room.org if room is not None and not people_chats.is_people_chat(room) else None
+        org = room.org if room is not None else None
         roles = {m.cap_role for o, m in sender.memberships.items() if org is None or o == org}
         if not roles & qh.NOTICE_SENDERS:
             return
