@@ -21,17 +21,19 @@ from .model import Role
 
 def may_change_person(actor: Account | None, org: str, target_user_id: str | None, target_role: str,
                       new_role: str | None = None, changes_confirmation: bool = False,
-                      removes: bool = False, reinstates: bool = False) -> Decision:
+                      removes: bool = False, reinstates: bool = False, adds: bool = False) -> Decision:
     """May ``actor`` (None: the operator) change the person ``target_user_id`` (None: no account yet)
-    of role ``target_role`` in ``org``: give ``new_role``, change the confirmation, remove them, or
-    bring them back after a removal (``reinstates``: as much a change of membership as a removal)?
+    of role ``target_role`` in ``org``: give ``new_role``, change the confirmation, remove them,
+    bring them back after a removal (``reinstates``: as much a change of membership as a removal),
+    or add them to the school in ``target_role`` (``adds``: a roster's new person)?
 
     The caller has already checked that ``actor`` administers ``org``; names and classes are not
     limited here.
     """
     if actor is None:
         return ALLOW
-    touches_role = removes or reinstates or changes_confirmation or (new_role is not None and new_role != target_role)
+    touches_role = (removes or reinstates or adds or changes_confirmation
+                    or (new_role is not None and new_role != target_role))
     if not touches_role:
         return ALLOW
     if target_user_id is not None and target_user_id == actor.user_id:

@@ -14,8 +14,9 @@
 An import job lives in this process's memory for an hour, bound to the session that made it (another
 session, even the same person's, gets 404): the job id in the URL is random and names nobody.
 The rights are the API's: the school's administration (``require_org_admin``); the ops refuse a
-roster that would remove too many people unless the preview's box is ticked (409
-``PARTA_MASS_REMOVAL``, shown on the status page).
+roster that changes people the signed-in person may not change (403, row 90: the head touches no
+administrator, nobody their own record; the preview already shows it) and one that would remove too
+many people unless the preview's box is ticked (409 ``PARTA_MASS_REMOVAL``, shown on the status page).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
+from policies.capabilities import Account
 from policies.i18n import _, current_language, set_language
 from policies.labels import ROSTER_KINDS
 from policies.model import Roster
@@ -135,7 +137,7 @@ async def preview(request: web.Request, v: Viewer) -> web.Response:
             path = Path(tmp) / f"roster{suffix}"
             path.write_bytes(data)
             roster = await asyncio.to_thread(load_roster, path, fmt)
-        result = await ops.rosters.import_roster(org, roster, v.actor.name, dry_run=True)
+        result = await ops.rosters.import_roster(org, roster, v.actor.name, dry_run=True, by=v.actor.person)
     except Exception as e:
         err = api_error(e)
         if err is None:
@@ -151,10 +153,11 @@ async def preview(request: web.Request, v: Viewer) -> web.Response:
                   people=len(roster.people))
 
 
-async def _run(ops: Any, job: RosterJob, actor: str, confirm: bool, language: str) -> None:
+async def _run(ops: Any, job: RosterJob, actor: str, by: Account | None, confirm: bool, language: str) -> None:
     set_language(language)  # the refusal's text in the person's language
     try:
-        job.result = await ops.rosters.import_roster(job.org, job.roster, actor, confirm_mass_removal=confirm)
+        job.result = await ops.rosters.import_roster(job.org, job.roster, actor, confirm_mass_removal=confirm,
+                                                     by=by)
         job.state = "done"
     except Exception as e:  # noqa: BLE001 - every failure is shown on the status page
         job.error = api_error(e) or ProvisioningError(500, Errcode.UNKNOWN, _(
@@ -171,7 +174,7 @@ async def apply(request: web.Request, v: Viewer) -> web.Response:
     job = _job(request, org, fields.get("job", ""))
     if job.state == "previewed":
         job.state, job.started_at = "applying", time.monotonic()
-        job.task = asyncio.create_task(_run(request.app[OPS], job, v.actor.name,
+        job.task = asyncio.create_task(_run(request.app[OPS], job, v.actor.name, v.actor.person,
                                             fields.get("confirm_mass_removal") == "yes", current_language()))
     return redirect(request, f"/console/org/{org}/roster/{job.id}")
 
