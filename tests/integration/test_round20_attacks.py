@@ -333,3 +333,42 @@ async def test_another_schools_administration_exports_a_pupils_chat_with_her_par
         async with s.get(f"{base}{API}/organizations/{q(w.org)}/rooms/{q(dm)}/export",
                          headers={"Authorization": f"Bearer {w.admin.token}"}) as r:
             assert r.status == 200, await r.text()
+
+
+# --- an urgent mark from another school's administrator -----------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="hole: _check_urgent trusts the people's chat's tag (the creator's staff "
+                                       "organization): school B's administrator, a parent in A, sends A's "
+                                       "teacher an urgent message that rings in quiet hours")
+async def test_another_schools_administrator_sends_an_urgent_message_as_a_parent(hs, quiet, gateway):
+    """Attack: school B's administrator, who is also a parent in school A (redeemed A's parent link for a
+    pupil), opens a direct chat with A's class teacher and sends ``org.parta.urgent: true`` outside the
+    teacher's office hours → must be 403 ``urgent_admin_only`` (only the administration of the teacher's
+    school marks messages urgent; for A this person is a parent). The chat is tagged with B, where they
+    are the administrator. Legitimate twin: A's administrator's urgent announcement is pushed."""
+    w = quiet
+    b = await hs.new_school(roster=SCHOOL_B_ROSTER, application=SCHOOL_B_APPLICATION)
+    acc_b = {x["role"]: x for x in b["approve"]["accounts"]}
+    admin_b = await hs.login(acc_b["admin"]["user_id"], acc_b["admin"]["password"])
+    async with aiohttp.ClientSession() as s, s.patch(  # room for a third guardian (a stepparent)
+            f"{hs.settings.provisioning_url}{API}/organizations/{q(w.org)}/settings",
+            json={"max_guardians_per_child": 4}, headers={"Authorization": f"Bearer {w.admin.token}"}) as r:
+        assert r.status == 200, await r.text()
+    link = await hs.api.create_link(w.org, {"role": "parent", "child_user_id": w.student.user_id})
+    async with aiohttp.ClientSession() as s, s.post(
+            f"{hs.settings.provisioning_url}{API}/links/{link['code']}/redeem", json={},
+            headers={"Authorization": f"Bearer {admin_b.token}"}) as r:
+        assert r.status == 200, await r.text()
+    code, body = await office_hours(hs, w.teacher, w.teacher.user_id, hours_around(inside=False))
+    assert code == 200, body
+    code, created = await admin_b.attempt("POST", f"{V}/createRoom", {
+        "preset": "trusted_private_chat", "is_direct": True, "invite": [w.teacher.user_id]})
+    assert code == 200, created
+    dm = created["room_id"]
+    await w.teacher.join(dm)
+    code, body = await send(admin_b, dm, "СРОЧНО перезвоните мне", **{"org.parta.urgent": True})
+    urgent = sent(await send(w.admin, w.rooms["announcements"], "Срочно: завтра уроки отменены",
+                             **{"org.parta.urgent": True}))
+    await gateway.wait_for(urgent)
+    print("B admin's urgent in the DM:", code, body, "pushed:", body.get("event_id") in gateway.event_ids())
+    assert code == 403 and body.get("org.parta.reason") == "urgent_admin_only", body
