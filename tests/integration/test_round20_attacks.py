@@ -1,14 +1,15 @@
-"""Round 20 of the attacks: holes found by attacker20 (each marked ``xfail(strict=True)`` until fixed).
+"""Round 20 of the attacks: holes found by attacker20 (``xfail(strict=True)`` while a hole is open).
 
-Quiet hours (``synapse_module/quiet_hours.py``) hold back only ``m.room.message``, ``m.room.encrypted``
-and ``m.sticker``; Synapse's default push rules notify for more: ``.m.rule.call`` (an ``m.call.invite``
-rings the phone) and ``.m.rule.is_user_mention`` (any event whose ``m.mentions`` names the user).
+Quiet hours (``synapse_module/quiet_hours.py``) held back only ``m.room.message``, ``m.room.encrypted``
+and ``m.sticker`` (fixed in 41483b7); Synapse's default push rules notify for more: ``.m.rule.call`` (an
+``m.call.invite`` rings the phone) and ``.m.rule.is_user_mention`` (any event whose ``m.mentions`` names
+the user).
 
 A school's head imports the school's roster through the API (``POST /api/v1/organizations/{org}/roster``,
 open to the administration since issue 14). ``PATCH /people/{person}`` and ``DELETE`` pass through
 ``policies.administration.may_change_person`` (row 90: nobody changes their own role, only an
-administrator makes or unmakes an administrator), the roster import does not: the roster's roles are
-written as they are.
+administrator makes or unmakes an administrator); the roster import did not, and wrote the roster's roles
+as they were (fixed in 4a397a5).
 
 A delayed state event (MSC4140) passes ``user_may_send_state_event`` when it is scheduled, not when the
 homeserver sends it (only ``check_event_for_spam`` runs then). A people's chat is tagged with the
@@ -112,8 +113,6 @@ def _refused(resp: tuple[int, dict], reason: str) -> None:
     assert body.get("org.parta.reason") == reason, body
 
 
-@pytest.mark.xfail(strict=True, reason="hole: the roster import skips may_change_person: the head demotes the "
-                                       "school's administrator by listing them as a teacher")
 async def test_head_demotes_the_administrator_through_a_roster(w, tmp_path):
     """Attack: the head imports the school's roster with the administrator's record
     (``application:administrator``) listed as a teacher → must be 403 ``admin_by_admin_only`` (row 90:
@@ -131,8 +130,6 @@ async def test_head_demotes_the_administrator_through_a_roster(w, tmp_path):
     assert await _role(w, ADMIN_PERSON) == "admin"
 
 
-@pytest.mark.xfail(strict=True, reason="hole: the roster import skips may_change_person: the head makes "
-                                       "themselves administrator by listing their own record so")
 async def test_head_makes_themselves_administrator_through_a_roster(w, tmp_path):
     """Attack: the head imports the roster with the head's own record (``application:head``) listed as an
     administrator → must be 403 ``not_own_record`` (row 90 refuses the same through ``PATCH``).
@@ -169,8 +166,6 @@ async def gateway(quiet) -> AsyncIterator[Gateway]:
     await g.runner.cleanup()
 
 
-@pytest.mark.xfail(strict=True, reason="hole: quiet hours hold back only m.room.message/encrypted/sticker: a "
-                                       "parent's m.call.invite or a reaction mentioning the teacher is pushed")
 async def test_parent_rings_the_teacher_in_quiet_hours_with_a_call_invite_or_a_mention(hs, quiet, gateway):
     """Attack: outside the teacher's office hours a parent sends, in a direct chat with the teacher, an
     ``m.call.invite`` (default rule ``.m.rule.call``: notify with the ring sound), and in the class's
