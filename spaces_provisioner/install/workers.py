@@ -313,7 +313,9 @@ def write_nginx_conf(topology: Topology, settings: Settings) -> Path:
     listening on 127.0.0.1:``topology.nginx_port``.
 
     It exposes what ``config/nginx.conf`` exposes (the client API, media, Synapse's own client pages,
-    ``/.well-known/matrix/client``; the registration page and the provisioning API) and answers 404 for
+    ``/.well-known/matrix/client``; federation, ``/_matrix/key/`` and ``/.well-known/matrix/server`` to the
+    main process, which serves them only with ``--federate-with``; the registration page and the
+    provisioning API) and answers 404 for
     Parta's module resources (``/_synapse/client/parta/``), the Admin API and everything else. Requests
     matching a worker's routes go to that worker; the rest of the client API to the main process.
     Every answer carries ``X-Parta-Upstream: NAME`` (the process that served it).
@@ -371,6 +373,19 @@ http {{
         location /_synapse/admin/ {{ default_type application/json; return 404 '{NOT_FOUND}'; }}
         location = /.well-known/matrix/client {{ proxy_pass http://{MAIN}; {proxy} }}
         location = /health {{ proxy_pass http://{MAIN}; {proxy} }}
+        # Federation, as config/nginx.conf forwards it: to the main process. Its listener serves what parta
+        # init gave it: the Server-Server API and the keys only with --federate-with (Synapse's
+        # federation_domain_whitelist then refuses every other server), else only
+        # /_matrix/federation/v1/openid/userinfo (the group calls' token service checks OpenID tokens
+        # there); anything else Synapse answers 404 itself. Main rather than generic workers with a
+        # federation listener (Synapse docs/workers.md lists the federation endpoints they may take): only
+        # network rooms federate, with a few partner schools, so the load is small; a worker takes only
+        # that list (not /_matrix/key/v2/server, for one), so main would serve federation anyway; and
+        # main's listener already has the resources, so no further listener, port or routing list to keep
+        # in step with Synapse's. Outbound federation is sent by main too (no federation_sender_instances).
+        location = /.well-known/matrix/server {{ proxy_pass http://{MAIN}; {proxy} }}
+        location /_matrix/federation/ {{ proxy_pass http://{MAIN}; {proxy} }}
+        location /_matrix/key/ {{ proxy_pass http://{MAIN}; {proxy} }}
 
         location = /register {{ proxy_pass {provisioning}; proxy_set_header X-Forwarded-For $remote_addr; }}
         location /api/v1/registrations/nudge {{ default_type application/json; return 404 '{NOT_FOUND}'; }}
