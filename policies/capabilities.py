@@ -506,8 +506,7 @@ class Capabilities:
         so that no joiner's client hands its OpenID token to another server; and only ``start_call``
         roles may be the first in a room (:meth:`may_start_call`). Refusal reasons:
         ``call_member_not_own``, ``call_focus_foreign``, ``call_member_no_expiry``, ``may_not_start_call``."""
-        uid = person.user_id
-        if not (state_key == uid or state_key.startswith(uid + "_") or state_key.startswith("_" + uid)):
+        if not call_member_key_own(person.user_id, state_key):
             return deny("call_member_not_own", N_("You can only join a call as yourself"))
         if call_member_leave(content):
             return ALLOW
@@ -521,6 +520,19 @@ class Capabilities:
             return ALLOW
         return deny("may_not_start_call", N_("Only teachers and the school's administration start calls here; you "
                                              "can join once one is running"))
+
+    def may_delay_state(self, user_id: str, event_type: str, state_key: str, content: Mapping | None) -> Decision:
+        """May ``user_id`` schedule this state event for later (MSC4140 delayed events,
+        ``PUT /rooms/{id}/state/{type}/{key}?org.matrix.msc4140.delay=``)? Only their own call
+        membership's leave (:func:`call_member_leave`, under their own key): what Element Call and
+        matrix-js-sdk schedule so that a dead client leaves the call. Any other state is sent now, when
+        the rules of that moment decide (a membership scheduled during a lesson would otherwise arrive
+        after it, alone: a lesson started by a pupil). Refusal: ``delayed_state_leave_only``."""
+        if event_type in self.call_member_state and call_member_key_own(user_id, state_key) \
+                and call_member_leave(content):
+            return ALLOW
+        return deny("delayed_state_leave_only", N_("Only leaving a call can be scheduled for later; send this "
+                                                   "change now"))
 
     def may_start_call(self, person: Account, room: RoomInfo | None, settings: Mapping | None = None) -> bool:
         """Whether ``person`` may be the first in the room's call (start a lesson): anyone in people's
@@ -635,6 +647,12 @@ _FOCUS_URL_KEYS = ("livekit_service_url", "url")
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def call_member_key_own(user_id: str, state_key: str) -> bool:
+    """Whether a call membership's state key is ``user_id``'s own: the user id (MSC3401), or it with a
+    device (``{user}_{device}``, ``_{user}_{device}``, MSC4143 / matrix-js-sdk)."""
+    return state_key == user_id or state_key.startswith(user_id + "_") or state_key.startswith("_" + user_id)
 
 
 def call_member_leave(content: Mapping | None) -> bool:

@@ -1,11 +1,12 @@
-"""Two narrow wraps of Synapse internals that have no module callback, pinned to Synapse 1.163.
+"""Narrow wraps of Synapse internals that have no module callback, pinned to Synapse 1.163.
 
 Synapse 1.163 offers modules no hook for to-device messages, none that can refuse a login
 name with a clear error (an exception in ``get_username_for_registration`` becomes a bare 500;
 ``check_registration_for_spam`` can only answer 429 "Rate limited"), and none on membership
 changes that is not also run for every message (``check_event_allowed`` reads the room's whole
-state for each event). Parta therefore wraps three methods on Synapse's own handler objects, once
-per process, when the module loads:
+state for each event), and none that sees whether a state event is scheduled for later (MSC4140).
+Parta therefore wraps these methods on Synapse's own handler objects, once per process, when the
+module loads:
 
 - ``DeviceMessageHandler.send_device_message(requester, message_type, messages)``: a to-device
   message (a verification request, a key share, any custom type) reaches a recipient only if
@@ -26,6 +27,15 @@ per process, when the module loads:
   spec's extended profiles, is free content shown to every pupil one shares a room with); only
   server administrators (the bot) do. ``enable_set_avatar_url: false`` alone still lets an
   account without an avatar set a first one (Synapse 1.163 ``ProfileHandler.set_avatar_url``).
+- ``DelayedEventsHandler.add(requester, *, room_id, event_type, state_key, ..., content, ...)``
+  (MSC4140 delayed events): a person schedules no state event but their own call membership's leave
+  (``Capabilities.may_delay_state``, ``delayed_state_leave_only``). Synapse runs the spam checker's
+  ``user_may_send_state_event`` only in the REST servlet, at scheduling; when the event is sent later
+  (``DelayedEventsHandler._send_event``) only ``check_event_for_spam`` runs, so a state rule of the
+  moment (a running lesson, a role) would be asked at the wrong time. The module's
+  ``check_event_for_spam`` asks the state rules again for a delayed state event when it is sent;
+  this wrap refuses the rest at once, with a reason, instead of dropping it silently later.
+  Delayed message events (scheduled messages) pass: ``check_event_for_spam`` judges them when sent.
 
 The wraps replace the bound method on the handler instance (Synapse's servlets look the method
 up at call time), call the original first, and keep its signature. :func:`check_targets` fails
@@ -34,7 +44,8 @@ against the pinned Synapse, so an upgrade that breaks a wrap breaks the build, n
 Alternatives considered: a reverse-proxy rule cannot tell who may reach whom; carrying a patch
 of Synapse would fork the pinned package. Sources: Synapse 1.163.2
 ``synapse/handlers/devicemessage.py``, ``synapse/handlers/register.py``,
-``synapse/rest/client/sendtodevice.py``, ``synapse/handlers/profile.py``, ``synapse/rest/client/profile.py``.
+``synapse/rest/client/sendtodevice.py``, ``synapse/handlers/profile.py``, ``synapse/rest/client/profile.py``,
+``synapse/handlers/delayed_events.py``, ``synapse/rest/client/room.py`` (``RoomStateEventRestServlet``).
 """
 
 from __future__ import annotations
@@ -70,6 +81,8 @@ TARGETS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
      ("requester", "target", "room_id", "action")),
     ("get_profile_handler", "synapse.handlers.profile.ProfileHandler", "dispatch_set_profile_field",
      ("target_user", "requester", "field_name", "new_value", "by_admin")),
+    ("get_delayed_events_handler", "synapse.handlers.delayed_events.DelayedEventsHandler", "add",
+     ("requester", "room_id", "event_type", "state_key", "origin_server_ts", "content")),
 )
 
 
@@ -112,7 +125,7 @@ Refuse = Callable[[Decision], SynapseError]
 def install(hs: Any, *, bot: str, caps: Capabilities, person: PersonLookup, settings: SettingsLookup,
             refusal: Refuse, login_names_taken: Callable[[str], Awaitable[list[str]]], language: str,
             may_post_here: Callable[[str, str], Awaitable[bool]], bridge: str | None = None) -> None:
-    """Wrap the three methods on ``hs``'s handlers (once per process).
+    """Wrap the methods of :data:`TARGETS` on ``hs``'s handlers (once per process).
 
     ``person``/``settings`` are the module's cached lookups; ``refusal`` turns a Decision into the
     module's 403; ``login_names_taken(localpart)`` lists existing localparts with the same skeleton;
@@ -141,6 +154,9 @@ def install(hs: Any, *, bot: str, caps: Capabilities, person: PersonLookup, sett
     if not getattr(profiles.dispatch_set_profile_field, _MARK, False):
         profiles.dispatch_set_profile_field = _wrap_set_profile_field(profiles.dispatch_set_profile_field, bot,
                                                                       refusal)
+    delayed = hs.get_delayed_events_handler()
+    if not getattr(delayed.add, _MARK, False):
+        delayed.add = _wrap_delayed_add(delayed.add, bot, caps, refusal)
 
 
 def _wrap_to_device(original: Callable[..., Awaitable[None]], bot: str, caps: Capabilities, person: PersonLookup,
@@ -236,3 +252,20 @@ def _wrap_set_profile_field(original: Callable[..., Awaitable[None]], bot: str,
 
     setattr(dispatch_set_profile_field, _MARK, True)
     return dispatch_set_profile_field
+
+
+def _wrap_delayed_add(original: Callable[..., Awaitable[str]], bot: str, caps: Capabilities,
+                      refusal: Refuse) -> Callable[..., Awaitable[str]]:
+    @functools.wraps(original)
+    async def add(requester: Any, *args: Any, **kwargs: Any) -> str:
+        state_key = kwargs.get("state_key")
+        sender = requester.user.to_string()
+        if state_key is not None and sender != bot:
+            d = caps.may_delay_state(sender, str(kwargs.get("event_type") or ""), str(state_key),
+                                     kwargs.get("content"))
+            if not d:
+                raise refusal(d)
+        return await original(requester, *args, **kwargs)
+
+    setattr(add, _MARK, True)
+    return add

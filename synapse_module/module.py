@@ -14,7 +14,8 @@ invites (local, federated, e-mail/phone)  ``user_may_invite``, ``federated_user_
 room creation and upgrades                ``on_create_room`` (refuse/rewrite), ``user_may_create_room``
 aliases                                   ``user_may_create_room_alias``
 room directory                            ``user_may_publish_room``, ``check_visibility_can_be_modified``
-state changes                             ``user_may_send_state_event``
+state changes                             ``user_may_send_state_event`` (delayed ones again when sent,
+                                          in ``check_event_for_spam``)
 messages in announcement rooms            ``check_event_for_spam``
 user directory                            ``check_username_for_spam``
 ========================================  ============================================
@@ -413,11 +414,20 @@ class PartaModule:
           removed, a class changed) ends the writing at once.
         - Announcement rooms: only the posting roles post; others react (with an emoji) and
           answer polls.
+        - A delayed state event (MSC4140; Synapse marks it with ``internal_metadata.delay_id``) is
+          judged again by :meth:`user_may_send_state_event` when it is sent: Synapse asked that
+          callback only when it was scheduled (``RoomStateEventRestServlet.on_PUT``), and
+          ``DelayedEventsHandler._send_event`` asks only this one. An immediate state event was
+          judged by the servlet a moment ago and is not judged twice.
 
         One cached state read per event for school rooms; non-Parta rooms return at once.
         """
         if event.sender == self.bot:
             return NOT_SPAM
+        if event.is_state() and isinstance(getattr(event.internal_metadata, "delay_id", None), str):
+            # the rules of the moment it is sent (a running lesson, a role), not of its scheduling
+            await self.user_may_send_state_event(event.sender, event.room_id, event.type, event.state_key,
+                                                 event.content)
         if event.type == "m.room.redaction":
             await self._check_redaction(event)
         room = await self.look.room(event.room_id)
