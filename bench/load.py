@@ -60,9 +60,10 @@ from urllib.parse import quote
 
 import aiohttp
 import psycopg2
-from ruamel.yaml import YAML
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import CHEAP_BCRYPT_ROUNDS, free_port, pg_database, relax_config  # noqa: E402
 
 from policies.application import EXAMPLE_PATH  # noqa: E402
 from policies.templates import RoomRef, default_templates  # noqa: E402
@@ -84,8 +85,6 @@ from spaces_provisioner.settings import Settings  # noqa: E402
 
 V = "/_matrix/client/v3"
 PG_ADMIN_DSN = ""  # the admin DSN of the PostgreSQL server in use (--pg, else the bench's own cluster)
-RELAXED = {"per_second": 100000, "burst_count": 100000}
-BCRYPT_ROUNDS = 4  # the cheapest Synapse accepts: account creation is setup, not what is measured
 # 40 classes of 23-27 pupils: four parallels up to grade 7, three from grade 8 (the generator's "large")
 FORTY = SchoolSize(ALL_GRADES, 4, (23, 27), letters_by_grade=((8, 3), (9, 3), (10, 3), (11, 3)))
 #: --size: (school size, number of schools), clients, seconds per phase
@@ -102,13 +101,6 @@ _txn = itertools.count()
 
 
 # -- installations ---------------------------------------------------------------------
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @contextlib.contextmanager
 def own_postgres() -> Iterator[str]:
@@ -157,48 +149,17 @@ def own_postgres() -> Iterator[str]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _pg(sql: str) -> None:
-    conn = psycopg2.connect(PG_ADMIN_DSN)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
-@contextlib.contextmanager
-def database() -> Iterator[str]:
-    """A fresh PostgreSQL database (C collation, as Synapse requires); dropped afterwards."""
-    name = f"parta_load_{uuid.uuid4().hex[:10]}"
-    _pg(f"CREATE DATABASE {name} LOCALE 'C' TEMPLATE template0 ENCODING 'UTF8'")
-    try:
-        yield PG_ADMIN_DSN.replace("dbname=postgres", f"dbname={name}")
-    finally:
-        _pg(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def bench_config(config_path: Path, with_parta: bool) -> None:
-    """The bench's own changes to a written homeserver.yaml: relaxed rate limits, cheap bcrypt, and
-    for vanilla no ``modules`` (Parta's module); everything else as ``parta init`` wrote it."""
-    y = YAML()
-    data = y.load(config_path.read_text(encoding="utf-8"))
-    for key in ("rc_message", "rc_registration", "rc_room_creation", "rc_joins_per_room"):
-        data[key] = RELAXED
-    data["rc_login"] = {"address": RELAXED, "account": RELAXED, "failed_attempts": RELAXED}
-    data["rc_joins"] = {"local": RELAXED, "remote": RELAXED}
-    data["bcrypt_rounds"] = BCRYPT_ROUNDS
-    if not with_parta:
-        data.pop("modules", None)
-    with config_path.open("w", encoding="utf-8") as f:
-        y.dump(data, f)
+def database() -> contextlib.AbstractContextManager[str]:
+    """A fresh PostgreSQL database on the server in use; dropped afterwards."""
+    return pg_database(PG_ADMIN_DSN, "parta_load")
 
 
 def make_installation(root: Path, with_parta: bool, dsn: str) -> None:
-    """``parta init`` over PostgreSQL database ``dsn``, with the bench's changes (:func:`bench_config`)."""
+    """``parta init`` over PostgreSQL database ``dsn``, with the bench's changes (relaxed rate limits,
+    cheap bcrypt, vanilla without Parta's module: ``_common.relax_config``)."""
     settings = init_installation(root, "bench.test", postgres_dsn=dsn, port=free_port(),
                                  provisioning_port=free_port())
-    bench_config(settings.homeserver_config, with_parta)
+    relax_config(settings.homeserver_config, with_parta, bcrypt_rounds=CHEAP_BCRYPT_ROUNDS)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import itertools
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -36,9 +35,10 @@ import time
 from pathlib import Path
 
 from mautrix.api import HTTPAPI, Method
-from ruamel.yaml import YAML
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import free_port, relax_config  # noqa: E402
 
 from policies.application import EXAMPLE_PATH  # noqa: E402
 from policies.templates import RoomRef, default_templates  # noqa: E402
@@ -52,19 +52,12 @@ from spaces_provisioner.roster.source import zip_folder  # noqa: E402
 from spaces_provisioner.settings import Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-RELAXED = {"per_second": 100000, "burst_count": 100000}
 FAMILIES = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Михайлов", "Новиков",
             "Фёдоров", "Морозов", "Волков", "Алексеев", "Лебедев", "Семёнов", "Егоров", "Павлов", "Козлов",
             "Степанов", "Николаев", "Орлов", "Андреев", "Макаров", "Никитин", "Захаров", "Зайцев", "Соловьёв",
             "Борисов", "Яковлев", "Григорьев"]
 GIVEN = ["Артём", "Мария", "Иван", "Анна", "Михаил", "София", "Дмитрий", "Алиса", "Лев", "Ева"]
 _txn = itertools.count()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_roster(folder: Path, students: int) -> None:
@@ -89,17 +82,9 @@ def write_roster(folder: Path, students: int) -> None:
 
 
 def make_installation(root: Path, with_parta: bool) -> Settings:
+    """``parta init`` with relaxed rate limits; vanilla without Parta's module (``_common.relax_config``)."""
     settings = init_installation(root, "bench.test", port=free_port(), provisioning_port=free_port())
-    y = YAML()
-    data = y.load(settings.homeserver_config.read_text())
-    for key in ("rc_message", "rc_registration", "rc_room_creation", "rc_joins_per_room"):
-        data[key] = RELAXED
-    data["rc_login"] = {"address": RELAXED, "account": RELAXED, "failed_attempts": RELAXED}
-    data["rc_joins"] = {"local": RELAXED, "remote": RELAXED}
-    if not with_parta:
-        del data["modules"]
-    with settings.homeserver_config.open("w") as f:
-        y.dump(data, f)
+    relax_config(settings.homeserver_config, with_parta)
     return settings
 
 

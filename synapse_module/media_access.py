@@ -32,17 +32,21 @@ over ``check_event_for_spam`` because it runs after the event is persisted (a re
 grants nothing), for every event including state sent in ``createRoom`` (a room avatar) and
 membership, and on every process *before* that process wakes its clients' ``/sync``
 (``Notifier.notify_new_room_events`` awaits it): whichever process tells a member about the
-file has written the row before the member can ask for it. Inserts are idempotent
-(``ON CONFLICT DO NOTHING``), since every process records. ``check_event_for_spam`` is used as
+file has written the row before the member can ask for it. The module runs it itself inside
+Synapse's dispatcher (``new_events.py``: the event only, not the room's whole state Synapse
+would read per event and process), on every process that can show an event to someone
+(``new_events.shows_events``: main, the client and sync workers, the event writer, the pusher);
+the media and background workers show none and record nothing. Inserts are idempotent
+(``ON CONFLICT DO NOTHING``): one row, whichever of those processes writes first. ``check_event_for_spam`` is used as
 well, only to refuse a message carrying a file its sender may not share with a clear 403
 (``media_not_yours_to_share``) instead of a broken attachment.
 
 **Caching** (per process, nothing authoritative): the rooms each media id was posted in, in a
-bounded LRU that this process's own ``on_new_event`` extends as it records (every process sees
-every event); a refusal re-reads the table once before it is final, so a stale entry can only
-delay nothing. Membership comes from Synapse's ``get_rooms_for_user`` cache, which Synapse
-invalidates on every membership change on every worker: leaving the class chat ends access at
-the next request.
+bounded LRU that this process's own ``on_new_event`` extends as it records (the media worker,
+which serves downloads and records nothing, relies on the re-read); a refusal re-reads the table
+once before it is final, so a stale entry can only delay nothing. Membership comes from
+Synapse's ``get_rooms_for_user`` cache, which Synapse invalidates on every membership change on
+every worker: leaving the class chat ends access at the next request.
 
 **Encrypted attachments** (organizations with ``encryption_in_chats``): their URI travels
 inside the ciphertext, so no room records them; an opaque upload (``application/octet-stream``)
@@ -72,6 +76,7 @@ from synapse.module_api import NOT_SPAM, ModuleApi
 from policies.capabilities import Decision
 from policies.media_access import OPAQUE_TYPE, may_download, may_share, media_ids
 
+from .new_events import NewEvents, shows_events
 from .pinned import check_callers, check_method
 from .schema import ensure_schema
 
@@ -124,7 +129,7 @@ class MediaAccess:
     """
 
     def __init__(self, api: ModuleApi, bot: str, refuse: Refuse,
-                 wrap: Callable[[str, Any], Any] = lambda _name, fn: fn):
+                 wrap: Callable[[str, Any], Any] = lambda _name, fn: fn, new_events: NewEvents | None = None):
         self.api = api
         self.bot = bot
         self.refuse = refuse
@@ -133,9 +138,14 @@ class MediaAccess:
         self._rooms: OrderedDict[str, frozenset[str]] = OrderedDict()
         self._schema_ready = False
         self._measured_check = wrap("media_download", self.check)
-        api.register_third_party_rules_callbacks(on_new_event=wrap("on_new_event", self.on_new_event))
-        api.register_spam_checker_callbacks(check_event_for_spam=wrap("media_share", self.check_event_for_spam))
         hs = getattr(api, "_hs", None)  # None under a Mock(spec=ModuleApi) in unit tests
+        if new_events is None:
+            api.register_third_party_rules_callbacks(on_new_event=wrap("on_new_event", self.on_new_event))
+        elif hs is None or shows_events(hs):
+            # every event (any may carry a file), on every process that can show it to someone, before
+            # it does (new_events.py: without Synapse's read of the room's state)
+            new_events.add(wrap("on_new_event", self.on_new_event))
+        api.register_spam_checker_callbacks(check_event_for_spam=wrap("media_share", self.check_event_for_spam))
         if hs is not None and hs.config.media.can_load_media_repo:
             check_target()
             repo = hs.get_media_repository()
@@ -192,7 +202,8 @@ class MediaAccess:
     # -- recording --------------------------------------------------------------------
     async def on_new_event(self, event: Any, _state_events: Any = None) -> None:
         """Record (media id, room id) for each local file the persisted event carries that its
-        sender may share (third-party rules ``on_new_event``; every process, before it wakes /sync)."""
+        sender may share (``on_new_event``, through ``new_events.NewEvents``; every process that can
+        show the event, before it wakes /sync)."""
         found = media_ids(event.content, self.server_name)
         if not found:
             return

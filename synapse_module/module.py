@@ -55,6 +55,7 @@ from .lookups import Lookups
 from .media_access import MediaAccess
 from .media_upload import MediaUpload, UploadConfig
 from .metrics import Meter, StatsResource
+from .new_events import NewEvents
 from .quiet_hours import QuietHours
 from .refusal_metrics import count_refusal
 from .registrations import Registrations
@@ -137,7 +138,11 @@ class PartaModule:
         self.meter = Meter()
         m = self.meter.wrap
         # files stay in the rooms they were posted in (records on_new_event, wraps local downloads)
-        self.media_access = MediaAccess(api, self.bot, lambda d: Refusal(d, self.config.language), m)
+        # after-persistence work (media records, quiet-hours notices) without Synapse's read of the
+        # room's whole state per event and process (new_events.py)
+        self.new_events = NewEvents(api)
+        self.media_access = MediaAccess(api, self.bot, lambda d: Refusal(d, self.config.language), m,
+                                        new_events=self.new_events)
         # uploads: per-role limits, the kinds of files kept, virus scanning (the bot and the bridge: no limit)
         self.media_upload = MediaUpload(api, self.look, unlimited=frozenset({self.bot, self.bridge}),
                                         config=config.media, language=config.language, wrap=m)
@@ -150,7 +155,8 @@ class PartaModule:
         api.register_web_resource("/_synapse/client/parta/room_reports", RoomReportsResource(api, self.bot))
         # quiet hours: teachers' push actions held back outside office hours, the notice (on_new_event)
         self.quiet = QuietHours(api, self.look, self.caps, self.bot, config.language)
-        api.register_third_party_rules_callbacks(on_new_event=m("quiet_notice", self.quiet.on_new_event))
+        self.new_events.add(m("quiet_notice", self.quiet.on_new_event), wants=self.quiet.awaits_notice)
+        self.new_events.install(getattr(api, "_hs", None))  # None under a Mock(spec=ModuleApi) in unit tests
         self.registrations = Registrations(api, self.bot, config.provisioning_url, config.language,
                                            config.nudge_secret)
         api.register_third_party_rules_callbacks(**{name: m(name, getattr(self, name)) for name in (

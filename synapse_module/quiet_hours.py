@@ -79,6 +79,8 @@ TARGETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 #: Events kept in memory between staging and ``on_new_event`` (a message's fate is decided at once).
 MAX_PENDING = 10_000
+#: (room, teacher, window start) whose notice this process knows is recorded (rows are never deleted).
+MAX_NOTICED = 50_000
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS parta_quiet_notices (room_id TEXT NOT NULL, user_id TEXT NOT NULL, "
@@ -111,6 +113,8 @@ class QuietHours:
         self._pending: OrderedDict[str, list[tuple[str, dt.datetime, qh.OfficeHours]]] = OrderedDict()
         self._creating: dict[str, Any] = {}  # event id -> the event whose push actions are being computed
         self._schema_ready = False
+        # notices known to be recorded: a held-back message in the same window writes nothing again
+        self._noticed: OrderedDict[tuple[str, str, int], None] = OrderedDict()
 
     def install(self, hs: Any) -> None:
         """Wrap, once, this process's push evaluator (to know the event being evaluated) and its
@@ -222,6 +226,11 @@ class QuietHours:
                                       lambda c: dict(c or {}))
 
     # -- the notice ---------------------------------------------------------------------
+    def awaits_notice(self, event_id: str) -> bool:
+        """Whether this process held back the event's push actions and owes its notice (so that
+        ``on_new_event`` reads no other event: ``new_events.NewEvents``)."""
+        return event_id in self._pending
+
     async def on_new_event(self, event: Any, _state_events: Any = None) -> None:
         """After a held-back message, call or poll is persisted (this process staged it,
         ``policies.quiet_hours.notice_due``): the office-hours notice, once per (room, teacher,
@@ -295,10 +304,18 @@ class QuietHours:
             await ensure_schema(self.api, "parta_quiet_schema", SCHEMA)
             self._schema_ready = True
         key = int(start.timestamp() * 1000)
+        if (room_id, user_id, key) in self._noticed:
+            # every further message of the window (a pupil's chat at night: each one) would otherwise
+            # be a database write, only to learn that the row exists
+            return False
 
         def run(txn: Any) -> bool:
             txn.execute("INSERT INTO parta_quiet_notices (room_id, user_id, window_start, event_id) "
                         "VALUES (?, ?, ?, ?) ON CONFLICT (room_id, user_id, window_start) DO NOTHING",
                         (room_id, user_id, key, event_id))
             return bool(txn.rowcount)
-        return await self.api.run_db_interaction("parta_quiet_notice", run)
+        first = await self.api.run_db_interaction("parta_quiet_notice", run)
+        self._noticed[(room_id, user_id, key)] = None  # inserted now or before: the row exists
+        if len(self._noticed) > MAX_NOTICED:
+            self._noticed.popitem(last=False)
+        return first

@@ -47,7 +47,7 @@ def test_synapses_own_whitelist_is_not_read(monkeypatch):
     the module's config does not, so the module federates with nobody (fail closed)."""
     from synapse_module import module as module_py
 
-    for target in (module_py.hooks, module_py.secret_ballots, module_py.QuietHours):
+    for target in (module_py.hooks, module_py.secret_ballots, module_py.QuietHours, module_py.NewEvents):
         monkeypatch.setattr(target, "install", lambda *a, **k: None)  # they need a whole homeserver
     api = Mock(spec=ModuleApi)
     api._hs = SimpleNamespace(config=SimpleNamespace(
