@@ -8,10 +8,12 @@ only to schools the *reporter* belongs to, so that a report never reaches anothe
 - a report about a school room (its ``org.parta.room`` names an organization, or several for a
   network room) goes to the reporter's organizations among the room's; none when the reporter is
   not of the room's school (Synapse lets nobody report an event of a room they cannot see anyway);
-- a report about a room people made without an organization (a direct chat), or about a user, goes to
-  the reporter's organizations that the reported person (the event's sender, the reported user)
-  also belongs to, or, when they share none (an outsider wrote to a pupil), to all of the
-  reporter's organizations;
+- a report about a room people made (a direct chat, a group chat), or about a user, goes to the
+  reporter's organizations that the reported person (the event's sender, the reported user) also
+  belongs to, or, when they share none (an outsider wrote to a pupil; a room report), to all of the
+  reporter's organizations; for a chat whose tag lists the organizations of its relationship
+  (``orgs``, ``policies.people_chats.tag_orgs``), only those of them. Its ``org`` alone is no guide:
+  chats tagged before ``orgs`` existed name the creator's first school, possibly not the chat's;
 - a report by someone in no organization reaches no school (the operator still sees it in Synapse).
 
 Acting on reports (``moderate``) and reading the audit log (``read_audit``) are actions of
@@ -24,6 +26,7 @@ from collections.abc import Iterable
 
 from .capabilities import ALLOW, Account, Capabilities, Decision, RoomInfo, deny
 from .i18n import N_
+from .people_chats import PEOPLE_KINDS
 
 #: Kinds of report, as Synapse stores them (and as a report's id in Parta is prefixed: ``event:17``).
 REPORT_KINDS = ("event", "room", "user")
@@ -40,7 +43,10 @@ def report_schools(reporter: Account, room: RoomInfo | None, reported_orgs: Iter
     subset of the reporter's organizations (possibly empty).
     """
     mine = frozenset(reporter.memberships)
-    if room is not None and (room.org or room.orgs):
+    if room is not None and room.kind in PEOPLE_KINDS:
+        # routed by the people in it: an old tag's ``org`` may be the creator's other school
+        mine = (mine & frozenset(room.orgs)) or mine
+    elif room is not None and (room.org or room.orgs):
         return mine & (frozenset(room.orgs) | ({room.org} if room.org else frozenset()))
     shared = mine & frozenset(reported_orgs)
     return shared or mine

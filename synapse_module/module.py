@@ -42,7 +42,7 @@ from synapse.module_api.errors import ConfigError
 from synapse.types import RoomAlias, UserProfile
 from synapse.util.stringutils import parse_and_validate_server_name
 
-from policies import federation
+from policies import federation, people_chats
 from policies.capabilities import Account, Capabilities, Decision, RoomInfo, default_capabilities, deny
 from policies.federation import FederationConfig
 from policies.i18n import N_
@@ -334,8 +334,11 @@ class PartaModule:
         kind = "dm" if request_content.get("is_direct") and len(invites) == 1 else "chat"
         if kind == "chat" and self.bot not in invites:
             request_content["invite"] = [*invites, self.bot]  # so that chat invite links can bring people in
-        org = next((o for o in person.memberships if person.is_staff_in(o)), next(iter(person.memberships), None))
-        tag = RoomInfo(kind=kind, org=org, creator=user_id)
+        # the chat belongs to the schools of the relationship that allows it, not to the creator's first
+        # school (a parent of A who teaches in B writes to A's teacher as A's parent): policies.people_chats
+        org, orgs = people_chats.tag_orgs(person, [await self.look.person(u) for u in invites
+                                                   if isinstance(u, str) and u != self.bot])
+        tag = RoomInfo(kind=kind, org=org, orgs=orgs, creator=user_id)
         initial_state.append({"type": PartaEventTypes.ROOM, "state_key": "", "content": tag.to_state()})
         request_content["initial_state"] = initial_state
 
@@ -496,16 +499,18 @@ class PartaModule:
     async def _check_urgent(self, event: Any, room: RoomInfo) -> None:
         """An urgent message (``org.parta.urgent``, which notifies teachers in their quiet hours,
         ``policies.quiet_hours``) only from the administration of the room's organization
-        (``send_urgent``); an edit cannot add it either."""
+        (``send_urgent``), in a people's chat of every recipient's organization
+        (``policies.people_chats.may_send_urgent``); an edit cannot add it either."""
         content = event.content or {}
         new = content.get("m.new_content")
         if URGENT_KEY not in content and not (isinstance(new, dict) and URGENT_KEY in new):
             return
         person = await self.look.person(event.sender)
-        orgs = [room.org] if room.org else list(person.memberships)
-        if not any(self.caps.can(person.memberships.get(o), "send_urgent") for o in orgs):
-            self._check(deny("urgent_admin_only", N_("Only the school's administration can send urgent messages "
-                                                     "that reach teachers outside their office hours")))
+        recipients = []
+        if people_chats.is_people_chat(room):  # each person's own school's administration only
+            recipients = [await self.look.person(u) for u in await self.look.joined_users(event.room_id)
+                          if u not in (event.sender, self.bot)]
+        self._check(people_chats.may_send_urgent(self.caps, person, room, recipients))
 
     async def _check_still_together(self, sender: str, room_id: str, joining: bool = False) -> None:
         """Refuse ``sender`` in a people's chat unless they may still be with every joined member

@@ -57,6 +57,7 @@ from typing import Any
 
 from synapse.module_api import ModuleApi
 
+from policies import people_chats
 from policies import quiet_hours as qh
 from policies.capabilities import Capabilities
 from policies.org_settings import effective
@@ -189,7 +190,9 @@ class QuietHours:
         if room is None or room.kind not in qh.QUIET_ROOM_KINDS:
             return []
         sender = await self.look.person(event.sender)
-        orgs = [room.org] if room.org else sorted(sender.memberships)
+        # a people's chat: every organization the sender shares with a recipient (below), never its tag
+        # alone (a parent of A who teaches in B writes to A's teacher as A's parent: policies.people_chats)
+        orgs = people_chats.rule_orgs(room, sender)
         settings_of: dict[str, Mapping] = {}
         for org in orgs:  # the organizations whose settings hold this sender back
             m = sender.memberships.get(org)
@@ -240,7 +243,8 @@ class QuietHours:
             return
         room = await self.look.room(event.room_id)
         sender = await self.look.person(event.sender)
-        org = room.org if room is not None else None
+        # a people's chat: the sender's roles in every organization (held back there as a pupil or parent)
+        org = room.org if room is not None and not people_chats.is_people_chat(room) else None
         roles = {m.cap_role for o, m in sender.memberships.items() if org is None or o == org}
         if not roles & qh.NOTICE_SENDERS:
             return

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from policies.capabilities import Account, Membership
 from policies.model import Role
+from policies.people_chats import RECORD_MEMBERSHIPS
 
 from spaces_provisioner.db import schema as st
 
@@ -66,3 +67,19 @@ def class_title(tx: Connection, org_id: str, class_id: str) -> str | None:
     """A class's title ("5А"), None when the organization has no such class."""
     return tx.execute(sa.select(st.classes.c.title).where(
         st.classes.c.org_id == org_id, st.classes.c.class_id == class_id)).scalar()
+
+
+def chat_members(tx: Connection, state: dict, skip: tuple[str, ...] = ()) -> list[Account]:
+    """Everyone who has been in a room (``policies.people_chats.RECORD_MEMBERSHIPS`` in its current
+    state ``{(type, state_key): content}``), but ``skip`` (the bot), with their active memberships'
+    organizations and roles only (no classes or children: enough for ``policies.people_chats.chat_orgs``).
+    One query for all of them."""
+    users = sorted(str(k) for (t, k), c in state.items() if t == "m.room.member" and k not in skip
+                   and (c or {}).get("membership") in RECORD_MEMBERSHIPS)
+    if not users:
+        return []
+    memberships: dict[str, dict[str, Membership]] = {u: {} for u in users}
+    for r in tx.execute(sa.select(st.people.c.user_id, st.people.c.org_id, st.people.c.role, st.people.c.confirmed)
+                        .where(st.people.c.user_id.in_(users), st.people.c.status == "active")):
+        memberships[r.user_id][r.org_id] = Membership(org=r.org_id, role=Role(r.role), confirmed=bool(r.confirmed))
+    return [Account(u, m) for u, m in memberships.items()]

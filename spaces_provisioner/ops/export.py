@@ -3,8 +3,11 @@ export`` and ``parta export``; rendered as JSON here, as HTML or PDF by :mod:`sp
 
 Only the school's administration (its administrators and head) or the operator export, and only rooms of their
 own organization: class chats, parents' rooms and people's own chats hold pupils' and parents' words, so a
-teacher never exports, and another school's administrator gets nothing. Every export is audited
-(``room.export``: who, which room, which format, how many events).
+teacher never exports, and another school's administrator gets nothing. A people's chat (a direct or group
+chat) is a school's when everyone who has been in it and belongs to a school is of that school
+(``policies.people_chats.chat_orgs``), whatever organization its tag names: a pupil of school A's chat with
+her mother, who teaches in school B, is A's record, and B's administration gets 404 like for any other room.
+Every export is audited (``room.export``: who, which room, which format, how many events).
 
 The bot reads with the Admin API (``GET /_synapse/admin/v1/rooms/{id}/messages``: every event whatever the
 history visibility, joined or not). Edits (``m.replace``, Matrix spec "Event replacements") are shown on the
@@ -20,13 +23,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from policies.capabilities import Account, deny
+from policies import people_chats
+from policies.capabilities import Account, RoomInfo, deny
 from policies.i18n import N_, _
 from policies.labels import role_title
 from policies.model import FullName
 from policies.state_events import PartaEventTypes
 
 from spaces_provisioner.db import schema as st
+from spaces_provisioner.db.queries import chat_members
 from spaces_provisioner.errors import check
 from spaces_provisioner.homeserver import history
 from spaces_provisioner.homeserver.bot import MatrixRequestError
@@ -79,7 +84,8 @@ class Export:
 
         Raises 404 ``M_NOT_FOUND`` for an unknown organization, 403 ``M_FORBIDDEN``
         (``export_administration_only``) unless ``by`` administers ``org_id``, 404 ``M_NOT_FOUND``
-        (``room_not_in_organization``) for a room that is not the organization's (another school's, or none).
+        (``room_not_in_organization``) for a room that is not the organization's (another school's, or none; a
+        people's chat with someone who is not of ``org_id``: ``policies.people_chats.belongs_to``).
         """
         with self.ctx.store.begin() as tx:
             org = self.ctx.org_row(tx, org_id)
@@ -92,7 +98,16 @@ class Export:
             state = []
         current = {(e.get("type"), e.get("state_key")): e.get("content") or {} for e in state}
         tag = current.get((PartaEventTypes.ROOM, "")) or {}
-        if tag.get("org") != org_id and org_id not in (tag.get("orgs") or ()):
+        info = RoomInfo.from_state(tag) if tag else None
+        if info is not None and people_chats.is_people_chat(info):
+            # a people's chat is the record of the schools of everyone in it, not of its tag's school
+            # (policies.people_chats: a pupil of A's chat with her parent who teaches in B is A's alone)
+            with self.ctx.store.begin() as tx:
+                in_chat = chat_members(tx, current, skip=(self.ctx.bot.user_id,))
+            mine = people_chats.belongs_to(info, in_chat, org_id)
+        else:
+            mine = tag.get("org") == org_id or org_id in (tag.get("orgs") or ())
+        if not mine:
             check(deny("room_not_in_organization", NOT_THIS_SCHOOL, room=room_id, org=org_id), 404)
         try:
             zone = zoneinfo.ZoneInfo(str(settings.get("timezone") or "UTC"))

@@ -18,7 +18,8 @@ is the report's, so a retried sweep posts it once. The report is kept in ``repor
 
 The school's administrator and head (``moderate`` in capabilities.yaml) act through
 ``POST /api/v1/organizations/{org}/moderation`` or ``parta moderation``: the bot redacts the message,
-kicks or bans someone from a room of that school, or removes a person from the school
+kicks or bans someone from a room of that school (a people's chat is a school's when everyone in it who
+belongs to a school is of that one, ``policies.people_chats.belongs_to``), or removes a person from the school
 (``People.remove``); each action is audited (``moderation.<action>``) with the report it answers.
 Actions are not taken from the moderation room itself (no reply commands): a typed command in a
 room is easy to forge by quoting and hard to confirm, while the API has the person's own token.
@@ -40,11 +41,12 @@ from policies import moderation as policy
 from policies.capabilities import Account, RoomInfo, deny
 from policies.i18n import N_, _
 from policies.model import FullName
+from policies.people_chats import belongs_to, is_people_chat
 from policies.state_events import PartaEventTypes
 from policies.templates import RoomRef
 
 from spaces_provisioner.db import schema as st
-from spaces_provisioner.db.queries import account_from_db
+from spaces_provisioner.db.queries import account_from_db, chat_members
 from spaces_provisioner.errors import Refused, bad_json, check, not_found
 from spaces_provisioner.homeserver.bot import MatrixRequestError
 from spaces_provisioner.ops.context import Context
@@ -296,8 +298,11 @@ class Moderation:
             if not room_id or (action == "redact" and not event_id) or (action != "redact" and not user_id):
                 raise bad_json(_("Name the room and the message ('room_id', 'event_id') or the person ('user_id'), "
                                  "or give a report"))
-            tag = RoomInfo.from_state((await self._room_state(room_id)).get((PartaEventTypes.ROOM, "")))
-            if tag is None or (tag.org != org and org not in tag.orgs):
+            state = await self._room_state(room_id)
+            tag = RoomInfo.from_state(state.get((PartaEventTypes.ROOM, "")))
+            with self.ctx.store.begin() as tx:  # a people's chat is its people's schools', not its tag's
+                members = chat_members(tx, state, skip=(self.ctx.bot.user_id,)) if is_people_chat(tag) else []
+            if tag is None or not belongs_to(tag, members, org):
                 raise Refused(deny("room_not_of_organization", N_(
                     "This room is not a room of {org}; its administration acts only in its own rooms"), org=org))
             if action != "redact" and tag.orgs:

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from policies import polls
+from policies import people_chats, polls
 from policies.capabilities import Account, RoomInfo, deny
 from policies.i18n import N_, _
 from policies.labels import role_title
@@ -26,6 +26,7 @@ from policies.model import FullName, Role
 from policies.state_events import PartaEventTypes
 
 from spaces_provisioner.db import schema as st
+from spaces_provisioner.db.queries import chat_members
 from spaces_provisioner.errors import ProvisioningError, check, not_found
 from spaces_provisioner.homeserver.bot import MatrixRequestError
 from spaces_provisioner.ops.context import Context
@@ -54,14 +55,24 @@ class Polls:
             raise not_found(_("There is no school room {room}").format(room=room_id))
         return room
 
-    def _may_see(self, by: Account | None, poll: polls.Poll | None, room: RoomInfo) -> bool:
-        """The operator (``by`` None), the poll's author, the organization's administration (its
-        administrator and head: ``confirm_teachers``). ``poll`` None: without the author."""
+    def _may_see(self, by: Account | None, poll: polls.Poll | None, room: RoomInfo, orgs: frozenset[str]) -> bool:
+        """The operator (``by`` None), the poll's author, the administration (its administrator and head:
+        ``confirm_teachers``) of the room's organization, ``orgs`` (:meth:`_orgs`). ``poll`` None: without
+        the author."""
         if by is None:
             return True  # the operator
         if poll is not None and by.user_id == poll.sender:
             return True
-        return self.ctx.caps.can(by.memberships.get(room.org or ""), "confirm_teachers")
+        return any(self.ctx.caps.can(by.memberships.get(o), "confirm_teachers") for o in orgs)
+
+    def _orgs(self, room: RoomInfo, members: Any) -> frozenset[str]:
+        """The room's organizations: its tag's, or for a people's chat those of everyone joined
+        (``policies.people_chats.chat_orgs``: its tag may name its creator's other school)."""
+        if not people_chats.is_people_chat(room):
+            return frozenset({room.org} if room.org else ())
+        state = {("m.room.member", u): {"membership": "join"} for u in members}
+        with self.ctx.store.begin() as tx:
+            return people_chats.chat_orgs(room, chat_members(tx, state, skip=(self.ctx.bot.user_id,)))
 
     def _people(self, org_id: str, user_ids: set[str], class_id: str | None) -> dict[str, dict]:
         """user id → ``{"name", "role", "classes": [titles], "children": [names]}`` from the service's
@@ -128,7 +139,8 @@ class Polls:
                 raise  # the operator learns which of the two is wrong
             raise no_poll from None
         members = await self.ctx.bot.joined_member_names(room_id)
-        if by is not None and by.user_id not in members and not self._may_see(by, None, room):
+        orgs = self._orgs(room, members)
+        if by is not None and by.user_id not in members and not self._may_see(by, None, room, orgs):
             raise no_poll
         try:
             start = await self.ctx.bot.event(room_id, event_id)
@@ -137,7 +149,7 @@ class Polls:
         poll = polls.parse_poll(start or {})
         if poll is None:
             raise no_poll
-        if not self._may_see(by, poll, room):
+        if not self._may_see(by, poll, room, orgs):
             check(deny("poll_results_not_yours", NOT_YOURS))
         related = await self.ctx.bot.relations(room_id, event_id, "m.reference")
         skip = {self.ctx.bot.user_id, self.ctx.settings.journal_bridge_user_id, poll.sender}

@@ -17,8 +17,12 @@ and not yet purged, in this order (each step safe to repeat after an interruptio
 5. the bot posts a notice that the year's history was removed by the school's rule, and the room is
    marked purged (``state`` row ``retention/<room id>``) and audited (``retention.purge``).
 
-People's own chats (kinds ``dm`` and ``chat``: direct chats and the group chats people create, tagged with
-the organization by the module when they are made) follow ``retention_direct_chats_months``: their messages
+People's own chats (kinds ``dm`` and ``chat``: direct chats and the group chats people create) are a school's
+when everyone who has been in them and belongs to a school is of that school (``policies.people_chats.chat_orgs``,
+whatever organization the tag names: a pupil of A's chat with her mother who teaches in B is A's, and B's rule
+never purges it). A chat of several schools (two colleagues of both) follows each one's rule, so the shortest
+wins: a retention rule only ever removes, and every person in the chat is of each of those schools. They
+follow ``retention_direct_chats_months``: their messages
 older than that many months are purged (``purge_up_to_event_id``: the oldest message kept; Synapse keeps that
 event and every later one), with the local files only those messages carried, and the chat goes on. The bot is
 no member of a direct chat and needs none: the Admin API lists the server's rooms and reads their tags. When
@@ -36,11 +40,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from policies import people_chats
+from policies.capabilities import RoomInfo
 from policies.i18n import N_, _, gettext_
 from policies.retention import RetentionRules
 from policies.state_events import PartaEventTypes
 
 from spaces_provisioner.db import schema as st
+from spaces_provisioner.db.queries import chat_members
 from spaces_provisioner.errors import Errcode, ProvisioningError
 from spaces_provisioner.homeserver import history
 from spaces_provisioner.ops.context import Context
@@ -186,8 +193,12 @@ class Retention:
             room_id = listed["room_id"]
             state = {(e.get("type"), e.get("state_key")): e.get("content") or {}
                      for e in await bot.room_events_as_admin(room_id)}
-            tag = state.get((PartaEventTypes.ROOM, "")) or {}
-            if tag.get("kind") not in ("dm", "chat") or tag.get("org") != org_id:
+            info = RoomInfo.from_state(state.get((PartaEventTypes.ROOM, "")))
+            if info is None or not people_chats.is_people_chat(info):
+                continue
+            with self.ctx.store.begin() as tx:  # the chat's schools are its people's, not its tag's
+                members = chat_members(tx, state, skip=(bot.user_id,))
+            if not people_chats.belongs_to(info, members, org_id):
                 continue
             events = await history.all_events(bot, room_id)
             first_kept = next((i for i, e in enumerate(events) if (e.get("origin_server_ts") or 0) >= cut_ms), None)
@@ -199,7 +210,7 @@ class Retention:
                 continue
             media = sorted({u for e in going for u in history.event_media(e) if u.startswith(local_prefix)}
                            - {u for e in kept for u in history.event_media(e)})
-            chat = {"room_id": room_id, "kind": tag.get("kind"), "before": cutoff.isoformat(timespec="seconds"),
+            chat = {"room_id": room_id, "kind": info.kind, "before": cutoff.isoformat(timespec="seconds"),
                     "messages": len(going), "media": len(media)}
             out.append(chat)
             if dry_run:
