@@ -36,7 +36,7 @@ demo: $(STAMP)
 # (PostgreSQL and Redis: tests/workers_topology.py; 7 to 11 min on this machine, by its load)
 WORKER_TESTS := tests/integration/test_workers.py tests/integration/test_attacks.py \
                 tests/integration/test_lifecycle_attacks.py tests/integration/test_media_attacks.py \
-                tests/integration/test_quiet_hours_attacks.py
+                tests/integration/test_quiet_hours_attacks.py tests/integration/test_workers_federation.py
 test: $(TESTSTAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -24,7 +24,10 @@ ATTACK_FILES = [REPO / "tests" / "integration" / name
                              "test_scheduled_attacks.py", "test_console_attacks.py",
                              "test_console_school_attacks.py", "test_federation.py",
                              "test_console_federation_attacks.py", "test_federation_leaving_attacks.py",
-                             "test_roster_rights_attacks.py", "test_org_settings_attacks.py")]
+                             "test_roster_rights_attacks.py", "test_org_settings_attacks.py",
+                             "test_invite_withdrawal_attacks.py", "test_roster_admin_rights_attacks.py",
+                             "test_round20_attacks.py", "test_workers_federation.py",
+                             "test_delayed_state_attacks.py")]
 DOC = REPO / "docs" / "security.md"
 MIN_ATTACKS = 40  # issue 3: at least 40 distinct attacks
 
