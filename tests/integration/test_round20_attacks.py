@@ -1,4 +1,4 @@
-"""Round 20 of the attacks: holes found by attacker20 (``xfail(strict=True)`` while a hole is open).
+"""Round 20 of the attacks: holes found by attacker20, each closed since.
 
 Quiet hours (``synapse_module/quiet_hours.py``) held back only ``m.room.message``, ``m.room.encrypted``
 and ``m.sticker`` (fixed in 41483b7); Synapse's default push rules notify for more: ``.m.rule.call`` (an
@@ -11,10 +11,12 @@ open to the administration since issue 14). ``PATCH /people/{person}`` and ``DEL
 administrator makes or unmakes an administrator); the roster import did not, and wrote the roster's roles
 as they were (fixed in 4a397a5).
 
-A delayed state event (MSC4140) passes ``user_may_send_state_event`` when it is scheduled, not when the
-homeserver sends it (only ``check_event_for_spam`` runs then). A people's chat is tagged with the
+A delayed state event (MSC4140) passed ``user_may_send_state_event`` when it was scheduled, not when the
+homeserver sent it (only ``check_event_for_spam`` runs then; fixed in a1dff94: only one's own call
+leave may be delayed, and a delayed state event is checked again when sent). A people's chat is tagged with the
 creator's first staff organization (``on_create_room``), which quiet hours, urgent marks, export and
-retention trust. Each test asserts the secure behaviour and the legitimate twin next to it.
+retention trusted (fixed in f15fb4e: ``policies.people_chats`` decides by the chat's members). Each
+test asserts the secure behaviour and the legitimate twin next to it.
 """
 
 from __future__ import annotations
@@ -211,8 +213,6 @@ async def _member_state(u: User, room: str, key: str) -> dict:
     return body if code == 200 else {}
 
 
-@pytest.mark.xfail(strict=True, reason="hole: a delayed state event is checked by user_may_send_state_event only "
-                                       "when scheduled: a pupil's delayed call membership starts a lesson later")
 async def test_pupil_starts_a_lesson_later_through_a_delayed_call_membership(quiet):
     """Attack: while the class teacher's lesson runs in the class chat, a pupil schedules her own call
     membership ``PUT /state/org.matrix.msc3401.call.member/_{pupil}_DEV?org.matrix.msc4140.delay=3000``
@@ -251,9 +251,6 @@ async def test_pupil_starts_a_lesson_later_through_a_delayed_call_membership(qui
 
 # --- quiet hours: a direct chat tagged with the creator's other school -------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="hole: a people's chat is tagged with the creator's first staff "
-                                       "organization; quiet hours look only there, so a parent of school A who "
-                                       "teaches in school B notifies A's teacher at night")
 async def test_parent_who_teaches_elsewhere_writes_to_the_teacher_at_night(hs, quiet, gateway):
     """Attack: a parent of school A who is also a confirmed teacher of school B opens a direct chat with
     the child's class teacher (of school A only) and writes in it outside the teacher's office hours →
@@ -290,9 +287,6 @@ async def test_parent_who_teaches_elsewhere_writes_to_the_teacher_at_night(hs, q
 
 # --- records: a child's direct chat exported by the parent's other school ----------------------------------
 
-@pytest.mark.xfail(strict=True, reason="hole: a direct chat is tagged with the creator's first staff organization: "
-                                       "school B's administration exports school A's pupil's chat with her parent "
-                                       "(a teacher of B); A's administration cannot")
 async def test_another_schools_administration_exports_a_pupils_chat_with_her_parent(hs, quiet):
     """Attack: a parent of school A who is a confirmed teacher of school B opens a direct chat with the
     child (a pupil of A only) and they write in it; B's administrator, holding the chat's room id, exports it
@@ -332,9 +326,6 @@ async def test_another_schools_administration_exports_a_pupils_chat_with_her_par
 
 # --- an urgent mark from another school's administrator -----------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="hole: _check_urgent trusts the people's chat's tag (the creator's staff "
-                                       "organization): school B's administrator, a parent in A, sends A's "
-                                       "teacher an urgent message that rings in quiet hours")
 async def test_another_schools_administrator_sends_an_urgent_message_as_a_parent(hs, quiet, gateway):
     """Attack: school B's administrator, who is also a parent in school A (redeemed A's parent link for a
     pupil), opens a direct chat with A's class teacher and sends ``org.parta.urgent: true`` outside the
