@@ -83,25 +83,38 @@ def deployed(tmp_path_factory):
         conf = nginx_conf(root, port, name, synapse_port, settings.provisioning_port, root / "fullchain.pem",
                           root / "privkey.pem")
         subprocess.run([nginx, "-t", "-c", str(conf), "-p", str(root)], check=True, capture_output=True)
-        stack.enter_context(running(settings))
+        # nginx first, Synapse after: the port was free when chosen, and the sooner nginx binds it the
+        # less time another process has to take it (starting Synapse takes seconds)
         proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(root), "-g", "daemon off;"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         stack.callback(proc.wait, timeout=30)
         stack.callback(proc.terminate)
-        wait_listening(port, proc)
+        wait_listening(port, proc, root / "error.log")
+        stack.enter_context(running(settings))
         yield settings, name, ca
 
 
-def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    """Until nginx accepts connections on ``port`` (it binds after reading its configuration)."""
+def wait_listening(port: int, proc: subprocess.Popen, error_log: Path, timeout: float = 30.0) -> None:
+    """Until nginx accepts connections on ``port`` (it binds after reading its configuration).
+
+    A connection alone proves nothing: another process may hold the port (it was free when chosen).
+    nginx logs a failed ``bind()`` at once and keeps retrying for a few seconds before it exits, so
+    that line is an immediate, clear failure instead of a test talking to somebody else's server."""
+    def bind_failed() -> bool:
+        log = error_log.read_text(encoding="utf-8", errors="replace") if error_log.exists() else ""
+        return "bind()" in log
+
     deadline = time.monotonic() + timeout
     while True:
+        assert not bind_failed(), f"nginx could not bind 127.0.0.1:{port} (another process took it): {error_log}"
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
+            if proc.poll() is None and not bind_failed():
+                return
         except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "nginx did not start (see its error.log)"
-            time.sleep(0.1)
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "nginx did not start (see its error.log)"
+        time.sleep(0.1)
 
 
 def trusting(ca: trustme.CA) -> ssl.SSLContext:
