@@ -9,8 +9,10 @@ request, next to the legitimate one; docs/security.md lists each test.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -238,3 +240,21 @@ async def test_server_that_is_not_a_partner_is_refused(fed):
     refused(await join(c.teacher, fed.network_room, via=a.hs.server_name), says="Federation denied")
     # A's partner B is admitted
     ok(await invite(a.teacher, await network_room(a), fed.b.teacher.user_id))
+
+
+@contextlib.asynccontextmanager
+async def partner_pair(servers, tmp_path_factory, name: str) -> AsyncIterator[Fed]:
+    """The world of two partner servers (``federated_servers`` without the third): school A on the
+    first, school B on the second (also standing as ``c``), and A's network room. ``name`` names the
+    roster folders."""
+    handles = [Homeserver(s.settings) for s in servers]
+    for h in handles:
+        await h.open()
+    try:
+        sides = [await _side(h, write_attack_roster(tmp_path_factory.mktemp(f"{name}{i}")))
+                 for i, h in enumerate(handles)]
+        yield Fed(a=sides[0], b=sides[1], c=sides[1], network_room=await network_room(sides[0]),
+                  started=time.monotonic())
+    finally:
+        for h in handles:
+            await h.close()

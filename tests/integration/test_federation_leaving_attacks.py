@@ -12,14 +12,12 @@ its own or a partner's (``policies.federation.may_stay_in_network_room``), so A 
 from __future__ import annotations
 
 import itertools
-import time
 
 import pytest
 
-from ..helpers import Homeserver, eventually, q
-from ..schools import write_attack_roster
+from ..helpers import eventually, q
 from .federation_world import federated_servers
-from .test_federation import Fed, _side, invite, join, members, messages, network_room, ok
+from .test_federation import invite, join, members, messages, network_room, ok, partner_pair
 
 pytestmark = pytest.mark.synapse
 V = "/_matrix/client/v3"
@@ -34,17 +32,8 @@ def two_servers(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 async def fed2(two_servers, tmp_path_factory):
-    handles = [Homeserver(s.settings) for s in two_servers]
-    for h in handles:
-        await h.open()
-    try:
-        sides = [await _side(h, write_attack_roster(tmp_path_factory.mktemp(f"roster-leaving{i}")))
-                 for i, h in enumerate(handles)]
-        yield Fed(a=sides[0], b=sides[1], c=sides[1], network_room=await network_room(sides[0]),
-                  started=time.monotonic())
-    finally:
-        for h in handles:
-            await h.close()
+    async with partner_pair(two_servers, tmp_path_factory, "roster-leaving") as fed:
+        yield fed
 
 
 async def _partner_teacher_in(fed) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 
 import pytest
 from mautrix.api import Method
@@ -28,10 +27,9 @@ from mautrix.api import Method
 from policies.state_events import REGISTRY_ALIAS_LOCALPART, PartaEventTypes, user_state_key
 from policies.templates import RoomRef, default_templates
 
-from ..helpers import Homeserver, User, eventually, ok, q, refused, write_classes_roster
-from ..schools import write_attack_roster
+from ..helpers import User, eventually, ok, q, refused, write_classes_roster
 from .federation_world import federated_servers
-from .test_federation import Fed, _side, invite, join, network_room
+from .test_federation import invite, join, network_room, partner_pair
 
 pytestmark = pytest.mark.synapse
 V = "/_matrix/client/v3"
@@ -227,17 +225,8 @@ def two_servers(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 async def fed2(two_servers, tmp_path_factory):
-    handles = [Homeserver(s.settings) for s in two_servers]
-    for h in handles:
-        await h.open()
-    try:
-        sides = [await _side(h, write_attack_roster(tmp_path_factory.mktemp(f"roster-invites{i}")))
-                 for i, h in enumerate(handles)]
-        yield Fed(a=sides[0], b=sides[1], c=sides[1], network_room=await network_room(sides[0]),
-                  started=time.monotonic())
-    finally:
-        for h in handles:
-            await h.close()
+    async with partner_pair(two_servers, tmp_path_factory, "roster-invites") as fed:
+        yield fed
 
 
 async def test_a_partner_rooms_invitation_is_declined_when_the_partner_school_removes_its_teacher(fed2):
